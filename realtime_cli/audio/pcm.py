@@ -1,0 +1,82 @@
+"""PCM16 math shared by everything that touches audio: 24 kHz mono little-endian, as the API wants.
+
+Kept pure (numpy only) so the core, the server, devices and tests agree on one definition of a
+sample, a millisecond and a level.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+SAMPLE_RATE = 24_000
+SAMPLE_WIDTH = 2  # bytes per PCM16 sample
+SAMPLES_PER_MS = SAMPLE_RATE // 1000  # 24
+SILENCE_DBFS = -120.0
+
+
+def b64encode_pcm(pcm: bytes) -> str:
+    return base64.b64encode(pcm).decode("ascii")
+
+
+def b64decode_pcm(text: str) -> bytes | None:
+    """Decode base64 audio; None when it is not valid base64 or not whole PCM16 samples."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) % SAMPLE_WIDTH:
+        return None
+    return raw
+
+
+def samples_in(pcm: bytes) -> int:
+    return len(pcm) // SAMPLE_WIDTH
+
+
+def samples_to_ms(samples: int, rate: int = SAMPLE_RATE) -> float:
+    return samples * 1000.0 / rate
+
+
+def ms_to_samples(ms: float, rate: int = SAMPLE_RATE) -> int:
+    return int(round(ms * rate / 1000.0))
+
+
+def bytes_to_ms(nbytes: int, rate: int = SAMPLE_RATE) -> float:
+    return samples_to_ms(nbytes // SAMPLE_WIDTH, rate)
+
+
+def silence(ms: float, rate: int = SAMPLE_RATE) -> bytes:
+    return b"\x00\x00" * ms_to_samples(ms, rate)
+
+
+def as_int16(pcm: bytes) -> npt.NDArray[np.int16]:
+    return np.frombuffer(pcm, dtype="<i2")
+
+
+def level_dbfs(pcm: bytes | npt.NDArray[np.int16]) -> float:
+    """RMS level in dBFS (0 = full-scale square wave); SILENCE_DBFS for digital silence."""
+    data = as_int16(pcm) if isinstance(pcm, bytes | bytearray | memoryview) else pcm
+    if data.size == 0:
+        return SILENCE_DBFS
+    rms = float(np.sqrt(np.mean(np.square(data.astype(np.float64)))))
+    if rms <= 0.0:
+        return SILENCE_DBFS
+    return max(SILENCE_DBFS, 20.0 * math.log10(rms / 32768.0))
+
+
+def to_mono_int16(block: npt.NDArray[np.generic]) -> npt.NDArray[np.int16]:
+    """Downmix a (frames, channels) or (frames,) block to mono int16.
+
+    Float input is taken as [-1, 1] (sounddevice's float32); integer input as PCM16.
+    """
+    arr = np.asarray(block)
+    is_float = arr.dtype.kind == "f"
+    if arr.ndim == 2:
+        arr = arr.mean(axis=1) if arr.shape[1] > 1 else arr[:, 0]
+    arr = arr.astype(np.float64) * (32767.0 if is_float else 1.0)
+    return np.clip(np.round(arr), -32768, 32767).astype(np.int16)

@@ -1,0 +1,84 @@
+"""The Typer app: global flags, command registration and the one error boundary.
+
+Start-up must stay fast (`rt --help` goal <= 150 ms): command modules import numpy,
+sounddevice, websockets and sqlite only inside the command functions.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from realtime_cli import __version__
+from realtime_cli.errors import RtError
+
+app = typer.Typer(
+    name="rt",
+    help="A terminal voice client for the OpenAI Realtime API and compatible servers.",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Talk to a realtime speech-to-speech model from your terminal.
+
+    Try it offline first: [bold]rt serve --port 8765[/] in one terminal, then
+    [bold]rt talk --url ws://127.0.0.1:8765/v1/realtime[/] in another.
+    """
+
+
+def _register() -> None:
+    """Attach every command module; each keeps its heavy imports inside its functions."""
+    from realtime_cli.cli import commands
+
+    commands.register(app)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turn RtError into one line and an exit code."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except RtError as exc:
+        if os.environ.get("RT_DEBUG"):
+            raise
+        typer.secho(f"rt: {exc.message}", err=True, fg="red")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if os.environ.get("RT_DEBUG"):
+            raise
+        typer.secho(f"rt: internal error: {type(exc).__name__}: {exc}", err=True, fg="red")
+        typer.echo("rt: run again with RT_DEBUG=1 for the traceback", err=True)
+        sys.exit(70)

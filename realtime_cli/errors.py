@@ -1,0 +1,68 @@
+"""The one error tree of rt, caught once at the CLI edge (`cli/app.py`).
+
+    RtError                      one-line message + exit code
+    ├── ConfigError              bad flag, config file or value (exit 2)
+    ├── ProtocolViolation        the peer broke the protocol (recorded, rarely fatal)
+    ├── InvalidTransition        the core was asked for an illegal lifecycle move
+    ├── TransportError           network, handshake, server refusal (exit 3)
+    │   └── FatalServerError     bad key, beta shape refused, config refused: never retried
+    ├── AudioDeviceError         no device, busy, unsupported format, lost (exit 4)
+    └── StorageError             database or export problem (exit 5)
+        ├── UnknownSessionError  no session matches an id or prefix
+        └── SchemaTooNewError    the database was written by a newer rt
+
+Messages never contain secrets: transports strip keys before raising.
+"""
+
+from __future__ import annotations
+
+
+class RtError(Exception):
+    """Base of every error a user can cause or meet; `str()` is the one line shown."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else type(self).__name__
+
+
+class ConfigError(RtError):
+    exit_code = 2
+
+
+class ProtocolViolation(RtError):
+    exit_code = 3
+
+
+class InvalidTransition(RtError):
+    exit_code = 70
+
+
+class TransportError(RtError):
+    exit_code = 3
+
+
+class FatalServerError(TransportError):
+    exit_code = 3
+
+
+class AudioDeviceError(RtError):
+    exit_code = 4
+
+
+class StorageError(RtError):
+    exit_code = 5
+
+
+class UnknownSessionError(StorageError):
+    exit_code = 5
+
+
+class SchemaTooNewError(StorageError):
+    exit_code = 5
