@@ -119,6 +119,10 @@ class TurnRecord:
     output_text_tokens: int = 0
     output_audio_tokens: int = 0
     interrupted: bool = False
+    # The split of cached_tokens (usage.input_token_details.cached_tokens_details): cached text
+    # and cached audio are priced differently.
+    cached_text_tokens: int = 0
+    cached_audio_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
