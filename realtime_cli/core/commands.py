@@ -1,0 +1,77 @@
+"""What the session core asks its driver to do, as values returned by `SessionCore.handle`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from realtime_cli.core.records import JournalRecord
+from realtime_cli.core.states import SessionState
+from realtime_cli.protocol.events import ClientEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send:
+    event: ClientEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Play:
+    item_id: str
+    pcm: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlushPlayback:
+    """Stop the voice now and drop everything queued (barge-in)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Journal:
+    record: JournalRecord
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusChanged:
+    old: SessionState
+    new: SessionState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connect:
+    """Open a (new) connection after `delay_s`; close the current one first if still open.
+
+    `reason`: "initial" | "reconnect" | "rollover". `attempt` counts failed tries in a row.
+    """
+
+    delay_s: float
+    reason: str
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunTool:
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice:
+    """Something a person should see: level "info" | "warning" | "error"."""
+
+    level: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shutdown:
+    """Close the connection and end the run with `exit_code` (cleanups already done)."""
+
+    exit_code: int
+    reason: str
+
+
+Command = (
+    Send | Play | FlushPlayback | Journal | StatusChanged | Connect | RunTool | Notice | Shutdown
+)

@@ -1,0 +1,82 @@
+"""Session metrics (the seed's SessionMetrics and more), updated by the core as events arrive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from realtime_cli.protocol.events import Usage
+
+
+@dataclass(slots=True)
+class TokenTotals:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    input_text_tokens: int = 0
+    input_audio_tokens: int = 0
+    cached_text_tokens: int = 0
+    cached_audio_tokens: int = 0
+    output_text_tokens: int = 0
+    output_audio_tokens: int = 0
+
+    def add(self, usage: Usage) -> None:
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cached_tokens += usage.cached_tokens
+        self.input_text_tokens += usage.input_text_tokens
+        self.input_audio_tokens += usage.input_audio_tokens
+        self.cached_text_tokens += usage.cached_text_tokens
+        self.cached_audio_tokens += usage.cached_audio_tokens
+        self.output_text_tokens += usage.output_text_tokens
+        self.output_audio_tokens += usage.output_audio_tokens
+
+
+@dataclass(slots=True)
+class SessionMetrics:
+    created_at: float
+    connected_at: float | None = None
+    ready_at: float | None = None
+    closed_at: float | None = None
+    last_activity: float | None = None
+    turns_by_kind: dict[str, int] = field(default_factory=dict)
+    interruptions_by_kind: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    protocol_violations: int = 0
+    unknown_events: int = 0
+    reconnects: int = 0
+    rollovers: int = 0
+    tokens: TokenTotals = field(default_factory=TokenTotals)
+    audio_ms_sent: float = 0.0
+    audio_ms_received: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def time_to_ready_ms(self) -> float | None:
+        if self.ready_at is None:
+            return None
+        return (self.ready_at - self.created_at) * 1000.0
+
+    def duration_s(self, now: float) -> float:
+        return (self.closed_at if self.closed_at is not None else now) - self.created_at
+
+    @property
+    def total_turns(self) -> int:
+        return sum(self.turns_by_kind.values())
+
+    @property
+    def interruptions(self) -> int:
+        return sum(self.interruptions_by_kind.values())
+
+    def count_turn(self, kind: str) -> None:
+        self.turns_by_kind[kind] = self.turns_by_kind.get(kind, 0) + 1
+
+    def count_interruption(self, kind: str) -> None:
+        self.interruptions_by_kind[kind] = self.interruptions_by_kind.get(kind, 0) + 1
+
+    @property
+    def last_latency_ms(self) -> float | None:
+        return self.latencies_ms[-1] if self.latencies_ms else None
+
+    @property
+    def average_latency_ms(self) -> float | None:
+        return sum(self.latencies_ms) / len(self.latencies_ms) if self.latencies_ms else None
