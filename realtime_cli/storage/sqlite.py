@@ -1,0 +1,327 @@
+"""How each journal record becomes rows: the SQL the writer thread runs, one record at a time.
+
+`apply_record(conn, record)` does not open a transaction; the caller wraps it (the journal writer
+runs one `BEGIN IMMEDIATE`/`COMMIT` per record, bulk loaders may group many). Upsert rules:
+
+- ItemRecord is keyed by (session_id, local_id). A later record fills in fields: a None field
+  (and a zero `audio_ms`, `created_at` or token count) keeps the stored value, `truncated`
+  never goes back to false, and stored audio is replaced only when the record carries audio.
+- ConnectionRecord is keyed by (session_id, index), with the same None-keeps rule.
+- TurnRecord is keyed by (session_id, response_id); the later record wins.
+- InterruptionRecord is idempotent on (session_id, item, kind, at).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+from typing import Any
+
+from realtime_cli.core.records import (
+    ConnectionRecord,
+    InterruptionRecord,
+    ItemRecord,
+    JournalRecord,
+    SessionEnded,
+    SessionStarted,
+    TurnRecord,
+)
+from realtime_cli.storage.liveness import this_host
+
+TITLE_CHARS = 60
+
+_SECRET_KEYS = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "authorization",
+        "auth",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "bearer",
+        "headers",
+        "extra_headers",
+        "additional_headers",
+        "password",
+        "secret",
+        "client_secret",
+        "cookie",
+        "cookies",
+        "ephemeral_key",
+    }
+)
+_SECRET_SUFFIXES = ("api_key", "_secret", "_password", "_token")
+_KEY_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|ek_[A-Za-z0-9_\-]{8,})")
+
+
+def _is_secret_key(key: str) -> bool:
+    k = key.lower().replace("-", "_")
+    return k in _SECRET_KEYS or k.endswith(_SECRET_SUFFIXES)
+
+
+def scrub_secrets(value: Any) -> Any:
+    """A copy of a config value without credentials: secret-named keys are dropped at any depth
+    and strings that look like keys (`sk-...`, `Bearer ...`) are redacted. Defence in depth;
+    callers should not pass secrets in the first place."""
+    if isinstance(value, dict):
+        return {
+            str(k): scrub_secrets(v) for k, v in value.items() if not _is_secret_key(str(k))
+        }
+    if isinstance(value, list | tuple):
+        return [scrub_secrets(v) for v in value]
+    if isinstance(value, str):
+        return _KEY_PATTERN.sub("[redacted]", value)
+    return value
+
+
+def config_json(config: dict[str, Any]) -> str:
+    return json.dumps(scrub_secrets(config), sort_keys=True, default=str, ensure_ascii=False)
+
+
+def make_title(text: str, limit: int = TITLE_CHARS) -> str:
+    """The first words of `text`, at most `limit` characters, cut at a word boundary."""
+    words = " ".join(text.split())
+    if len(words) <= limit:
+        return words
+    cut = words[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+class Owner:
+    """The process writing: recorded on sessions it starts, for crash detection."""
+
+    def __init__(self, pid: int | None = None, host: str | None = None) -> None:
+        self.pid = os.getpid() if pid is None else pid
+        self.host = this_host() if host is None else host
+
+
+def apply_record(
+    conn: sqlite3.Connection,
+    record: JournalRecord,
+    *,
+    keep_audio: bool = True,
+    owner: Owner | None = None,
+    now: float | None = None,
+) -> None:
+    """Write one record (inside the caller's transaction)."""
+    now = time.time() if now is None else now
+    if isinstance(record, ItemRecord):
+        _item(conn, record, keep_audio)
+    elif isinstance(record, SessionStarted):
+        _session_started(conn, record, owner or Owner(), now)
+        return
+    elif isinstance(record, TurnRecord):
+        _turn(conn, record)
+    elif isinstance(record, InterruptionRecord):
+        _interruption(conn, record)
+    elif isinstance(record, ConnectionRecord):
+        _connection(conn, record)
+    elif isinstance(record, SessionEnded):
+        _session_ended(conn, record, now)
+        return
+    else:  # pragma: no cover - the union is closed
+        raise TypeError(f"not a journal record: {type(record).__name__}")
+    conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, record.session_id))
+
+
+def _session_started(conn: sqlite3.Connection, r: SessionStarted, owner: Owner, now: float) -> None:
+    conn.execute(
+        """INSERT INTO sessions (id, created_at, updated_at, model, voice, instructions,
+               config_json, status, owner_pid, owner_host, heartbeat_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET
+               updated_at = excluded.updated_at, model = excluded.model,
+               voice = excluded.voice, instructions = excluded.instructions,
+               config_json = excluded.config_json, status = 'active', end_reason = NULL,
+               ended_at = NULL, owner_pid = excluded.owner_pid,
+               owner_host = excluded.owner_host, heartbeat_at = excluded.heartbeat_at""",
+        (
+            r.session_id,
+            r.created_at,
+            now,
+            r.model,
+            r.voice,
+            r.instructions,
+            config_json(r.config),
+            owner.pid,
+            owner.host,
+            now,
+        ),
+    )
+
+
+def _session_ended(conn: sqlite3.Connection, r: SessionEnded, now: float) -> None:
+    conn.execute(
+        """UPDATE sessions SET status = ?, end_reason = ?, ended_at = ?, updated_at = ?
+           WHERE id = ?""",
+        (str(r.status), r.reason, r.ended_at, now, r.session_id),
+    )
+
+
+_ITEM_SQL = """
+INSERT INTO items (session_id, local_id, seq, server_id, role, kind, status, transcript,
+    heard_text, truncated, audio_end_ms, audio_ms, call_id, name, arguments, output,
+    response_id, created_at, completed_at, input_tokens, output_tokens)
+VALUES (:session_id, :local_id, :seq, :server_id, :role, :kind, :status, :transcript,
+    :heard_text, :truncated, :audio_end_ms, :audio_ms, :call_id, :name, :arguments, :output,
+    :response_id, :created_at, :completed_at, :input_tokens, :output_tokens)
+ON CONFLICT (session_id, local_id) DO UPDATE SET
+    seq = excluded.seq,
+    role = excluded.role,
+    kind = excluded.kind,
+    status = excluded.status,
+    server_id = COALESCE(excluded.server_id, server_id),
+    transcript = COALESCE(excluded.transcript, transcript),
+    heard_text = COALESCE(excluded.heard_text, heard_text),
+    truncated = MAX(truncated, excluded.truncated),
+    audio_end_ms = COALESCE(excluded.audio_end_ms, audio_end_ms),
+    audio_ms = CASE WHEN excluded.audio_ms > 0 THEN excluded.audio_ms ELSE audio_ms END,
+    call_id = COALESCE(excluded.call_id, call_id),
+    name = COALESCE(excluded.name, name),
+    arguments = COALESCE(excluded.arguments, arguments),
+    output = COALESCE(excluded.output, output),
+    response_id = COALESCE(excluded.response_id, response_id),
+    created_at = CASE WHEN created_at > 0 THEN created_at ELSE excluded.created_at END,
+    completed_at = COALESCE(excluded.completed_at, completed_at),
+    input_tokens = CASE WHEN excluded.input_tokens != 0
+        THEN excluded.input_tokens ELSE input_tokens END,
+    output_tokens = CASE WHEN excluded.output_tokens != 0
+        THEN excluded.output_tokens ELSE output_tokens END
+"""
+
+
+def _item(conn: sqlite3.Connection, r: ItemRecord, keep_audio: bool) -> None:
+    conn.execute(
+        _ITEM_SQL,
+        {
+            "session_id": r.session_id,
+            "local_id": r.local_id,
+            "seq": r.seq,
+            "server_id": r.server_id,
+            "role": r.role,
+            "kind": str(r.kind),
+            "status": r.status,
+            "transcript": r.transcript,
+            "heard_text": r.heard_text,
+            "truncated": int(r.truncated),
+            "audio_end_ms": r.audio_end_ms,
+            "audio_ms": r.audio_ms,
+            "call_id": r.call_id,
+            "name": r.name,
+            "arguments": r.arguments,
+            "output": r.output,
+            "response_id": r.response_id,
+            "created_at": r.created_at,
+            "completed_at": r.completed_at,
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+        },
+    )
+    if keep_audio and r.audio is not None:
+        pcm = r.audio[: len(r.audio) - len(r.audio) % 2]
+        conn.execute(
+            """INSERT INTO item_audio (session_id, local_id, pcm) VALUES (?, ?, ?)
+               ON CONFLICT (session_id, local_id) DO UPDATE SET pcm = excluded.pcm""",
+            (r.session_id, r.local_id, pcm),
+        )
+    text = r.transcript or r.heard_text
+    if r.role == "user" and text and text.strip():
+        conn.execute(
+            "UPDATE sessions SET title = ? WHERE id = ? AND title IS NULL",
+            (make_title(text), r.session_id),
+        )
+
+
+def _turn(conn: sqlite3.Connection, r: TurnRecord) -> None:
+    conn.execute(
+        """INSERT INTO turns (session_id, response_id, turn_index, status, started_at,
+               duration_ms, latency_ms, input_tokens, output_tokens, cached_tokens, interrupted,
+               input_text_tokens, input_audio_tokens, output_text_tokens, output_audio_tokens,
+               cached_text_tokens, cached_audio_tokens)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (session_id, response_id) DO UPDATE SET
+               turn_index = excluded.turn_index, status = excluded.status,
+               started_at = excluded.started_at, duration_ms = excluded.duration_ms,
+               latency_ms = COALESCE(excluded.latency_ms, latency_ms),
+               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+               cached_tokens = excluded.cached_tokens, interrupted = excluded.interrupted,
+               input_text_tokens = excluded.input_text_tokens,
+               input_audio_tokens = excluded.input_audio_tokens,
+               output_text_tokens = excluded.output_text_tokens,
+               output_audio_tokens = excluded.output_audio_tokens,
+               cached_text_tokens = excluded.cached_text_tokens,
+               cached_audio_tokens = excluded.cached_audio_tokens""",
+        (
+            r.session_id,
+            r.response_id,
+            r.turn_index,
+            r.status,
+            r.started_at,
+            r.duration_ms,
+            r.latency_ms,
+            r.input_tokens,
+            r.output_tokens,
+            r.cached_tokens,
+            int(r.interrupted),
+            r.input_text_tokens,
+            r.input_audio_tokens,
+            r.output_text_tokens,
+            r.output_audio_tokens,
+            r.cached_text_tokens,
+            r.cached_audio_tokens,
+        ),
+    )
+
+
+def _interruption(conn: sqlite3.Connection, r: InterruptionRecord) -> None:
+    conn.execute(
+        """INSERT OR IGNORE INTO interruptions (session_id, item_local_id, kind, at,
+               position_ms, heard_chars, user_text) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (r.session_id, r.item_local_id, r.kind, r.at, r.position_ms, r.heard_chars, r.user_text),
+    )
+
+
+def _connection(conn: sqlite3.Connection, r: ConnectionRecord) -> None:
+    conn.execute(
+        """INSERT INTO connections (session_id, idx, reason, opened_at, server_session_id,
+               expires_at, closed_at, close_code, close_reason)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (session_id, idx) DO UPDATE SET
+               reason = excluded.reason, opened_at = excluded.opened_at,
+               server_session_id = COALESCE(excluded.server_session_id, server_session_id),
+               expires_at = COALESCE(excluded.expires_at, expires_at),
+               closed_at = COALESCE(excluded.closed_at, closed_at),
+               close_code = COALESCE(excluded.close_code, close_code),
+               close_reason = COALESCE(excluded.close_reason, close_reason)""",
+        (
+            r.session_id,
+            r.index,
+            r.reason,
+            r.opened_at,
+            r.server_session_id,
+            r.expires_at,
+            r.closed_at,
+            r.close_code,
+            r.close_reason,
+        ),
+    )
+
+
+def heartbeat(conn: sqlite3.Connection, session_ids: list[str], owner: Owner, now: float) -> None:
+    """Refresh our sessions' heartbeat; revive one a reader marked crashed while we were
+    suspended (it is ours and we are alive)."""
+    conn.executemany(
+        """UPDATE sessions SET heartbeat_at = ?,
+               status = CASE WHEN status = 'crashed' THEN 'active' ELSE status END,
+               end_reason = CASE WHEN status = 'crashed' THEN NULL ELSE end_reason END
+           WHERE id = ? AND owner_pid = ? AND owner_host = ? AND status != 'ended'""",
+        [(now, sid, owner.pid, owner.host) for sid in session_ids],
+    )
