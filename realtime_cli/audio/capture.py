@@ -1,0 +1,162 @@
+"""MicSource: a PortAudio input stream as an AudioSource of 24 kHz mono PCM16 blocks.
+
+Threads: PortAudio calls `_callback` (and `_finished`) on its own thread. Both only copy what
+they got and cross into the event loop in one place, `_cross`, with `call_soon_threadsafe`.
+Everything else (downmix, resampling, levels, the queue) runs on the loop.
+
+Losing the device (the stream finishes while we did not close it, or no block arrives for
+`stall_timeout_s`) makes `read()` raise AudioDeviceError with one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from realtime_cli.audio.convert import CaptureConverter
+from realtime_cli.audio.devices import (
+    DeviceInfo,
+    open_error,
+    resolve_device,
+    routed,
+    sounddevice,
+    stream_format,
+)
+from realtime_cli.audio.interfaces import SourceLevels
+from realtime_cli.audio.levels import LevelTracker
+from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH
+from realtime_cli.errors import AudioDeviceError
+
+_LOST = None  # queued when the device is gone
+
+
+class MicSource:
+    def __init__(
+        self,
+        device: str | int | None = None,
+        *,
+        samplerate: int | None = None,
+        channels: int | None = None,
+        block_ms: float = 20.0,
+        max_queued_ms: float = 2000.0,
+        stall_timeout_s: float = 3.0,
+    ) -> None:
+        self._spec = device
+        self._want_rate = samplerate
+        self._want_channels = channels
+        self._block_ms = block_ms
+        self._out_bytes = round(SAMPLE_RATE * block_ms / 1000) * SAMPLE_WIDTH
+        self._max_blocks = max(1, int(max_queued_ms / block_ms))
+        self._stall_timeout = stall_timeout_s
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._pending = bytearray()
+        self._levels = LevelTracker()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stream: Any = None
+        self._converter: CaptureConverter | None = None
+        self._closing = False
+        self._error: str | None = None
+        self.device: DeviceInfo | None = None
+        self.rate = 0
+        self.channels = 0
+        self.blocks_received = 0  # device callbacks seen (tests wait on the first)
+        self.first_block = asyncio.Event()
+
+    @property
+    def exhausted(self) -> bool:
+        return False
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        sd = sounddevice()
+        info = resolve_device(self._spec, "input")
+        rate, channels = stream_format(info, "input", self._want_rate, self._want_channels)
+        self.device, self.rate, self.channels = info, rate, channels
+        self._converter = CaptureConverter(rate, channels)
+        try:
+            with routed(info, "input"):
+                self._stream = sd.InputStream(
+                    device=info.index,
+                    samplerate=rate,
+                    channels=channels,
+                    dtype="int16",
+                    blocksize=round(rate * self._block_ms / 1000),
+                    callback=self._callback,
+                    finished_callback=self._finished,
+                )
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            await self.close()
+            raise open_error(exc, info, "input", rate, channels) from None
+
+    # --- PortAudio thread ------------------------------------------------------------------
+
+    def _callback(self, indata: npt.NDArray[np.int16], frames: int, time: Any, status: Any) -> None:
+        self._cross(indata.copy(), bool(status.input_overflow))
+
+    def _finished(self) -> None:
+        self._cross(None, False)
+
+    def _cross(self, block: npt.NDArray[np.int16] | None, overflow: bool) -> None:
+        """The one place where audio leaves PortAudio's thread for the event loop."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(self._on_block, block, overflow)
+        except RuntimeError:
+            pass  # the loop is closed: nobody reads any more
+
+    # --- event loop ------------------------------------------------------------------------
+
+    def _on_block(self, block: npt.NDArray[np.int16] | None, overflow: bool) -> None:
+        if block is None:
+            if not self._closing and self._error is None:
+                name = self.device.label if self.device else "?"
+                self._error = f"input device {name} stopped delivering audio (disconnected?)"
+                self._queue.put_nowait(_LOST)
+            return
+        self.blocks_received += 1
+        self.first_block.set()
+        if overflow:
+            self._levels.overflows += 1
+        assert self._converter is not None
+        self._pending += self._converter.feed(block).tobytes()
+        while len(self._pending) >= self._out_bytes:
+            out = bytes(self._pending[: self._out_bytes])
+            del self._pending[: self._out_bytes]
+            self._levels.update(np.frombuffer(out, dtype="<i2"), self._block_ms)
+            if self._queue.qsize() >= self._max_blocks:
+                self._queue.get_nowait()  # nobody is reading: drop the oldest, count it
+                self._levels.overflows += 1
+            self._queue.put_nowait(out)
+
+    async def read(self) -> bytes:
+        if self._stream is None:
+            raise AudioDeviceError(self._error or "input device not started")
+        try:
+            async with asyncio.timeout(self._stall_timeout):
+                block = await self._queue.get()
+        except TimeoutError:
+            name = self.device.label if self.device else "?"
+            self._error = f"input device {name} delivered no audio for {self._stall_timeout:g} s"
+            raise AudioDeviceError(self._error) from None
+        if block is _LOST:
+            self._queue.put_nowait(_LOST)  # every later read fails the same way
+            raise AudioDeviceError(self._error or "input device lost")
+        return block
+
+    def levels(self) -> SourceLevels:
+        return self._levels.snapshot()
+
+    async def close(self) -> None:
+        self._closing = True
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.close(ignore_errors=True)
+            except Exception:  # noqa: BLE001 - a lost device may fail to close; nothing to do
+                pass

@@ -1,0 +1,156 @@
+"""SpeakerSink: a PortAudio output stream fed from the jitter buffer, as an AudioSink.
+
+Threads: the loop queues audio (`play`, resampled there to the device rate), flushes and reads
+`status()`; PortAudio's thread runs `_callback`, which pulls one block from the shared
+`PlaybackFeed` under its short lock and copies it out. The callback stamps each block with the
+time its first frame reaches the DAC (`outputBufferDacTime`, measured on the PulseAudio null
+sink to match the monitor's capture time within 0.2 ms), and `status()` reads the stream clock,
+so `played_samples` is what has been heard, output latency already subtracted.
+
+A device lost mid-stream (the stream finishes without `close`) makes `play` and `end_of_item`
+raise AudioDeviceError with one line; `status()` keeps answering.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from realtime_cli.audio.devices import (
+    DeviceInfo,
+    open_error,
+    resolve_device,
+    routed,
+    sounddevice,
+    stream_format,
+)
+from realtime_cli.audio.feed import PlaybackFeed
+from realtime_cli.audio.interfaces import SinkStatus
+from realtime_cli.errors import AudioDeviceError
+
+
+class SpeakerSink:
+    def __init__(
+        self,
+        device: str | int | None = None,
+        *,
+        samplerate: int | None = None,
+        channels: int | None = None,
+        prebuffer_ms: float = 80.0,
+        block_ms: float = 20.0,
+        fade_ms: float = 5.0,
+    ) -> None:
+        if not 60.0 <= prebuffer_ms <= 120.0:
+            raise ValueError(f"prebuffer must be 60-120 ms, not {prebuffer_ms:g}")
+        self._spec = device
+        self._want_rate = samplerate
+        self._want_channels = channels
+        self._prebuffer_ms = prebuffer_ms
+        self._block_ms = block_ms
+        self._fade_ms = fade_ms
+        self._feed: PlaybackFeed | None = None
+        self._stream: Any = None
+        self._latency = 0.0
+        self._closing = False
+        self._closed_at: float | None = None  # stream clock when closed; status() stops there
+        self._error: str | None = None
+        self.device: DeviceInfo | None = None
+        self.rate = 0
+        self.channels = 0
+
+    async def start(self) -> None:
+        sd = sounddevice()
+        info = resolve_device(self._spec, "output")
+        rate, channels = stream_format(info, "output", self._want_rate, self._want_channels)
+        self.device, self.rate, self.channels = info, rate, channels
+        self._feed = PlaybackFeed(rate, prebuffer_ms=self._prebuffer_ms, fade_ms=self._fade_ms)
+        try:
+            with routed(info, "output"):
+                self._stream = sd.OutputStream(
+                    device=info.index,
+                    samplerate=rate,
+                    channels=channels,
+                    dtype="int16",
+                    blocksize=round(rate * self._block_ms / 1000),
+                    callback=self._callback,
+                    finished_callback=self._finished,
+                )
+            self._latency = float(self._stream.latency)
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            await self.close()
+            raise open_error(exc, info, "output", rate, channels) from None
+
+    # --- event loop ------------------------------------------------------------------------
+
+    def play(self, item_id: str, pcm: bytes) -> None:
+        self._feed_or_raise().play(item_id, pcm)
+
+    def end_of_item(self, item_id: str) -> None:
+        """All audio of `item_id` is queued: it may start below the prebuffer, ends cleanly."""
+        self._feed_or_raise().end_of_item(item_id)
+
+    def flush(self) -> None:
+        if self._feed is not None:
+            self._feed.flush()
+
+    def status(self) -> SinkStatus:
+        if self._feed is None:
+            return SinkStatus(None, 0, 0.0, -120.0, 0, True)
+        return self._feed.status(self._now())
+
+    @property
+    def error(self) -> str | None:
+        """Why the device stopped, once it has; None while it plays."""
+        return self._error
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._stream is None:
+            return
+        self._closed_at = self._now()
+        stream, self._stream = self._stream, None
+        try:
+            stream.close(ignore_errors=True)
+        except Exception:  # noqa: BLE001 - a lost device may fail to close; nothing to do
+            pass
+        if self._feed is not None:
+            self._feed.stopped(self._closed_at)
+
+    def _feed_or_raise(self) -> PlaybackFeed:
+        if self._error is not None:
+            raise AudioDeviceError(self._error)
+        if self._feed is None:
+            raise AudioDeviceError("output device not started")
+        return self._feed
+
+    def _now(self) -> float:
+        """The stream clock (the one the callback's DAC times use)."""
+        if self._closed_at is not None:
+            return self._closed_at
+        try:
+            t = float(self._stream.time)
+        except Exception:  # noqa: BLE001 - a lost stream may have no clock any more
+            t = 0.0
+        return t or _time.monotonic()
+
+    # --- PortAudio thread ------------------------------------------------------------------
+
+    def _callback(self, outdata: npt.NDArray[np.int16], frames: int, time: Any, status: Any) -> None:
+        feed = self._feed
+        assert feed is not None
+        if status.output_underflow:
+            feed.device_underruns += 1
+        start = time.outputBufferDacTime or ((time.currentTime or _time.monotonic()) + self._latency)
+        block = feed.pull(frames, start)
+        outdata[:] = block[:, None]
+
+    def _finished(self) -> None:
+        if not self._closing and self._error is None:
+            name = self.device.label if self.device else "?"
+            self._error = f"output device {name} stopped playing (disconnected?)"
+            if self._feed is not None and self._stream is not None:
+                self._feed.stopped(self._now())
