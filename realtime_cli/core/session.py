@@ -145,6 +145,15 @@ class SessionCore:
     def state(self) -> SessionState:
         return self.lifecycle.state
 
+    @property
+    def assistant_turns(self) -> int:
+        return self._assistant_turns_done
+
+    def is_quiet(self) -> bool:
+        """Nobody is talking and nothing is expected: a safe moment to stop or roll over."""
+        return (self.state in QUIET_STATES and self.response is None and self._playback_idle
+                and not self.ptt_open and self._awaiting_response_since is None)
+
     def wall(self, now: float) -> float:
         return self._wall0 + (now - self._mono0)
 
@@ -885,9 +894,7 @@ class SessionCore:
         if self._expires_deadline is None or not self.connected:
             return
         if now >= self._expires_deadline - self.config.rollover_margin_s:
-            quiet = (self.state in QUIET_STATES and self.response is None
-                     and self._playback_idle and not self.ptt_open)
-            if quiet or now >= self._expires_deadline - 1.0:
+            if self.is_quiet() or now >= self._expires_deadline - 1.0:
                 self._start_rollover(now, out)
             else:
                 self._rollover_wanted = True

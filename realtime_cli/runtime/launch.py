@@ -1,0 +1,95 @@
+"""Wiring for one conversation: endpoint, audio endpoints, journal, core, runner, display.
+
+`rt talk` and `rt resume` differ only in the `Conversation` they describe; both end here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from realtime_cli.audio.interfaces import AudioSink, AudioSource
+from realtime_cli.core.config import SessionConfig
+from realtime_cli.core.history import HistoryEntry
+from realtime_cli.core.session import SessionCore
+from realtime_cli.transport.endpoint import Endpoint
+
+
+@dataclass(slots=True, kw_only=True)
+class Conversation:
+    config: SessionConfig
+    endpoint: Endpoint
+    data_dir: str | None = None
+    keep_audio: bool = True
+    journal: bool = True
+    input_wav: Path | None = None
+    output_wav: Path | None = None
+    input_device: str | None = None
+    output_device: str | None = None
+    prebuffer_ms: float = 80.0
+    json_lines: bool = False
+    dashboard: bool | None = None  # None: when stdout is a terminal
+    max_turns: int | None = None
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    history: Sequence[HistoryEntry] = ()
+    next_seq: int = 0
+    resumed: bool = False
+    tools: Callable[[str, str], Awaitable[str]] | None = None
+    prices: dict[str, dict[str, float]] | None = None
+
+
+def open_source(conv: Conversation) -> AudioSource:
+    if conv.input_wav is not None:
+        from realtime_cli.audio.wavdev import WavSource
+
+        return WavSource(conv.input_wav)
+    from realtime_cli.audio.capture import MicSource
+
+    return MicSource(conv.input_device)
+
+
+def open_sink(conv: Conversation) -> AudioSink:
+    if conv.output_wav is not None:
+        from realtime_cli.audio.wavdev import WavSink
+
+        return WavSink(conv.output_wav, prebuffer_ms=conv.prebuffer_ms)
+    from realtime_cli.audio.playback import SpeakerSink
+
+    return SpeakerSink(conv.output_device, prebuffer_ms=conv.prebuffer_ms)
+
+
+def run_conversation(conv: Conversation) -> int:
+    """Run until the conversation ends; returns the exit code (RtError propagates)."""
+    from realtime_cli.runtime.output import LineOutput
+    from realtime_cli.runtime.runner import RunOptions, Runner
+
+    core = SessionCore(conv.config, session_id=conv.session_id, now=0.0, history=conv.history,
+                       next_seq=conv.next_seq, resumed=conv.resumed, keep_audio=conv.keep_audio)
+    journal = None
+    if conv.journal:
+        from realtime_cli.storage.journal import JournalWriter
+        from realtime_cli.storage.paths import db_path
+
+        journal = JournalWriter(db_path(conv.data_dir), keep_audio=conv.keep_audio)
+    use_dashboard = sys.stdout.isatty() and not conv.json_lines if conv.dashboard is None \
+        else conv.dashboard
+    observers = [] if use_dashboard else [LineOutput(json_lines=conv.json_lines)]
+    runner = Runner(
+        core, conv.endpoint, open_source(conv), open_sink(conv), journal=journal,
+        observers=observers, tools=conv.tools,
+        options=RunOptions(max_turns=conv.max_turns,
+                           stop_when_input_ends=conv.input_wav is not None),
+    )
+    try:
+        if use_dashboard:
+            from realtime_cli.runtime.interactive import run_with_dashboard
+
+            return run_with_dashboard(runner, conv)
+        return asyncio.run(runner.run())
+    finally:
+        if journal is not None:
+            journal.close(timeout=10.0)

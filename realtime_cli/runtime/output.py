@@ -1,0 +1,114 @@
+"""Plain-line and JSON-line output for `rt talk` when stdout is not a terminal.
+
+Built from the same commands the core returns (status changes, journal records, notices),
+so scripted runs see exactly what the dashboard shows, one fact per line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from realtime_cli.core import commands as cmd
+from realtime_cli.core.records import (
+    ConnectionRecord,
+    InterruptionRecord,
+    ItemKind,
+    ItemRecord,
+    SessionEnded,
+    SessionStarted,
+    TurnRecord,
+)
+
+
+class LineOutput:
+    """Prints one line per fact; `json_lines=True` prints one JSON object per line instead."""
+
+    def __init__(self, *, json_lines: bool, stream: TextIO | None = None) -> None:
+        self.json_lines = json_lines
+        self.stream = stream or sys.stdout
+        self._printed_items: dict[str, tuple[str | None, bool]] = {}
+        self.t0: float | None = None
+
+    def _emit(self, elapsed: float, kind: str, text: str, data: dict[str, Any]) -> None:
+        if self.json_lines:
+            line = json.dumps({"t": round(elapsed, 3), "event": kind, **data}, ensure_ascii=False)
+        else:
+            line = f"[{elapsed:7.2f}] {text}"
+        print(line, file=self.stream, flush=True)
+
+    def handle(self, command: cmd.Command, elapsed: float) -> None:
+        match command:
+            case cmd.StatusChanged():
+                self._emit(elapsed, "state", f"state: {command.new.value} ({command.reason})",
+                           {"old": command.old.value, "new": command.new.value,
+                            "reason": command.reason})
+            case cmd.Notice():
+                self._emit(elapsed, "notice", f"{command.level}: {command.text}",
+                           {"level": command.level, "text": command.text})
+            case cmd.Journal():
+                self._record(command.record, elapsed)
+            case _:
+                pass
+
+    def _record(self, record: object, elapsed: float) -> None:
+        match record:
+            case SessionStarted():
+                self._emit(elapsed, "session", f"session {record.session_id[:8]} "
+                           f"({'resumed' if record.resumed else 'new'}), model {record.model}",
+                           {"session_id": record.session_id, "model": record.model,
+                            "resumed": record.resumed})
+            case ConnectionRecord() if record.server_session_id:
+                self._emit(elapsed, "connection",
+                           f"connection {record.index} ({record.reason}): {record.server_session_id}",
+                           {"index": record.index, "reason": record.reason,
+                            "server_session_id": record.server_session_id})
+            case ItemRecord():
+                self._item(record, elapsed)
+            case InterruptionRecord():
+                self._emit(elapsed, "interruption",
+                           f"interrupted ({record.kind}) at {record.position_ms} ms",
+                           {"kind": record.kind, "position_ms": record.position_ms,
+                            "heard_chars": record.heard_chars})
+            case TurnRecord():
+                lat = f"{record.latency_ms:.0f} ms" if record.latency_ms is not None else "n/a"
+                self._emit(elapsed, "turn",
+                           f"turn {record.turn_index}: {record.status}, latency {lat}, "
+                           f"tokens in {record.input_tokens} (cached {record.cached_tokens}) "
+                           f"out {record.output_tokens}",
+                           {"turn": record.turn_index, "status": record.status,
+                            "latency_ms": record.latency_ms, "input_tokens": record.input_tokens,
+                            "cached_tokens": record.cached_tokens,
+                            "output_tokens": record.output_tokens,
+                            "interrupted": record.interrupted})
+            case SessionEnded():
+                self._emit(elapsed, "end", f"session ended: {record.reason}",
+                           {"reason": record.reason, "status": record.status.value})
+            case _:
+                pass
+
+    def _item(self, r: ItemRecord, elapsed: float) -> None:
+        """Print each item once its words are known, and again only if they changed."""
+        if r.kind is ItemKind.ASSISTANT:
+            if r.status == "in_progress":
+                return
+            text = r.heard_text if r.truncated else r.transcript
+            key = (text, r.truncated)
+            label = "assistant" + (" (cut)" if r.truncated else "")
+        elif r.kind in (ItemKind.USER_AUDIO, ItemKind.USER_TEXT):
+            text = r.transcript
+            key = (text, False)
+            label = "user"
+            if text is None and r.kind is ItemKind.USER_AUDIO:
+                text = f"<{r.audio_ms / 1000:.1f} s of speech>"
+        elif r.kind is ItemKind.TOOL_CALL:
+            text, key, label = f"{r.name}({r.arguments})", (r.arguments, False), "tool call"
+        else:
+            text, key, label = r.output, (r.output, False), "tool result"
+        if self._printed_items.get(r.local_id) == key:
+            return
+        self._printed_items[r.local_id] = key
+        data = {"role": r.role, "kind": r.kind.value, "item_id": r.local_id, "text": text,
+                "truncated": r.truncated, "audio_end_ms": r.audio_end_ms}
+        self._emit(elapsed, "transcript", f"{label}: {text}", data)

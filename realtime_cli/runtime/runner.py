@@ -1,0 +1,294 @@
+"""The asyncio driver: feeds the session core and executes its commands. Nothing else.
+
+One runner per conversation. Every task belongs to one TaskGroup; the core is only touched
+from the event loop. Threads cross into the loop in the audio adapters and the journal writer,
+never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from realtime_cli.audio.interfaces import AudioSink, AudioSource, SinkStatus, SourceLevels
+from realtime_cli.clock import Clock, SystemClock
+from realtime_cli.core import commands as cmd
+from realtime_cli.core import inputs as inp
+from realtime_cli.core.records import JournalRecord
+from realtime_cli.core.session import SessionCore
+from realtime_cli.core.snapshot import CoreSnapshot
+from realtime_cli.errors import FatalServerError, RtError, TransportError
+from realtime_cli.protocol.codec import decode, encode
+from realtime_cli.transport.endpoint import Endpoint
+from realtime_cli.transport.websocket import close_info, close_quietly, open_connection
+
+POLL_S = 0.02  # playback-progress poll: one audio block
+VIEW_EVERY_S = 0.125  # dashboard refresh: 8 per second
+
+
+class JournalSink(Protocol):
+    def submit(self, record: JournalRecord) -> None: ...
+
+
+class Observer(Protocol):
+    """Something that shows the session: plain lines, JSON lines or the dashboard."""
+
+    def handle(self, command: cmd.Command, elapsed: float) -> None: ...
+
+
+class ViewSink(Protocol):
+    def update(self, core: CoreSnapshot, mic: SourceLevels | None, sink: SinkStatus | None) -> None:
+        ...
+
+
+ToolCall = Callable[[str, str], Awaitable[str]]
+
+
+@dataclass(slots=True)
+class RunOptions:
+    max_turns: int | None = None
+    stop_when_input_ends: bool = False
+    input_end_grace_s: float = 2.0
+
+
+@dataclass(slots=True)
+class _Connection:
+    ws: ClientConnection
+    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    expected_close: bool = False
+
+
+class Runner:
+    def __init__(
+        self,
+        core: SessionCore,
+        endpoint: Endpoint,
+        source: AudioSource,
+        sink: AudioSink,
+        *,
+        journal: JournalSink | None = None,
+        observers: list[Observer] | None = None,
+        view: ViewSink | None = None,
+        tools: ToolCall | None = None,
+        options: RunOptions | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.core = core
+        self.endpoint = endpoint
+        self.source = source
+        self.sink = sink
+        self.journal = journal
+        self.observers = observers or []
+        self.view = view
+        self.tools = tools
+        self.options = options or RunOptions()
+        self.clock = clock or SystemClock()
+        self.exit_code = 0
+        self.error: RtError | None = None
+        self._conn: _Connection | None = None
+        self._done = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tg: asyncio.TaskGroup | None = None
+        self._last_playback: tuple[str | None, int, bool] | None = None
+        self._input_ended_at: float | None = None
+        self._started = 0.0
+        self._signals = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._on_signal, code)
+        try:
+            await self.sink.start()
+            await self.source.start()
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                self._started = self.clock.monotonic()
+                self.feed(inp.Begin(now=self._started, wall=self.clock.wall()))
+                self._spawn(self._mic_loop())
+                self._spawn(self._timer_loop())
+                await self._done.wait()
+                await self._close_connection()
+                for task in list(self._tasks):
+                    task.cancel()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+            await self._close_devices()
+        if self.error is not None:
+            raise self.error
+        return self.exit_code
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        assert self._tg is not None
+        task = self._tg.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _on_signal(self, code: int) -> None:
+        self._signals += 1
+        if self._signals > 1 or not self.core.lifecycle.is_active():
+            self.exit_code = code
+            self._done.set()  # second Ctrl-C: stop now, cleanups still run
+            return
+        self.feed(inp.UserCommand(now=self.clock.monotonic(), action=inp.Action.QUIT,
+                                  exit_code=code))
+
+    def stop(self, exit_code: int, reason: str) -> None:
+        """End the conversation cleanly from outside the core (device lost, input ended)."""
+        self._execute(self.core.close(self.clock.monotonic(), reason, exit_code))
+        self._done.set()
+
+    async def _close_devices(self) -> None:
+        for closer in (self.source.close, self.sink.close):
+            with contextlib.suppress(Exception):
+                await closer()
+
+    # ------------------------------------------------------------------ feeding the core
+
+    def feed(self, event: inp.Input) -> None:
+        self._execute(self.core.handle(event))
+
+    def _execute(self, commands: list[cmd.Command]) -> None:
+        elapsed = self.clock.monotonic() - self._started
+        for c in commands:
+            for observer in self.observers:
+                observer.handle(c, elapsed)
+            match c:
+                case cmd.Send():
+                    if self._conn is not None:
+                        self._conn.queue.put_nowait(encode(c.event))
+                case cmd.Play():
+                    self.sink.play(c.item_id, c.pcm)
+                case cmd.FlushPlayback():
+                    self.sink.flush()
+                case cmd.Journal():
+                    if self.journal is not None:
+                        self.journal.submit(c.record)
+                case cmd.Connect():
+                    self._spawn(self._connect(c))
+                case cmd.RunTool():
+                    self._spawn(self._run_tool(c))
+                case cmd.Shutdown():
+                    self.exit_code = self.exit_code or c.exit_code
+                    if c.exit_code and self.error is None:
+                        self.error = TransportError(c.reason, exit_code=c.exit_code)
+                    self._done.set()
+                case cmd.StatusChanged() | cmd.Notice():
+                    pass
+
+    def poll_playback(self) -> None:
+        """Tell the core how far playback got, before anything that depends on it."""
+        status = self.sink.status()
+        key = (status.item_id, status.played_samples, status.idle)
+        if key != self._last_playback:
+            self._last_playback = key
+            self.feed(inp.Playback(now=self.clock.monotonic(), item_id=status.item_id,
+                                   played_samples=status.played_samples, idle=status.idle))
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _mic_loop(self) -> None:
+        while not self._done.is_set():
+            try:
+                pcm = await self.source.read()
+            except RtError as exc:
+                self.error = exc
+                self.stop(exc.exit_code, exc.message)
+                return
+            self.feed(inp.MicAudio(now=self.clock.monotonic(), pcm=pcm))
+            if self.source.exhausted and self._input_ended_at is None:
+                self._input_ended_at = self.clock.monotonic()
+
+    async def _timer_loop(self) -> None:
+        next_view = 0.0
+        while not self._done.is_set():
+            now = self.clock.monotonic()
+            deadline = self.core.next_deadline()
+            wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now))
+            await asyncio.sleep(wait)
+            now = self.clock.monotonic()
+            self.poll_playback()
+            self.feed(inp.Tick(now=now))
+            self._check_exit_conditions(now)
+            if self.view is not None and now >= next_view:
+                next_view = now + VIEW_EVERY_S
+                self.view.update(self.core.snapshot(now), self.source.levels(), self.sink.status())
+
+    def _check_exit_conditions(self, now: float) -> None:
+        if self._done.is_set() or not self.core.lifecycle.is_active():
+            return
+        opts = self.options
+        if opts.max_turns is not None and self.core.assistant_turns >= opts.max_turns \
+                and self.core.is_quiet():
+            self.stop(0, f"{self.core.assistant_turns} assistant turn(s) done")
+        elif (opts.stop_when_input_ends and self._input_ended_at is not None
+              and now - self._input_ended_at >= opts.input_end_grace_s and self.core.is_quiet()):
+            self.stop(0, "input file finished")
+
+    async def _connect(self, c: cmd.Connect) -> None:
+        await self._close_connection(expected=True)
+        if c.delay_s > 0:
+            await asyncio.sleep(c.delay_s)
+        try:
+            ws = await open_connection(self.endpoint, self.core.config.connection_timeout_s)
+        except FatalServerError as exc:
+            self.feed(inp.ConnectFailed(now=self.clock.monotonic(), message=exc.message, fatal=True))
+            return
+        except TransportError as exc:
+            self.feed(inp.ConnectFailed(now=self.clock.monotonic(), message=exc.message))
+            return
+        conn = _Connection(ws=ws)
+        self._conn = conn
+        writer = self._spawn(self._writer(conn))
+        self.feed(inp.Opened(now=self.clock.monotonic()))
+        try:
+            while True:
+                frame = await ws.recv()
+                self.poll_playback()
+                self.feed(inp.ServerMessage(now=self.clock.monotonic(), event=decode(frame)))
+        except ConnectionClosed as exc:
+            writer.cancel()
+            if conn.expected_close or self._conn is not conn:
+                return
+            self._conn = None
+            info = close_info(exc)
+            self.feed(inp.Closed(now=self.clock.monotonic(), code=info.code, reason=info.reason))
+
+    async def _writer(self, conn: _Connection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                text = await conn.queue.get()
+                try:
+                    await conn.ws.send(text)
+                finally:
+                    conn.queue.task_done()
+
+    async def _close_connection(self, expected: bool = True) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        conn.expected_close = expected
+        # let queued events (the final truncate, a cancel) reach the server first
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(conn.queue.join(), timeout=1.0)
+        await close_quietly(conn.ws)
+
+    async def _run_tool(self, c: cmd.RunTool) -> None:
+        if self.tools is None:
+            output = '{"error": "no tools are configured"}'
+        else:
+            output = await self.tools(c.name, c.arguments)
+        self.feed(inp.ToolOutput(now=self.clock.monotonic(), call_id=c.call_id, output=output))

@@ -1,0 +1,100 @@
+"""The WebSocket adapter: opens a connection and maps every failure to one clean line.
+
+Third-party errors are translated here and nowhere else (httpx's map-exceptions idea). No
+message ever includes a header value, so the key cannot leak through an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from realtime_cli.errors import FatalServerError, TransportError
+from realtime_cli.transport.endpoint import Endpoint
+
+PING_INTERVAL_S = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class CloseInfo:
+    code: int | None  # None: dropped without a close frame
+    reason: str
+
+
+async def open_connection(endpoint: Endpoint, timeout_s: float) -> ClientConnection:
+    """Connect or raise TransportError (retryable) / FatalServerError (do not retry)."""
+    host = endpoint.host
+    try:
+        return await connect(
+            endpoint.url,
+            additional_headers=endpoint.headers,
+            max_size=None,
+            compression=None,
+            open_timeout=timeout_s,
+            ping_interval=PING_INTERVAL_S,
+            ping_timeout=PING_INTERVAL_S,
+            close_timeout=2.0,
+            user_agent_header="rt (realtime-cli)",
+        )
+    except InvalidStatus as exc:
+        raise _status_error(exc.response.status_code, endpoint) from None
+    except InvalidURI:
+        raise FatalServerError(f"invalid URL: {endpoint.display_url}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise FatalServerError(f"TLS certificate of {host} not trusted: {exc.verify_message}") from None
+    except ssl.SSLError as exc:
+        raise TransportError(f"TLS handshake with {host} failed: {exc.reason or exc}") from None
+    except socket.gaierror:
+        raise TransportError(f"cannot resolve host {host!r} (DNS lookup failed)") from None
+    except ConnectionRefusedError:
+        raise TransportError(
+            f"connection refused by {endpoint.display_url} (is the server running?)"
+        ) from None
+    except TimeoutError:
+        raise TransportError(f"timed out after {timeout_s:g} s connecting to {host}") from None
+    except InvalidHandshake as exc:
+        raise TransportError(f"WebSocket handshake with {host} failed: {type(exc).__name__}") from None
+    except OSError as exc:
+        raise TransportError(f"cannot connect to {host}: {exc.strerror or exc}") from None
+
+
+def _status_error(status: int, endpoint: Endpoint) -> TransportError:
+    where = endpoint.display_url
+    if status == 401:
+        what = "Azure key (AZURE_OPENAI_API_KEY)" if endpoint.kind == "azure" else "API key (OPENAI_API_KEY)"
+        return FatalServerError(f"HTTP 401 from {endpoint.host}: the {what} was rejected")
+    if status in (403, 404):
+        subject = "Azure deployment" if endpoint.kind == "azure" else "model or endpoint"
+        return FatalServerError(
+            f"HTTP {status} from {endpoint.host}: {subject} not found or not allowed ({where})"
+        )
+    if status == 429:
+        return TransportError(f"HTTP 429 from {endpoint.host}: rate limited or out of quota")
+    if 500 <= status < 600:
+        return TransportError(f"HTTP {status} from {endpoint.host}: server error")
+    return FatalServerError(f"HTTP {status} from {endpoint.host} during the WebSocket handshake")
+
+
+def close_info(exc: ConnectionClosed) -> CloseInfo:
+    if exc.rcvd is None:
+        return CloseInfo(code=None, reason="")
+    return CloseInfo(code=exc.rcvd.code, reason=exc.rcvd.reason)
+
+
+async def frames(ws: ClientConnection) -> AsyncIterator[str | bytes]:
+    """Frames until the socket closes; ConnectionClosed propagates with the close info."""
+    while True:
+        yield await ws.recv()
+
+
+async def close_quietly(ws: ClientConnection, code: int = 1000, reason: str = "") -> None:
+    try:
+        await asyncio.wait_for(ws.close(code, reason), timeout=2.0)
+    except (TimeoutError, ConnectionClosed, OSError):
+        pass
