@@ -1,0 +1,198 @@
+"""The WebSocket server of `rt serve`: handshake rules, one `Connection` per client, faults.
+
+Handshake (PROTOCOL.md §0): only `/v1/realtime` is served (any other path: HTTP 404); the
+query may carry `model=...`; any key or none is accepted and never logged. A client sending
+`OpenAI-Beta: realtime=v1` gets `beta_api_shape_disabled` and a 4000 close, like the service.
+
+In-process use (tests):
+
+    async with run_server(ServerOptions(port=0, pace=0)) as srv:
+        ...connect to srv.url...
+        srv.received  # [(conn_index, client_event_dict), ...]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from realtime_cli.errors import TransportError
+from realtime_cli.server.connection import Connection
+from realtime_cli.server.faults import (
+    BETA_CLOSE_CODE,
+    BETA_CLOSE_REASON,
+    GarbageInjector,
+    beta_error,
+    expiry_error,
+    expiry_message,
+)
+from realtime_cli.server.options import ServerOptions
+from realtime_cli.server.outbox import Outbox
+from realtime_cli.server.record import Recorder
+from realtime_cli.server.speech import SpeechEngine
+from realtime_cli.server.wire import JsonDict
+
+REALTIME_PATH = "/v1/realtime"
+
+
+@dataclass(slots=True)
+class RunningServer:
+    """A started server: where it listens and what it has received so far."""
+
+    host: str
+    port: int
+    received: list[tuple[int, JsonDict]]
+    connections: int = 0
+    sent: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}{REALTIME_PATH}"
+
+    def events(self, type_: str | None = None, conn: int | None = None) -> list[JsonDict]:
+        """Received client events, optionally of one type and/or one connection."""
+        return [
+            event
+            for index, event in self.received
+            if (type_ is None or event.get("type") == type_) and (conn is None or index == conn)
+        ]
+
+
+def _is_beta(headers: Headers) -> bool:
+    return any("realtime=v1" in value.replace(" ", "") for value in headers.get_all("OpenAI-Beta"))
+
+
+class _Server:
+    """Shared state of one listening server; `handler` runs once per connection."""
+
+    def __init__(self, options: ServerOptions) -> None:
+        self.options = options
+        self.recorder = Recorder(options.record)
+        self.log: Callable[[str], None] = options.log or (lambda line: None)
+        self.speech = SpeechEngine(options.voice_engine, warn=options.log)
+        self.running: RunningServer | None = None
+        self._count = 0
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path != REALTIME_PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"Not found; use {REALTIME_PATH}\n")
+        return None
+
+    async def handler(self, ws: ServerConnection) -> None:
+        self._count += 1
+        index = self._count
+        if self.running is not None:
+            self.running.connections = index
+        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
+        model = query.get("model", [self.options.model])[0]
+        peer = ws.remote_address[:2] if ws.remote_address else "?"
+        if ws.request is not None and _is_beta(ws.request.headers):
+            self.log(f"conn {index}: open from {peer}, beta header refused (close 4000)")
+            await ws.send(_dumps(beta_error()))
+            await ws.close(BETA_CLOSE_CODE, BETA_CLOSE_REASON)
+            return
+        self.log(f"conn {index}: open from {peer}, model={model}")
+        await self._serve_connection(ws, index, model)
+
+    async def _serve_connection(self, ws: ServerConnection, index: int, model: str) -> None:
+        options = self.options
+        outbox = Outbox(
+            ws.send,
+            ws.close,
+            latency_s=options.latency_ms / 1000.0,
+            garbage=GarbageInjector() if options.garbage else None,
+        )
+        conn = Connection(
+            index, options=options, outbox=outbox, speech=self.speech, model=model,
+            record=lambda event: self.recorder.record(index, event), log=self.log,
+        )
+        loop = asyncio.get_running_loop()
+        timers = [loop.call_later(options.expire_after, self._expire, conn)]
+        if options.drop_after is not None:
+            timers.append(loop.call_later(options.drop_after, self._drop, ws, conn))
+        sender = loop.create_task(outbox.run(), name=f"rt-serve conn {index} sender")
+        conn.start()
+        try:
+            async for frame in ws:
+                conn.handle(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            for timer in timers:
+                timer.cancel()
+            conn.stop()
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await sender
+            if self.running is not None:
+                self.running.sent[index] = outbox.sent
+            code = ws.close_code if ws.close_code is not None else "none (dropped)"
+            self.log(f"conn {index}: closed, code {code}, {conn.turn} turn(s)")
+
+    def _expire(self, conn: Connection) -> None:
+        seconds = self.options.expire_after
+        conn.log(f"session expired after {seconds:g} s (close 1001)")
+        conn.expire(expiry_error(seconds), expiry_message(seconds))
+
+    def _drop(self, ws: ServerConnection, conn: Connection) -> None:
+        conn.log(f"dropping the socket without a close frame (--drop-after {self.options.drop_after:g})")
+        conn.stop()
+        ws.transport.abort()
+
+
+def _dumps(event: JsonDict) -> str:
+    import json
+
+    return json.dumps(event, separators=(",", ":"))
+
+
+async def _listen(state: _Server) -> Server:
+    options = state.options
+    try:
+        return await serve(
+            state.handler,
+            options.host,
+            options.port,
+            process_request=state.process_request,
+            compression=None,
+            max_size=None,
+            ping_interval=None,
+        )
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise TransportError(f"cannot listen on {options.host}:{options.port}: {reason}") from None
+
+
+@contextlib.asynccontextmanager
+async def run_server(options: ServerOptions | None = None) -> AsyncIterator[RunningServer]:
+    """Start a server for the duration of the block; yields where it listens."""
+    options = options or ServerOptions(port=0)
+    state = _Server(options)
+    server = await _listen(state)
+    try:
+        host, port = next(iter(server.sockets)).getsockname()[:2]
+        state.running = RunningServer(host=host, port=port, received=state.recorder.received)
+        yield state.running
+    finally:
+        server.close()
+        await server.wait_closed()
+        state.recorder.close()
+
+
+async def serve_until_stopped(
+    options: ServerOptions, announce: Callable[[str], None], stop: asyncio.Event
+) -> None:
+    """What the CLI runs: start, announce the listening line, serve until `stop` is set."""
+    async with run_server(options) as srv:
+        announce(f"rt serve listening on {srv.url}")
+        await stop.wait()

@@ -1,0 +1,54 @@
+"""`ServerOptions`: every knob of `rt serve`, shared by the CLI and the in-process test API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_PORT = 8765
+DEFAULT_SESSION_SECONDS = 3600.0  # GA sessions last 60 minutes (PROTOCOL.md §6)
+
+VoiceEngine = Literal["auto", "espeak", "synthetic"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerOptions:
+    """How one `rt serve` instance behaves.
+
+    Times are seconds unless the name says `_ms`. `pace` is the speed of audio streaming
+    relative to real time: 4.0 sends 1 s of reply audio every 0.25 s; 0 sends as fast as the
+    socket takes it.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    expire_after: float = DEFAULT_SESSION_SECONDS
+    drop_after: float | None = None
+    garbage: bool = False
+    latency_ms: float = 0.0
+    pace: float = 4.0
+    chunk_ms: int = 100
+    script: tuple[str, ...] = ()
+    tool_call: str | None = None
+    record: Path | None = None
+    voice_engine: VoiceEngine = "auto"
+    model: str = "gpt-realtime"
+    log: Callable[[str], None] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        from realtime_cli.errors import ConfigError
+
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port must be between 0 and 65535, got {self.port}")
+        if self.expire_after <= 0:
+            raise ConfigError(f"--expire-after must be positive, got {self.expire_after:g}")
+        if self.drop_after is not None and self.drop_after <= 0:
+            raise ConfigError(f"--drop-after must be positive, got {self.drop_after:g}")
+        if self.latency_ms < 0:
+            raise ConfigError(f"--latency must be 0 or more, got {self.latency_ms:g}")
+        if self.pace < 0:
+            raise ConfigError(f"--pace must be 0 (as fast as possible) or more, got {self.pace:g}")
+        if not 10 <= self.chunk_ms <= 1000:
+            raise ConfigError(f"--chunk-ms must be between 10 and 1000, got {self.chunk_ms}")

@@ -1,0 +1,82 @@
+"""The one writer of a connection: events are queued in order and sent by one task.
+
+`emit(event)` is synchronous, so a handler can put a whole sequence of events (a cancelled
+response's `.done` events, say) in the queue without another task slipping in between. The
+sender task applies `--latency` (each frame leaves `latency` after it was queued, order kept)
+and `--garbage` (junk frames between real ones), and performs a queued close last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from realtime_cli.server.faults import GarbageInjector
+from realtime_cli.server.wire import JsonDict, new_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    code: int
+    reason: str
+
+
+Frame = str | bytes | _Close
+
+
+class Outbox:
+    def __init__(
+        self,
+        send: Callable[[str | bytes], Awaitable[None]],
+        close: Callable[[int, str], Awaitable[None]],
+        *,
+        latency_s: float = 0.0,
+        garbage: GarbageInjector | None = None,
+        on_event: Callable[[JsonDict], None] | None = None,
+    ) -> None:
+        self._send = send
+        self._close = close
+        self._latency = latency_s
+        self._garbage = garbage
+        self._on_event = on_event
+        self._queue: asyncio.Queue[tuple[float, Frame]] = asyncio.Queue()
+        self._closing = False
+        self.sent = 0
+
+    def emit(self, event: JsonDict) -> JsonDict:
+        """Queue one server event (an `event_id` is added first); returns it."""
+        if self._closing:
+            return event
+        event = {"type": event["type"], "event_id": new_id("event"), **event}
+        if self._on_event is not None:
+            self._on_event(event)
+        self._put(json.dumps(event, separators=(",", ":")))
+        if self._garbage is not None and (junk := self._garbage.after_event()) is not None:
+            self._put(junk)
+        return event
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the socket after everything queued so far; later emits are dropped."""
+        if not self._closing:
+            self._put(_Close(code, reason))
+            self._closing = True
+
+    def _put(self, frame: Frame) -> None:
+        due = asyncio.get_running_loop().time() + self._latency
+        self._queue.put_nowait((due, frame))
+
+    async def run(self) -> None:
+        """Send until a queued close is done; the caller cancels it when the socket dies."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due, frame = await self._queue.get()
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if isinstance(frame, _Close):
+                await self._close(frame.code, frame.reason)
+                return
+            await self._send(frame)
+            self.sent += 1

@@ -1,0 +1,128 @@
+"""Plausible token usage for `response.done` (RealtimeResponseUsage, PROTOCOL.md §5).
+
+Rules (made up but stable, so tests and cost displays have something real to add up):
+- audio: 1 token per 50 ms (20 tokens/s), input and output alike;
+- text: 1 token per 4 characters, at least 1 for non-empty text;
+- every response re-bills its whole context as input: the instructions plus every item in
+  the conversation before it (user audio/text, earlier assistant replies, tool calls);
+- cached tokens are the context prefix already billed by an earlier response: walking the
+  context in order, items (and the instructions) billed before count as cached until the first
+  new or changed one. Truncating an item changes it, so it and everything after is re-billed.
+  Cached tokens are part of `input_tokens`, as on the service.
+- `rate_limits.updated` reports a 40,000 tokens-per-minute budget minus the tokens of this
+  connection's last 60 s and the output tokens reserved for the new response.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from realtime_cli.server.conversation import StoredItem
+from realtime_cli.server.wire import JsonDict
+
+MS_PER_AUDIO_TOKEN = 50
+CHARS_PER_TEXT_TOKEN = 4
+TOKENS_PER_MINUTE = 40_000
+RESERVED_OUTPUT_TOKENS = 4_096
+
+
+def text_tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / CHARS_PER_TEXT_TOKEN)) if text else 0
+
+
+def audio_tokens(ms: float) -> int:
+    return math.ceil(ms / MS_PER_AUDIO_TOKEN) if ms > 0 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    text: int = 0
+    audio: int = 0
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(self.text + other.text, self.audio + other.audio)
+
+    @property
+    def total(self) -> int:
+        return self.text + self.audio
+
+
+def item_tokens(stored: StoredItem) -> Tokens:
+    item = stored.item
+    if item["type"] == "function_call":
+        return Tokens(text=text_tokens(str(item.get("name", "")) + str(item.get("arguments", ""))))
+    if item["type"] == "function_call_output":
+        return Tokens(text=text_tokens(str(item.get("output", ""))))
+    total = Tokens()
+    for index, part in enumerate(item.get("content") or []):
+        if index in stored.audio:
+            total += Tokens(audio=audio_tokens(stored.audio_ms(index)))
+        else:
+            total += Tokens(text=text_tokens(str(part.get("text") or part.get("transcript") or "")))
+    return total
+
+
+def _fingerprint(stored: StoredItem) -> tuple[str, int, str]:
+    content = stored.item.get("content") or []
+    texts = "|".join(str(p.get("text") or p.get("transcript") or "") for p in content)
+    return stored.id, sum(len(a) for a in stored.audio.values()), texts
+
+
+class UsageLedger:
+    """Per-connection billing memory: what was billed before, and when."""
+
+    def __init__(self) -> None:
+        self._billed: set[tuple[str, int, str]] = set()
+        self._billed_instructions: str | None = None
+        self._recent: list[tuple[float, int]] = []
+
+    def input_usage(self, instructions: str, context: list[StoredItem]) -> tuple[Tokens, Tokens]:
+        """(all input tokens, cached part) for a response over `context`; records the billing."""
+        total = cached = Tokens(text=text_tokens(instructions))
+        prefix = instructions == self._billed_instructions
+        if not prefix:
+            cached = Tokens()
+        for stored in context:
+            tokens = item_tokens(stored)
+            total += tokens
+            prefix = prefix and _fingerprint(stored) in self._billed
+            if prefix:
+                cached += tokens
+        self._billed_instructions = instructions
+        self._billed.update(_fingerprint(s) for s in context)
+        return total, cached
+
+    def bill_output(self, stored: StoredItem) -> None:
+        self._billed.add(_fingerprint(stored))
+
+    def rate_limits(self, now: float) -> JsonDict:
+        self._recent = [(t, n) for t, n in self._recent if now - t < 60.0]
+        used = sum(n for _, n in self._recent)
+        remaining = max(0, TOKENS_PER_MINUTE - used - RESERVED_OUTPUT_TOKENS)
+        reset = round(60.0 * (TOKENS_PER_MINUTE - remaining) / TOKENS_PER_MINUTE, 3)
+        return {"name": "tokens", "limit": TOKENS_PER_MINUTE, "remaining": remaining,
+                "reset_seconds": reset}
+
+    def spend(self, now: float, tokens: int) -> None:
+        self._recent.append((now, tokens))
+
+
+def usage_dict(input_total: Tokens, cached: Tokens, output: Tokens) -> JsonDict:
+    return {
+        "total_tokens": input_total.total + output.total,
+        "input_tokens": input_total.total,
+        "output_tokens": output.total,
+        "input_token_details": {
+            "text_tokens": input_total.text,
+            "audio_tokens": input_total.audio,
+            "image_tokens": 0,
+            "cached_tokens": cached.total,
+            "cached_tokens_details": {
+                "text_tokens": cached.text,
+                "audio_tokens": cached.audio,
+                "image_tokens": 0,
+            },
+        },
+        "output_token_details": {"text_tokens": output.text, "audio_tokens": output.audio},
+    }
