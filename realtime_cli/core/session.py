@@ -319,6 +319,15 @@ class SessionCore:
         self._move(Trigger.CLOSED, now, out, reason)
         out.append(cmd.Shutdown(exit_code=code, reason=reason))
 
+    def _settle_heard(self, item: ItemState, now: float) -> None:
+        """An answer cut short by the end of the session: keep what was played, mark the rest."""
+        heard = min(item.played_samples, item.received_samples)
+        if heard < item.received_samples or not item.audio_done:
+            item.truncated = True
+            item.audio_end_ms = heard // SAMPLES_PER_MS
+        item.status = "incomplete"
+        item.completed_at = self.wall(now)
+
     def close(self, now: float, reason: str, exit_code: int = 0) -> Commands:
         out: Commands = []
         self._close(now, reason, exit_code, out)
