@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -169,7 +171,10 @@ async def _listen(state: _Server) -> Server:
             ping_interval=None,
         )
     except OSError as exc:
-        reason = exc.strerror or str(exc)
+        if isinstance(exc, socket.gaierror) or not exc.errno:
+            reason = exc.strerror or str(exc)
+        else:
+            reason = os.strerror(exc.errno).lower()
         raise TransportError(f"cannot listen on {options.host}:{options.port}: {reason}") from None
 
 

