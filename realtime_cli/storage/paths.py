@@ -51,8 +51,10 @@ def _ensure_dir(path: Path, *, tighten: bool) -> None:
             if tighten:
                 os.chmod(path, DIR_MODE)
             return
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        os.chmod(path, DIR_MODE)  # mkdir's mode is filtered by the umask
+        missing = [path, *(p for p in path.parents if not p.exists())]
+        for directory in reversed(missing):  # parents too: mkdir(parents=True) ignores mode
+            directory.mkdir(mode=DIR_MODE, exist_ok=True)
+            os.chmod(directory, DIR_MODE)  # mkdir's mode is filtered by the umask
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise StorageError(f"cannot use data directory {path}: {reason}") from None
