@@ -4,7 +4,8 @@ Rules (made up but stable, so tests and cost displays have something real to add
 - audio: 1 token per 50 ms (20 tokens/s), input and output alike;
 - text: 1 token per 4 characters, at least 1 for non-empty text;
 - every response re-bills its whole context as input: the instructions plus every item in
-  the conversation before it (user audio/text, earlier assistant replies, tool calls);
+  the conversation before it (user audio/text, earlier assistant replies, tool calls); an
+  audio part counts as audio only (a transcript next to audio is not billed again);
 - cached tokens are the context prefix already billed by an earlier response: walking the
   context in order, items (and the instructions) billed before count as cached until the first
   new or changed one. Truncating an item changes it, so it and everything after is re-billed.
