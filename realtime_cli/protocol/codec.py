@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -64,7 +65,19 @@ def _int(obj: dict[str, Any], key: str, default: int | None = None) -> int:
     value = obj.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Bad(f"{key!r} must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _Bad(f"{key!r} must be a finite number")
     return int(value)
+
+
+def _finite(value: Any) -> bool:
+    """A JSON number usable as a float: not a bool, NaN, infinite, or an int too large."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _obj(obj: dict[str, Any], key: str, *, optional: bool = False) -> dict[str, Any]:
@@ -143,7 +156,7 @@ def _session_created(o: dict[str, Any]) -> ev.ServerEvent:
     expires = session.get("expires_at")
     return ev.SessionCreated(
         session_id=_opt_str(session, "id"),
-        expires_at=float(expires) if isinstance(expires, int | float) else None,
+        expires_at=float(expires) if _finite(expires) else None,
         session=session,
     )
 
