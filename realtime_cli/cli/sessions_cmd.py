@@ -50,6 +50,10 @@ def _is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _local_time(ts: float, fmt: str = "%Y-%m-%d %H:%M") -> str:
     from datetime import datetime
 
@@ -275,7 +279,7 @@ def delete(
                 f"session {live[0].short_id} is still active in another rt process; end it first"
             )
         if not yes:
-            if not sys.stdin.isatty():
+            if not _stdin_is_terminal():
                 raise ConfigError("refusing to delete without confirmation: pass --yes")
             for s in summaries:
                 typer.echo(f"  {s.short_id}  {_local_time(s.created_at)}  {s.title or ''}")

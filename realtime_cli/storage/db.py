@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,9 +53,25 @@ def enable_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL (persistent in the file); refused inside a transaction, a no-op if set."""
     if conn.in_transaction:
         raise StorageError("cannot change the journal mode inside a transaction")
-    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    if str(mode).lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+    # Switching needs an exclusive lock and SQLite's busy handler does not wait for it, so
+    # two rt processes creating a fresh database at once retry here.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() == "wal":
+                break
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() == "wal":
+                break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        if time.monotonic() > deadline:
+            raise StorageError("cannot switch the database to WAL mode: it stays locked")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
@@ -112,7 +129,7 @@ def open_db(
             liveness.mark_crashed_sessions(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StorageError(f"database {db_file} is unusable: {exc}") from None
+        raise StorageError(f"database {db_file} is unusable: {exc}") from exc
     except BaseException:
         conn.close()
         raise

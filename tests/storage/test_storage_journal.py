@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,13 +44,14 @@ def _item(sid: str, **kw: object) -> ItemRecord:
 def _row(db_file: Path, sql: str, *args: object) -> sqlite3.Row:
     conn = open_db(db_file)
     try:
-        return conn.execute(sql, args).fetchone()
+        row: sqlite3.Row = conn.execute(sql, args).fetchone()
+        return row
     finally:
         conn.close()
 
 
 @pytest.fixture
-def writer(db_file: Path) -> JournalWriter:
+def writer(db_file: Path) -> Iterator[JournalWriter]:
     w = JournalWriter(db_file)
     yield w
     w.close()
@@ -132,11 +134,26 @@ def test_totals_title_and_idempotent_rewrites(db_file: Path, writer: JournalWrit
 def test_turn_rewrite_adjusts_token_totals(db_file: Path, writer: JournalWriter) -> None:
     sid = new_id()
     writer.submit(_started(sid))
-    turn = dict(session_id=sid, response_id="r", turn_index=0, status="in_progress",
-                started_at=1.0, duration_ms=0.0, latency_ms=250.0)
-    writer.submit(TurnRecord(**turn, input_tokens=10))  # type: ignore[arg-type]
-    writer.submit(TurnRecord(**{**turn, "latency_ms": None, "status": "completed"},  # type: ignore[arg-type]
-                             input_tokens=30, output_tokens=5))
+    common = dict(session_id=sid, response_id="r", turn_index=0, started_at=1.0)
+    writer.submit(
+        TurnRecord(
+            **common,  # type: ignore[arg-type]
+            status="in_progress",
+            duration_ms=0.0,
+            latency_ms=250.0,
+            input_tokens=10,
+        )
+    )
+    writer.submit(
+        TurnRecord(
+            **common,  # type: ignore[arg-type]
+            status="completed",
+            duration_ms=900.0,
+            latency_ms=None,  # not known again: keeps 250
+            input_tokens=30,
+            output_tokens=5,
+        )
+    )
     writer.flush(5)
     assert tuple(_row(db_file, "SELECT turns, input_tokens, output_tokens FROM sessions")) == (
         1, 30, 5)
