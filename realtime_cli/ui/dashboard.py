@@ -287,7 +287,7 @@ def transcript_panel(view: DashboardView) -> Panel:
 
 def notice_line(view: DashboardView) -> Text:
     if not view.notice_text:
-        return Text("")
+        return Text(" ")  # not Text(""): Layout shows a placeholder for a falsy renderable
     icon, style = NOTICE_STYLES.get(view.notice_level or "info", NOTICE_STYLES["info"])
     return Text(icon + view.notice_text, style=style, no_wrap=True, overflow="ellipsis")
 

@@ -264,10 +264,8 @@ class DashboardView:
 
 
 def _one_line(text: str | None) -> str | None:
-    """Notices are one line: keep the first non-empty line (never a traceback)."""
-    if text is None:
+    """Notices are one line: the first non-empty line, or a traceback's last (the error)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
         return None
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return None
+    return lines[-1] if lines[0].startswith("Traceback") else lines[0]

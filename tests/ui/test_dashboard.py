@@ -1,0 +1,188 @@
+"""The dashboard rendered from hand-built snapshots to a fixed-size Console."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from rich.segment import Segment
+
+from realtime_cli.core.snapshot import TranscriptLine
+from realtime_cli.core.states import SessionState
+from realtime_cli.ui.dashboard import CUT_MARK, Dashboard, render
+from realtime_cli.ui.view import DashboardView
+
+from .factories import CUT_TEXT, HEARD, console, snapshot, view
+
+
+def screen(v: DashboardView, width: int = 100, height: int = 30) -> str:
+    con = console(width, height)
+    con.print(render(v, width, height))
+    return con.export_text()
+
+
+def segments(v: DashboardView, width: int = 100, height: int = 30) -> list[Segment]:
+    con = console(width, height)
+    return list(con.render(render(v, width, height)))
+
+
+@pytest.mark.parametrize("state", list(SessionState))
+def test_every_lifecycle_state_renders_the_full_layout(state: SessionState) -> None:
+    connected = state not in (SessionState.INITIALIZING, SessionState.CLOSED,
+                              SessionState.ERROR)
+    text = screen(view(snapshot(state=state, connected=connected)))
+    lines = text.splitlines()
+    assert len(lines) == 30
+    assert all(len(line) <= 100 for line in lines)
+    assert "(100 x" not in text  # no Layout placeholder anywhere
+    assert state.value.upper() in lines[1]
+    for expected in ("a1b2c3d4", "gpt-realtime", "marin", "api.openai.com",
+                     "expires 29:05", "elapsed 01:23", "server_vad"):
+        assert expected in text
+    assert ("● connected" in text) == connected
+    for title in ("levels", "turns", "usage", "transcript"):
+        assert title in text
+    assert "m/space mute" in lines[-1] and "q quit" in lines[-1]
+    assert "i/Esc interrupt" in lines[-1] and "t type" in lines[-1]
+
+
+def test_state_label_is_coloured() -> None:
+    v = view(snapshot(state=SessionState.ERROR, connected=False))
+    styled = [s for s in segments(v) if s.text.strip() == "ERROR"]
+    assert styled and styled[0].style is not None and styled[0].style.bgcolor is not None
+
+
+def test_header_shows_reconnects_and_disconnection() -> None:
+    text = screen(view(snapshot(state=SessionState.INITIALIZING, connected=False,
+                                reconnects=2, connection_index=3)))
+    assert "connecting" in text
+    assert "conn #3" in text and "2 reconnects" in text
+
+
+def test_interrupted_transcript_shows_cut_mark_and_dims_the_unheard_rest() -> None:
+    v = view()
+    text = screen(v)
+    assert CUT_MARK in text
+    assert f"{CUT_TEXT[:HEARD]}{CUT_MARK}" in text
+    segs = segments(v)
+    at = next(i for i, seg in enumerate(segs) if seg.text == CUT_MARK)
+    unheard = segs[at + 1]
+    assert unheard.text == CUT_TEXT[HEARD:]
+    assert unheard.style is not None and unheard.style.dim and unheard.style.strike
+    heard = segs[at - 1]
+    assert heard.text == CUT_TEXT[:HEARD]
+    assert not (heard.style and (heard.style.strike or heard.style.dim))
+
+
+def test_streaming_line_is_marked() -> None:
+    text = screen(view())
+    assert "And London? …" in text
+
+
+def test_levels_usage_and_turn_stats() -> None:
+    text = screen(view())
+    assert "-23.4 dB ●" in text
+    assert "-18.0 dB ▶" in text
+    assert "240 ms" in text and "2 underruns" in text
+    assert "barge-in 1" in text
+    assert "420 ms" in text and "380 ms" in text and "812 ms" in text
+    assert "12.3k" in text and "11.1k" in text and "1.2k" in text and "4.6k" in text
+    assert "$0.0123" in text
+
+
+def test_muted_mic_shows_muted_instead_of_a_meter() -> None:
+    text = screen(view(snapshot(muted=True)))
+    assert "MUTED" in text
+    assert "-23.4 dB" not in text
+
+
+def test_unknown_cost_and_missing_devices() -> None:
+    text = screen(view(cost_usd=None, mic=None, sink=None))
+    assert "n/a" in text and "no input" in text and "no output" in text
+
+
+def test_push_to_talk_footer_and_indicator() -> None:
+    text = screen(view(snapshot(push_to_talk=True, ptt_open=True), mode="push-to-talk"))
+    footer = text.splitlines()[-1]
+    assert "space talk" in footer and "m mute" in footer and "m/space" not in footer
+    assert "● talking" in text
+
+
+def test_notice_line_is_one_line() -> None:
+    v = view(snapshot(notice_level="error", notice_text="server refused: bad voice\nmore"))
+    lines = screen(v).splitlines()
+    assert lines[-2].startswith("✖ server refused: bad voice")
+    assert "more" not in lines[-2]
+
+
+def test_input_line_replaces_the_keys_while_typing() -> None:
+    v = view()
+    typed = DashboardView(**{**{f: getattr(v, f) for f in v.__dataclass_fields__},
+                             "input_line": "hello there"})
+    footer = screen(typed).splitlines()[-1]
+    assert "type › hello there" in footer and "Enter send" in footer
+
+
+def test_long_transcript_keeps_the_newest_lines() -> None:
+    lines = tuple(TranscriptLine("user", "user_audio", f"message number {i}") for i in range(60))
+    text = screen(view(snapshot(transcript=lines)))
+    assert "message number 59" in text
+    assert "message number 0\n" not in text and "message number 0 " not in text
+
+
+def test_empty_transcript_has_a_hint() -> None:
+    assert "press t to type" in screen(view(snapshot(transcript=())))
+
+
+@pytest.mark.parametrize(("width", "height"), [(79, 30), (100, 19), (60, 12), (40, 8)])
+def test_small_terminal_degrades_to_header_transcript_footer(width: int, height: int) -> None:
+    text = screen(view(), width, height)
+    lines = text.splitlines()
+    assert len(lines) == height
+    assert all(len(line) <= width for line in lines)
+    assert "levels" not in text and "usage" not in text
+    assert "a1b2c3d4" in lines[0] and "READY" in lines[0]
+    assert "q quit" in lines[-1] or "quit" in lines[-1] or lines[-1].startswith("m/space")
+    assert "And London?" in text  # newest transcript line still shown
+
+
+def test_small_terminal_keeps_a_notice() -> None:
+    text = screen(view(snapshot(notice_level="warning", notice_text="mic overflow")), 60, 12)
+    assert "⚠ mic overflow" in text.splitlines()[-2]
+
+
+def test_tiny_terminal_does_not_crash() -> None:
+    for width, height in [(10, 3), (1, 1), (20, 2)]:
+        screen(view(), width, height)
+
+
+def test_dashboard_renders_the_latest_view_and_the_input_line() -> None:
+    con = Console(file=io.StringIO(), width=100, height=30, force_terminal=True,
+                  color_system=None)
+    dash = Dashboard(con, screen=False)
+    con.print(dash.renderable())
+    assert "starting" in con.file.getvalue()  # type: ignore[attr-defined]
+    first, second = view(), view(snapshot(state=SessionState.LISTENING))
+    dash.update(first)
+    dash.update(second)
+    assert dash.view is second
+    dash.set_input_line("typed")
+    rec = console()
+    rec.print(dash.renderable())
+    out = rec.export_text()
+    assert "LISTENING" in out and "type › typed" in out
+    assert dash.view is second and second.input_line is None  # views stay untouched
+    dash.set_input_line(None)
+    rec = console()
+    rec.print(dash.renderable())
+    assert "q quit" in rec.export_text()
+
+
+def test_dashboard_starts_and_stops_live() -> None:
+    out = io.StringIO()
+    con = Console(file=out, width=100, height=30, force_terminal=True, color_system=None)
+    with Dashboard(con, screen=False) as dash:
+        dash.update(view())
+        dash.refresh()
+    assert "a1b2c3d4" in out.getvalue()
