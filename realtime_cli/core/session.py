@@ -607,7 +607,9 @@ class SessionCore:
                 input_text_tokens=usage.input_text_tokens,
                 input_audio_tokens=usage.input_audio_tokens,
                 output_text_tokens=usage.output_text_tokens,
-                output_audio_tokens=usage.output_audio_tokens, interrupted=resp.interrupted)))
+                output_audio_tokens=usage.output_audio_tokens, interrupted=resp.interrupted,
+                cached_text_tokens=usage.cached_text_tokens,
+                cached_audio_tokens=usage.cached_audio_tokens)))
         if self._tools_waiting and self._all_tools_answered():
             self._send_tool_outputs(out)
         elif self._pending_response_create:
