@@ -153,13 +153,15 @@ class Connection:
         settings = turn_settings(self.session)
         if settings == self._settings:
             return
+        was_on = self._settings is not None
         self._settings = settings
         self._cancel_idle()
         if settings is None:
             self._detector = None
             return
-        if self._probe is None:
-            self._probe = SileroProbe()
+        if self._probe is None or not was_on:
+            # The probe's clock only runs while it is fed: restart it where the input is now.
+            self._probe = SileroProbe(offset_ms=self.buffer.end_ms)
         self._detector = TurnDetector(settings)
         self._speech_item = None
 
@@ -376,22 +378,26 @@ class Connection:
         """Decide the reply (text or tool call) and start streaming it."""
         context = self._context(params)
         session = self.session
-        output = params.get("audio", {}).get("output", {})
-        tools: list[Any] = params.get("tools", session["tools"])
+
+        def pick(key: str, fallback: Any) -> Any:
+            return params[key] if key in params else fallback
+
+        output: JsonDict = pick("audio", {}).get("output", {})
         source = latest_input(context, idle_seconds)
-        tool = choose_tool(tools, params.get("tool_choice", session["tool_choice"]),
+        tool = choose_tool(pick("tools", session["tools"]),
+                           pick("tool_choice", session["tool_choice"]),
                            self.options.tool_call, source)
         self.turn += 1
         self._cancel_idle()
         spec = ResponseSpec(
-            modalities=list(params.get("output_modalities", session["output_modalities"])),
+            modalities=list(pick("output_modalities", session["output_modalities"])),
             voice=output.get("voice", session["audio"]["output"]["voice"]),
             speed=float(session["audio"]["output"]["speed"]),
             audio_format=output.get("format", session["audio"]["output"]["format"]),
-            max_output_tokens=params.get("max_output_tokens", session["max_output_tokens"]),
+            max_output_tokens=pick("max_output_tokens", session["max_output_tokens"]),
             metadata=params.get("metadata"),
-            in_conversation=params.get("conversation", "auto") == "auto",
-            instructions=params.get("instructions", session["instructions"]),
+            in_conversation=pick("conversation", "auto") == "auto",
+            instructions=str(pick("instructions", session["instructions"])),
             context=context,
             tool=tool,
         )

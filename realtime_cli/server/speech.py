@@ -89,7 +89,10 @@ def _syllable(
 def synthetic_voice(text: str, speed: float = 1.0) -> bytes:
     """A voice-like but wordless signal: one formant buzz per syllable of `text`."""
     pieces: list[npt.NDArray[np.float64]] = []
-    gap = lambda seconds: np.zeros(int(seconds / speed * SAMPLE_RATE))  # noqa: E731
+
+    def gap(seconds: float) -> npt.NDArray[np.float64]:
+        return np.zeros(int(seconds / speed * SAMPLE_RATE))
+
     for index, word in enumerate(text.split()):
         syllables = max(1, len(_VOWELS.findall(word)))
         for s in range(syllables):

