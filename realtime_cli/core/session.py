@@ -660,6 +660,8 @@ class SessionCore:
                 continue  # fully heard already
             item.flushed = True
             point = truncation_point(item.played_samples, item.received_samples)
+            if point is None and item.played_samples > 0 and not item.audio_done:
+                point = item.received_samples // SAMPLES_PER_MS  # more was due: the rest unheard
             item.truncated = True
             item.audio_end_ms = point if point is not None else (
                 0 if item.played_samples <= 0 else int(item.received_ms))
