@@ -95,6 +95,8 @@ class SessionCore:
         self._awaiting_response_since: float | None = None
         self._pending_response_create = False
         self._suppress_next = False
+        self._last_committed: str | None = None  # the user item the next response answers
+        self._answered: str | None = None  # ... and the one the latest response answered
         self._tool_outputs: dict[str, str] = {}
         self._tools_waiting: list[str] = []
         self._handled_calls: set[str] = set()
@@ -487,6 +489,7 @@ class SessionCore:
         if self._item_by_server(e.item_id) is not None:
             return
         item = self._add_item(ItemKind.USER_AUDIO, now, server_id=e.item_id)
+        self._last_committed = item.local_id
         end_ms = self.sent.total_ms
         start_ms = min(self._speech_start_ms, end_ms)
         item.duration_ms = end_ms - start_ms
@@ -510,7 +513,8 @@ class SessionCore:
             self._interrupt(InterruptionKind.CANCEL_REQUEST, now, out, user_text=e.transcript)
         elif self._assistant_audible():
             self._interrupt(InterruptionKind.CANCEL_REQUEST, now, out, user_text=e.transcript)
-        elif self.config.create_response and self.config.vad_enabled:
+        elif (self.config.create_response and self.config.vad_enabled
+              and self._answered != item.local_id):  # its answer may have come already (§5)
             self._suppress_next = True  # the answer to "stop" is silence
 
     # ------------------------------------------------------------------ responses
@@ -520,6 +524,7 @@ class SessionCore:
         self.response = ResponseState(response_id=e.response_id, started_at=now,
                                       turn_end_at=self._turn_end_at, last_event_at=now)
         self._turn_end_at = None
+        self._answered = self._last_committed
         if self._suppress_next:
             self._suppress_next = False
             self.response.suppressed = True
