@@ -12,19 +12,42 @@
     export.py      JSON, Markdown, WAV exports
 """
 
-from realtime_cli.storage.db import atomic, connect, open_db
-from realtime_cli.storage.journal import JournalWriter
-from realtime_cli.storage.liveness import mark_crashed_sessions
-from realtime_cli.storage.paths import db_path, resolve_data_dir
-from realtime_cli.storage.queries import (
-    SessionSummary,
-    StoredSession,
-    list_sessions,
-    load_session,
-    resolve_session_id,
-)
-from realtime_cli.storage.sqlite import apply_record, scrub_secrets
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from realtime_cli.storage.db import atomic, connect, open_db
+    from realtime_cli.storage.journal import JournalWriter
+    from realtime_cli.storage.liveness import mark_crashed_sessions
+    from realtime_cli.storage.paths import db_path, resolve_data_dir
+    from realtime_cli.storage.queries import (
+        SessionSummary,
+        StoredSession,
+        list_sessions,
+        load_session,
+        resolve_session_id,
+    )
+    from realtime_cli.storage.sqlite import apply_record, scrub_secrets
+
+# Re-exported lazily: `rt sessions list` imports only the modules it uses.
+_EXPORTS = {
+    "JournalWriter": "journal",
+    "SessionSummary": "queries",
+    "StoredSession": "queries",
+    "apply_record": "sqlite",
+    "atomic": "db",
+    "connect": "db",
+    "db_path": "paths",
+    "list_sessions": "queries",
+    "load_session": "queries",
+    "mark_crashed_sessions": "liveness",
+    "open_db": "db",
+    "resolve_data_dir": "paths",
+    "resolve_session_id": "queries",
+    "scrub_secrets": "sqlite",
+}
 __all__ = [
     "JournalWriter",
     "SessionSummary",
@@ -41,3 +64,10 @@ __all__ = [
     "resolve_session_id",
     "scrub_secrets",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
