@@ -627,7 +627,8 @@ class SessionCore:
         if self.response is not None or not self._playback_idle:
             return
         self._move(Trigger.RESPONSE_FINISHED, now, out, "turn finished")
-        if self._end_requested and not self._tools_waiting:
+        goodbye_due = self._awaiting_response_since is not None or self._pending_response_create
+        if self._end_requested and not self._tools_waiting and not goodbye_due:
             self._close(now, "conversation ended by the assistant", 0, out)
 
     def _send_response_create(self, now: float, out: Commands) -> None:
@@ -900,6 +901,7 @@ class SessionCore:
             self.metrics.errors += 1
             self._note("warning", f"no response from the server within {limit:g} s", out)
             self._move(Trigger.RESPONSE_FINISHED, now, out, "response timeout")
+            self._maybe_finish_turn(now, out)
         resp = self.response
         if resp is not None and now >= resp.last_event_at + limit:
             self.metrics.errors += 1
