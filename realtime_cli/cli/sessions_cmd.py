@@ -123,20 +123,25 @@ def _list_rich(rows: list[SessionSummary]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
+    console = Console()
+    cells = [_list_cells(r) for r in rows]
+    widths = [max(len(c[i]) for c in [_HEADERS, *cells]) for i in range(len(_HEADERS))]
+    title_room = max(12, console.width - sum(widths[:-1]) - 2 * (len(_HEADERS) - 1))
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0))
     for i, header in enumerate(_HEADERS):
+        fixed = header != "TITLE"
         table.add_column(
             header,
             justify="right" if i in (2, 3, 4) else "left",
-            no_wrap=i < 6,
+            no_wrap=True,
             overflow="ellipsis",
+            min_width=widths[i] if fixed else None,
+            max_width=None if fixed else title_room,
         )
-    for row in rows:
-        cells = list(_list_cells(row))
-        styled: list[str | Text] = [*cells[:5], Text(cells[5], _STATUS_STYLE.get(row.status, ""))]
-        styled.append(Text(cells[6]))
-        table.add_row(*styled)
-    Console().print(table)
+    for row, cell in zip(rows, cells, strict=True):
+        status = Text(cell[5], _STATUS_STYLE.get(row.status, ""))
+        table.add_row(*cell[:5], status, Text(cell[6]))
+    console.print(table)
 
 
 # -- show -------------------------------------------------------------------------------------
@@ -227,7 +232,8 @@ def _render_show(detail: SessionDetail, cost: float | None, *, rich: bool) -> No
     if not lines:
         out.append(Text("(no conversation items stored)"))
     for line in lines:
-        text = Text(f"[{format_offset(line.offset_s)}] ", style="dim")
+        text = Text()
+        text.append(f"[{format_offset(line.offset_s)}] ", style="dim")
         text.append(f"{line.speaker}: ", style="bold cyan" if line.speaker == "you" else "bold")
         text.append(line.heard)
         if line.cut_ms is not None:
