@@ -230,3 +230,48 @@ async def test_idle_timeout_commits_and_nudges(srv: RunningServer) -> None:
         nudge = await rt.wait_for("response.output_text.done")
     assert committed["item_id"] == timeout["item_id"]
     assert nudge["text"] == "Turn 2. I have heard nothing for 0.3 seconds."
+
+
+async def test_without_interrupt_response_speech_does_not_cancel(
+    serve: ServerFactory, hello_pcm: bytes
+) -> None:
+    async with serve(pace=3.0) as srv, client(srv.url) as rt:
+        await rt.send({"type": "session.update", "session": {"type": "realtime", "audio": {
+            "input": {"turn_detection": {"type": "server_vad", "interrupt_response": False}}}}})
+        await rt.append_audio(hello_pcm)
+        first = await rt.wait_for("input_audio_buffer.speech_stopped")
+        await rt.wait_for("response.output_audio.delta")
+        await rt.append_audio(utterance("Still talking here.", 600))
+        second = await rt.wait_for("input_audio_buffer.committed")
+        done = await rt.wait_for("response.done")
+    assert done["response"]["status"] == "completed"
+    assert rt.types().count("response.created") == 1
+    started = [e for e in rt.events if e["type"] == "input_audio_buffer.speech_started"]
+    assert started[1]["audio_start_ms"] >= first["audio_end_ms"]
+    assert second["previous_item_id"] == done["response"]["output"][0]["id"]
+
+
+async def test_without_create_response_vad_only_commits(
+    srv: RunningServer, hello_pcm: bytes
+) -> None:
+    async with client(srv.url) as rt:
+        await rt.send({"type": "session.update", "session": {"type": "realtime", "audio": {
+            "input": {"turn_detection": {"type": "server_vad", "create_response": False}}}}})
+        await rt.append_audio(hello_pcm)
+        await rt.wait_for("input_audio_buffer.committed")
+        await rt.send({"type": "input_audio_buffer.clear"})
+        await rt.wait_for("input_audio_buffer.cleared")
+    assert "response.created" not in rt.types()
+
+
+async def test_script_lines_are_spoken_in_order(serve: ServerFactory) -> None:
+    async with serve(script=("First scripted line.", "Second one.")) as srv, \
+            client(srv.url) as rt:
+        await rt.send(NO_VAD)
+        transcripts = []
+        for _ in range(3):
+            await rt.send({"type": "response.create"})
+            done = await rt.wait_for("response.output_audio_transcript.done")
+            await rt.wait_for("response.done")
+            transcripts.append(done["transcript"])
+    assert transcripts == ["First scripted line.", "Second one.", "First scripted line."]
