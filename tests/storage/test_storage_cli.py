@@ -244,3 +244,12 @@ def test_rt_process_errors_are_one_line(two: tuple[str, str], data_dir: Path) ->
     assert refused.returncode != 0 and "--yes" in refused.stderr
     since = _rt_process("stats", "--since", "soon", data_dir=data_dir)
     assert since.returncode == ConfigError.exit_code and since.stderr.startswith("rt: bad --since")
+
+
+def test_show_on_a_terminal_dims_instead_of_brackets(
+    two: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions_cmd, "_is_terminal", lambda: True)
+    out = " ".join(ok("sessions", "show", two[1]).split())  # rich wraps at the console width
+    assert "Sure, the weather ✂ [interrupted at 1.24 s] is sunny and warm today." in out
+    assert "[unheard:" not in out
