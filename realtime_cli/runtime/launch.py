@@ -65,7 +65,7 @@ def open_sink(conv: Conversation) -> AudioSink:
 def run_conversation(conv: Conversation) -> int:
     """Run until the conversation ends; returns the exit code (RtError propagates)."""
     from realtime_cli.runtime.output import LineOutput
-    from realtime_cli.runtime.runner import RunOptions, Runner
+    from realtime_cli.runtime.runner import Runner, RunOptions
 
     core = SessionCore(conv.config, session_id=conv.session_id, now=0.0, history=conv.history,
                        next_seq=conv.next_seq, resumed=conv.resumed, keep_audio=conv.keep_audio)

@@ -100,6 +100,7 @@ class Runner:
         self._input_ended_at: float | None = None
         self._started = 0.0
         self._signals = 0
+        self.background: list[Callable[[], Coroutine[Any, Any, Any]]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -117,6 +118,8 @@ class Runner:
                 self.feed(inp.Begin(now=self._started, wall=self.clock.wall()))
                 self._spawn(self._mic_loop())
                 self._spawn(self._timer_loop())
+                for factory in self.background:
+                    self._spawn(factory())
                 await self._done.wait()
                 await self._close_connection()
                 for task in list(self._tasks):
@@ -140,11 +143,15 @@ class Runner:
     def _on_signal(self, code: int) -> None:
         self._signals += 1
         if self._signals > 1 or not self.core.lifecycle.is_active():
-            self.exit_code = code
-            self._done.set()  # second Ctrl-C: stop now, cleanups still run
+            self.force_stop(code)
             return
         self.feed(inp.UserCommand(now=self.clock.monotonic(), action=inp.Action.QUIT,
                                   exit_code=code))
+
+    def force_stop(self, exit_code: int) -> None:
+        """Second Ctrl-C: skip the graceful close; cleanups (devices, journal) still run."""
+        self.exit_code = exit_code
+        self._done.set()
 
     def stop(self, exit_code: int, reason: str) -> None:
         """End the conversation cleanly from outside the core (device lost, input ended)."""

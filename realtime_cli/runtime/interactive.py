@@ -1,0 +1,87 @@
+"""The terminal front end of a conversation: the Rich dashboard and raw keys around a Runner.
+
+Rendering reads an immutable view swapped in 8 times a second; keys become UserCommands fed
+on the event loop. The terminal is restored on every way out (KeyReader owns that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
+from realtime_cli.core import inputs as inp
+from realtime_cli.core.snapshot import CoreSnapshot
+from realtime_cli.pricing import TokenUsage, estimate_cost, price_table
+
+if TYPE_CHECKING:
+    from realtime_cli.runtime.launch import Conversation
+    from realtime_cli.runtime.runner import Runner
+    from realtime_cli.ui.dashboard import Dashboard
+
+
+class DashboardFeed:
+    """Runner view sink: projects each core snapshot into a DashboardView for the Dashboard."""
+
+    def __init__(self, dashboard: Dashboard, conv: Conversation) -> None:
+        self.dashboard = dashboard
+        self.host = conv.endpoint.host
+        self.mode = "push-to-talk" if not conv.config.vad_enabled else conv.config.turn_detection
+        self.prices = price_table(conv.prices)
+        self.last: CoreSnapshot | None = None
+
+    def update(self, core: CoreSnapshot, mic: SourceLevels | None, sink: SinkStatus | None) -> None:
+        from realtime_cli.ui.view import DashboardView
+
+        usage = TokenUsage(
+            input_tokens=core.input_tokens, output_tokens=core.output_tokens,
+            cached_tokens=core.cached_tokens, input_text_tokens=core.input_text_tokens,
+            input_audio_tokens=core.input_audio_tokens,
+            output_text_tokens=core.output_text_tokens,
+            output_audio_tokens=core.output_audio_tokens,
+            cached_text_tokens=core.cached_text_tokens,
+            cached_audio_tokens=core.cached_audio_tokens)
+        cost = estimate_cost(core.model, usage, self.prices)
+        self.last = core
+        self.dashboard.update(DashboardView.build(core, mic, sink, endpoint_host=self.host,
+                                                  cost_usd=cost, mode=self.mode))
+
+
+async def key_loop(runner: Runner, dashboard: Dashboard, push_to_talk: bool) -> None:
+    from realtime_cli.ui.keys import KeyReader
+
+    async with KeyReader(push_to_talk=push_to_talk, on_input_line=dashboard.set_input_line) as keys:
+        async for press in keys:
+            if press.force:
+                runner.force_stop(130)
+                return
+            runner.feed(inp.UserCommand(now=runner.clock.monotonic(), action=press.action,
+                                        text=press.text))
+
+
+def run_with_dashboard(runner: Runner, conv: Conversation) -> int:
+    from realtime_cli.ui.dashboard import Dashboard
+
+    dashboard = Dashboard()
+    feed = DashboardFeed(dashboard, conv)
+    runner.view = feed
+    runner.background.append(lambda: key_loop(runner, dashboard, not conv.config.vad_enabled))
+    dashboard.start()
+    try:
+        code = asyncio.run(runner.run())
+    finally:
+        dashboard.stop()
+        _summary(feed.last)
+    return code
+
+
+def _summary(core: CoreSnapshot | None) -> None:
+    """One paragraph on the normal screen after the dashboard's alternate screen is gone."""
+    if core is None:
+        return
+    from realtime_cli.ui.view import format_duration
+
+    interruptions = sum(core.interruptions_by_kind.values())
+    print(f"rt: session {core.session_id[:8]}: {core.assistant_turns} assistant turn(s), "
+          f"{interruptions} interruption(s), {format_duration(core.elapsed_s)}; "
+          f"see `rt sessions show {core.session_id[:8]}`")
