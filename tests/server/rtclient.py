@@ -71,7 +71,7 @@ class RtClient:
         while True:
             frame = await asyncio.wait_for(self.ws.recv(), within)
             try:
-                event = json.loads(frame)
+                event: Event = json.loads(frame)
             except (ValueError, TypeError):
                 if self.conformance:
                     raise AssertionError(f"server sent a non-JSON frame: {frame!r:.80}") from None
