@@ -630,6 +630,8 @@ class SessionCore:
         goodbye_due = self._awaiting_response_since is not None or self._pending_response_create
         if self._end_requested and not self._tools_waiting and not goodbye_due:
             self._close(now, "conversation ended by the assistant", 0, out)
+        if self._rollover_wanted and self.lifecycle.can_accept_input():
+            self._check_expiry(now, out)  # the deferred rollover, now that the turn is over
 
     def _send_response_create(self, now: float, out: Commands) -> None:
         if self.response is not None:
@@ -855,19 +857,26 @@ class SessionCore:
 
     def next_deadline(self) -> float | None:
         """The earliest monotonic time at which `Tick` may change something."""
+        if not self.lifecycle.is_active():
+            return None
         candidates = [d for d in self._deadlines() if d is not None]
         return min(candidates) if candidates else None
 
     def _deadlines(self) -> list[float | None]:
         cfg = self.config
-        idle = (self.last_activity + cfg.idle_timeout_s) if cfg.idle_timeout_s else None
+        # Only deadlines a Tick can act on now, or the driver would spin on a past deadline:
+        # idle counts in quiet states, and a deferred rollover waits for the turn's end (or the
+        # last second before expiry).
+        idle = (self.last_activity + cfg.idle_timeout_s
+                if cfg.idle_timeout_s and self.state in QUIET_STATES else None)
         total = (self._mono0 + cfg.total_timeout_s) if cfg.total_timeout_s else None
         waiting = (self._awaiting_response_since + cfg.response_timeout_s
                    if self._awaiting_response_since is not None else None)
         stalled = (self.response.last_event_at + cfg.response_timeout_s
                    if self.response is not None else None)
-        rollover = (self._expires_deadline - cfg.rollover_margin_s
-                    if self._expires_deadline is not None else None)
+        margin = 1.0 if self._rollover_wanted else cfg.rollover_margin_s
+        rollover = (self._expires_deadline - margin
+                    if self._expires_deadline is not None and self.connected else None)
         return [idle, total, waiting, stalled, rollover, self._created_deadline]
 
     def _tick(self, now: float, out: Commands) -> None:
