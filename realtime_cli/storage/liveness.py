@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import sqlite3
 import time
 
@@ -24,7 +23,10 @@ STALE_S = 600.0
 
 
 def this_host() -> str:
-    return socket.gethostname()
+    """The host name (as socket.gethostname(), without importing socket)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    return os.environ.get("COMPUTERNAME", "")
 
 
 def pid_alive(pid: int) -> bool:
