@@ -199,7 +199,8 @@ def test_non_finite_numbers_never_escape_decode() -> None:
                 f'"audio_end_ms":{number}}}')
         assert isinstance(codec.decode(text), ev.MalformedServerEvent)
     for number in ("Infinity", "-Infinity", "NaN", "1" + "0" * 400):
-        created = codec.decode('{"type":"session.created","session":{"expires_at":%s}}' % number)
+        created = codec.decode('{"type":"session.created","session":{"expires_at":' + number
+                               + "}}")
         assert isinstance(created, ev.SessionCreated)
         assert created.expires_at is None
 
