@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime_cli.errors import SchemaTooNewError
+from realtime_cli.errors import SchemaTooNewError, StorageError
 from realtime_cli.storage import migrations
 from realtime_cli.storage.db import connect, enable_wal, integrity_ok, open_db
 from realtime_cli.storage.paths import prepare_db_file
@@ -154,3 +154,10 @@ def test_failed_migration_rolls_back_and_records_nothing() -> None:
         assert migrations.applied_migrations(conn) == []
     finally:
         conn.close()
+
+
+def test_a_file_that_is_not_a_database(db_file: Path) -> None:
+    db_file.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StorageError) as info:
+        open_db(db_file)
+    assert "\n" not in str(info.value) and str(db_file) in str(info.value)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from realtime_cli.cli.sessions_cmd import sessions_app
 from realtime_cli.storage import liveness
 from realtime_cli.storage.db import integrity_ok, open_db
+from realtime_cli.storage.queries import load_session
 
 from . import workers
 from .synth import make_session, new_id
@@ -69,6 +70,9 @@ def test_kill_9_mid_journal_leaves_db_intact_and_session_crashed(
     result = CliRunner().invoke(sessions_app, ["list", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     assert "crashed" in result.output and sid[:8] in result.output
+    stored = load_session(db_file, sid[:10])  # what `rt resume` gets
+    assert stored.status == "crashed"
+    assert stored.next_seq == stored.items[-1].seq + 1 and len(stored.items) == stored.next_seq - 8
 
 
 def test_two_processes_write_at_once(db_file: Path) -> None:
@@ -139,3 +143,26 @@ def test_mark_crashed_rules(db_file: Path) -> None:
         assert liveness.mark_crashed_sessions(conn, now=now) == []  # already marked
     finally:
         conn.close()
+
+
+def test_resume_after_a_crash_continues_the_same_session(db_file: Path) -> None:
+    from realtime_cli.core.records import ItemKind, ItemRecord, SessionStarted
+    from realtime_cli.storage.journal import JournalWriter
+
+    sid = make_session(db_file, ended=False, turns=1)
+    conn = open_db(db_file, mark_crashed=False)
+    conn.execute("UPDATE sessions SET owner_pid = 999999999")  # a pid that cannot exist
+    conn.close()
+    stored = load_session(db_file, sid)
+    assert stored.status == "crashed" and stored.next_seq == 2
+    with JournalWriter(db_file) as w:
+        w.submit(SessionStarted(session_id=sid, created_at=0.0, model=stored.model,
+                                voice=stored.voice, instructions=stored.instructions,
+                                config=stored.config, resumed=True))
+        w.submit(ItemRecord(session_id=sid, local_id="u9", seq=stored.next_seq,
+                            kind=ItemKind.USER_TEXT, role="user", transcript="and then?"))
+        w.flush(5)
+        assert load_session(db_file, sid).status == "active"
+    again = load_session(db_file, sid)
+    assert [i.local_id for i in again.items] == ["u0", "a0", "u9"]
+    assert again.created_at == stored.created_at and again.title == stored.title
