@@ -62,7 +62,7 @@ def core_event_mix(turns: int = 200) -> list[Any]:
             inp.ServerMessage(now=t, event=ev.OutputItemAdded(response_id=rid, item=ev.Item(
                 id=iid, type="message", role="assistant", status="in_progress"))),
         ]
-        for k in range(50):
+        for _ in range(50):
             events.append(inp.ServerMessage(now=t, event=ev.OutputAudioDelta(
                 response_id=rid, item_id=iid, content_index=0, pcm=delta)))
             events.append(inp.ServerMessage(now=t, event=ev.OutputTranscriptDelta(
