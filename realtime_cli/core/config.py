@@ -181,12 +181,12 @@ class SessionConfig:
     def from_dict(cls, data: dict[str, Any]) -> SessionConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
-        if "tools" in kwargs:
-            kwargs["tools"] = tuple(ToolSpec(**t) for t in kwargs["tools"])
-        for key in ("output_modalities", "stop_phrases"):
-            if key in kwargs:
-                kwargs[key] = tuple(kwargs[key])
         try:
+            if "tools" in kwargs:
+                kwargs["tools"] = tuple(ToolSpec(**t) for t in kwargs["tools"])
+            for key in ("output_modalities", "stop_phrases"):
+                if key in kwargs:
+                    kwargs[key] = tuple(kwargs[key])
             return cls(**kwargs)
         except TypeError as exc:
             raise ConfigError(f"invalid stored configuration: {exc}") from None
