@@ -33,6 +33,10 @@ def stored_conversation(id_or_prefix: str, args: dict[str, Any],
     from realtime_cli.storage.queries import load_session
 
     stored = load_session(db_path(args.get("data_dir")), id_or_prefix)
+    if stored.status == "active":
+        from realtime_cli.errors import StorageError
+
+        raise StorageError(f"session {stored.short_id} is still open in another rt process")
     base = {k: stored.config[k] for k in KEPT_FIELDS if k in stored.config}
     base.setdefault("model", stored.model)
     base.setdefault("voice", stored.voice)
