@@ -240,7 +240,7 @@ CLIENT_DEFAULTS: dict[str, Any] = {
     "prebuffer_ms": 80.0,
     "keep_audio": True,
 }
-PREBUFFER_RANGE = (20.0, 500.0)
+PREBUFFER_RANGE = (60.0, 120.0)  # what the jitter buffer accepts (audio/feed.py)
 
 
 def defaults() -> dict[str, Any]:

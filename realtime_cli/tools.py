@@ -160,7 +160,7 @@ class ToolRunner:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group: a timeout kills its children too
-            env={**os.environ, "RT_TOOL_NAME": decl.name},
+            env={**_tool_environment(), "RT_TOOL_NAME": decl.name},
         )
         finished = False
         try:
@@ -224,3 +224,11 @@ def _failure(returncode: int | None, stderr: bytes) -> str:
         what = f"failed with exit code {returncode}"
     lines = stderr.decode("utf-8", errors="replace").strip().splitlines()
     return f"{what}: {lines[-1][:200]}" if lines else what
+
+
+SECRET_ENV = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
+
+
+def _tool_environment() -> dict[str, str]:
+    """The caller's environment without rt's API keys: a user tool never needs them."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}

@@ -16,6 +16,10 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(sessions_cmd.sessions_app, name="sessions")
     app.command("stats")(stats_cmd.stats)
+    from realtime_cli.cli import talk_cmd
+
+    app.command("talk", help=talk_cmd.TALK_HELP)(talk_cmd.talk)
+    app.command("resume")(talk_cmd.resume)
     from realtime_cli.cli import config_cmd
 
     app.add_typer(config_cmd.config_app, name="config")

@@ -53,7 +53,7 @@ NoSave = Annotated[bool, typer.Option("--no-save", help="Do not journal this con
 DataDir = Annotated[str | None, typer.Option(
     "--data-dir", envvar="RT_DATA_DIR", help="Where sessions are stored.")]
 Prebuffer = Annotated[float | None, typer.Option(
-    "--prebuffer-ms", min=20, max=500, help="Audio queued before playback starts (default 80).")]
+    "--prebuffer-ms", help="Audio queued before playback starts, 60-120 ms (default 80).")]
 
 
 def _overrides(**flags: Any) -> dict[str, Any]:

@@ -222,7 +222,7 @@ def test_prebuffer_range_is_checked_here(cfg: Path) -> None:
     write(cfg, "[audio]\nprebuffer_ms = 5000\n")
     with pytest.raises(ConfigError) as info:
         load_settings({}, env={}, path=cfg)
-    assert "audio.prebuffer_ms: must be between 20 and 500" in one_line(info)
+    assert "audio.prebuffer_ms: must be between 60 and 120" in one_line(info)
 
 
 @pytest.mark.parametrize(("text", "key"), [
