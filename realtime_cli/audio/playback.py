@@ -54,6 +54,7 @@ class SpeakerSink:
         self._feed: PlaybackFeed | None = None
         self._stream: Any = None
         self._latency = 0.0
+        self._measured_latency = 0.0
         self._closing = False
         self._closed_at: float | None = None  # stream clock when closed; status() stops there
         self._error: str | None = None
@@ -102,6 +103,16 @@ class SpeakerSink:
             return SinkStatus(None, 0, 0.0, -120.0, 0, True)
         return self._feed.status(self._now())
 
+    def clock(self) -> float:
+        """Now on the stream clock, the one `status()` positions are computed against."""
+        return self._now()
+
+    @property
+    def output_latency(self) -> float:
+        """Seconds from handing a block to PortAudio to its first frame at the DAC (measured in
+        the callback, else PortAudio's estimate): the echo delay an AEC would need."""
+        return self._measured_latency or self._latency
+
     @property
     def error(self) -> str | None:
         """Why the device stopped, once it has; None while it plays."""
@@ -144,6 +155,8 @@ class SpeakerSink:
         assert feed is not None
         if status.output_underflow:
             feed.device_underruns += 1
+        if time.outputBufferDacTime and time.currentTime:
+            self._measured_latency = time.outputBufferDacTime - time.currentTime
         start = time.outputBufferDacTime or ((time.currentTime or _time.monotonic()) + self._latency)
         block = feed.pull(frames, start)
         outdata[:] = block[:, None]

@@ -1,0 +1,102 @@
+"""Ground truth for tests and benchmarks: what reached a (null) sink, and when.
+
+`MonitorRecorder` records a PulseAudio monitor raw (no resampling) with each block's ADC time on
+the PortAudio clock, the clock `SpeakerSink` stamps its blocks with. On the null sink the monitor
+is bit-exact at the sink's format, and a sample's ADC time on the monitor matched its DAC time on
+the output within 0.2 ms (measured), so "sample i of the capture reached the device at
+`time_of(i)`" is what the tests compare `SpeakerSink.status()` against.
+
+Not used by rt itself. The recorder keeps blocks in a list from PortAudio's thread (list append
+is atomic); read `signal()` after `stop()` or while it runs, for a prefix.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from realtime_cli.audio.devices import open_error, resolve_device, routed, sounddevice
+
+
+class MonitorRecorder:
+    def __init__(self, spec: str, *, rate: int = 24_000, channels: int = 1, block_ms: float = 10) -> None:
+        self.spec = spec
+        self.rate = rate
+        self.channels = channels
+        self._block = round(rate * block_ms / 1000)
+        self._blocks: list[tuple[float, npt.NDArray[np.int16]]] = []
+        self.input_delays: list[float] = []  # per block: callback time - ADC time, seconds
+        self._stream: Any = None
+        self.first_block = threading.Event()
+
+    def start(self) -> MonitorRecorder:
+        sd = sounddevice()
+        info = resolve_device(self.spec, "input")
+        try:
+            with routed(info, "input"):
+                self._stream = sd.InputStream(
+                    device=info.index,
+                    samplerate=self.rate,
+                    channels=self.channels,
+                    dtype="int16",
+                    blocksize=self._block,
+                    callback=self._callback,
+                )
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise open_error(exc, info, "input", self.rate, self.channels) from None
+        return self
+
+    def _callback(self, indata: npt.NDArray[np.int16], frames: int, time: Any, status: Any) -> None:
+        self._blocks.append((float(time.inputBufferAdcTime), indata[:, 0].copy()))
+        self.input_delays.append(float(time.currentTime - time.inputBufferAdcTime))
+        self.first_block.set()
+
+    def check_timing(self, limit_s: float = 0.1) -> None:
+        """Fail loudly when the ADC times cannot be trusted (a capture opened in the first
+        seconds of a fresh PulseAudio got estimates 0.2-0.55 s off, see sound-server.sh)."""
+        worst = max(self.input_delays, default=0.0)
+        if worst > limit_s:
+            raise AssertionError(
+                f"monitor ADC times unreliable: input delay {worst * 1000:.0f} ms "
+                f"(> {limit_s * 1000:.0f} ms); ground truth unusable for timing"
+            )
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def __enter__(self) -> MonitorRecorder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def signal(self) -> npt.NDArray[np.int16]:
+        """Channel 0 of everything recorded so far."""
+        blocks = list(self._blocks)
+        if not blocks:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate([b for _, b in blocks])
+
+    def time_of(self, index: int) -> float:
+        """ADC time (PortAudio clock) of sample `index` of `signal()`."""
+        start = 0
+        for adc, block in list(self._blocks):
+            if index < start + len(block):
+                return adc + (index - start) / self.rate
+            start += len(block)
+        raise IndexError(f"sample {index} not recorded yet")
+
+
+def locate(haystack: npt.NDArray[np.int16], needle: npt.NDArray[np.int16]) -> int:
+    """Index in `haystack` where `needle` (a distinctive signal, e.g. noise) starts."""
+    h = haystack.astype(np.float64)
+    n = needle.astype(np.float64)
+    size = 1 << int(np.ceil(np.log2(len(h) + len(n))))
+    corr = np.fft.irfft(np.fft.rfft(h, size) * np.conj(np.fft.rfft(n, size)), size)
+    return int(np.argmax(corr[: len(h)]))

@@ -1,0 +1,247 @@
+"""Real streams on the test sound server: what SpeakerSink plays is what reaches the null sink,
+MicSource hears it on the monitor, positions match the audio that really reached the device,
+and a flush stops the voice within a block."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import numpy as np
+import pytest
+
+from realtime_cli.audio.capture import MicSource
+from realtime_cli.audio.jitter import fade
+from realtime_cli.audio.playback import SpeakerSink
+from realtime_cli.audio.probe import MonitorRecorder, locate
+
+from .conftest import SoundServer
+
+pytestmark = pytest.mark.sound
+
+RATE = 24_000
+
+
+def noise(seconds: float, seed: int = 1, amp: float = 3000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(np.round(rng.standard_normal(int(seconds * RATE)) * amp), -32768, 32767).astype(np.int16)
+
+
+def voiceband(seconds: float, seed: int = 2) -> np.ndarray:
+    """Noise below 7 kHz: survives any resampling chain unchanged (LQ is flat to 9 kHz)."""
+    spectrum = np.fft.rfft(noise(seconds, seed).astype(float))
+    spectrum[int(len(spectrum) * 7000 / 12000) :] = 0
+    return np.round(np.fft.irfft(spectrum, int(seconds * RATE))).astype(np.int16)
+
+
+async def wait_for(predicate: Callable[[], bool], within: float, what: str) -> None:
+    """Poll a snapshot (status() has no event to wait on) until true, or fail after `within` s."""
+    try:
+        async with asyncio.timeout(within):
+            while not predicate():  # noqa: ASYNC110 - polling a snapshot is the API
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {within} s waiting for {what}") from None
+
+
+async def record_mic(mic: MicSource, into: list[bytes]) -> None:
+    while True:
+        into.append(await mic.read())
+
+
+@pytest.fixture
+def recorder(sound: SoundServer) -> Iterator[MonitorRecorder]:
+    with MonitorRecorder(sound.monitor) as rec:
+        assert rec.first_block.wait(3), "monitor delivered nothing for 3 s"
+        yield rec
+
+
+@pytest.fixture
+async def speaker(sound: SoundServer) -> AsyncIterator[SpeakerSink]:
+    sink = SpeakerSink(sound.sink)
+    await sink.start()
+    yield sink
+    await sink.close()
+
+
+@pytest.mark.parametrize(
+    ("out_rate", "in_rate", "channels"),
+    [(None, None, None), (48_000, 48_000, 2), (None, 44_100, 2)],
+    ids=["24k-mono", "48k-stereo", "capture-44.1k-stereo"],
+)
+async def test_loopback_speaker_to_mic(
+    sound: SoundServer, out_rate: int | None, in_rate: int | None, channels: int | None
+) -> None:
+    """24 kHz mono is bit-exact; at 48 kHz stereo both directions go through our resamplers
+    (rt_sink48 runs at 48 kHz, so PulseAudio does not convert)."""
+    on48 = out_rate == 48_000
+    speaker = SpeakerSink(sound.sink48 if on48 else sound.sink, samplerate=out_rate, channels=channels)
+    mic = MicSource(sound.monitor48 if on48 else sound.monitor, samplerate=in_rate, channels=channels)
+    await speaker.start()
+    await mic.start()
+    other = MonitorRecorder(sound.monitor if on48 else sound.monitor48).start()
+    captured: list[bytes] = []
+    reader = asyncio.create_task(record_mic(mic, captured))
+    try:
+        assert (speaker.rate, mic.rate) == (out_rate or RATE, in_rate or RATE)
+        await asyncio.wait_for(mic.first_block.wait(), 3)
+        signal = noise(1.0) if out_rate is None and in_rate is None else voiceband(1.0)
+        for chunk in np.array_split(signal, 10):
+            speaker.play("item", chunk.tobytes())
+        speaker.end_of_item("item")
+        await wait_for(lambda: speaker.status().idle, 5, "playback to finish")
+        await asyncio.sleep(0.15)  # the monitor is ~60 ms behind the DAC time
+    finally:
+        reader.cancel()
+        other.stop()
+        await mic.close()
+        await speaker.close()
+    got = np.frombuffer(b"".join(captured), dtype="<i2")
+    start = locate(got, signal[:4800])
+    heard = got[start : start + len(signal)]
+    assert len(heard) == len(signal)
+    if out_rate is None and in_rate is None:
+        assert np.array_equal(heard, signal)
+    else:
+        corr = np.corrcoef(heard.astype(float), signal.astype(float))[0, 1]
+        assert corr > 0.995
+        assert heard.std() / signal.std() == pytest.approx(1.0, abs=0.02)
+    assert not other.signal().any(), "audio leaked to the other null sink"
+    assert speaker.status().played_samples == len(signal)
+
+
+def truth_at(rec: MonitorRecorder, start: int, n: int, when: float) -> float:
+    """24 kHz samples of an n-sample item (at capture index `start`) at the device by `when`."""
+    return float(np.clip((when - rec.time_of(start)) * RATE, 0, n))
+
+
+@pytest.mark.parametrize("on48", [False, True], ids=["24k-mono", "48k-stereo"])
+async def test_played_position_matches_what_reached_the_device(sound: SoundServer, on48: bool) -> None:
+    rate = 48_000 if on48 else RATE
+    sink = SpeakerSink(sound.sink48 if on48 else sound.sink, samplerate=rate, channels=2 if on48 else 1)
+    await sink.start()
+    rec = MonitorRecorder(sound.monitor48 if on48 else sound.monitor, rate=rate, channels=2 if on48 else 1)
+    samples: list[tuple[float, int]] = []
+    try:
+        rec.start()
+        assert rec.first_block.wait(3)
+        item = voiceband(1.2, seed=5)
+        sink.play("item", item.tobytes())
+        sink.end_of_item("item")
+        for k in range(200):
+            when = sink.clock()
+            st = sink.status()
+            assert st.item_id in (None, "item")
+            samples.append((when, st.played_samples))
+            if st.idle:
+                break
+            await asyncio.sleep(0.011 + 0.007 * (k % 3))  # irregular, not locked to blocks
+        await asyncio.sleep(0.15)
+    finally:
+        rec.stop()
+        await sink.close()
+    rec.check_timing()
+    got = rec.signal()
+    if on48:
+        # The monitor is at 48 kHz: bring the item there to find it (timing only).
+        from realtime_cli.audio.convert import Resampler
+
+        rs = Resampler(RATE, rate)
+        ref = np.concatenate([rs.feed(item), rs.finish()])
+    else:
+        ref = item
+    start = locate(got, ref[: rate // 5])
+    errors_ms = [(reported - truth_at(rec, start, len(item), when)) / 24 for when, reported in samples]
+    moving = [
+        e
+        for (when, _), e in zip(samples, errors_ms, strict=True)
+        if 0 < truth_at(rec, start, len(item), when) < len(item)
+    ]
+    assert len(moving) >= 30
+    worst = max(abs(e) for e in errors_ms)
+    assert worst <= 10.0, f"position error up to {worst:.1f} ms: {[round(e, 1) for e in errors_ms]}"
+
+
+async def test_flush_stops_within_one_block_with_a_fade(
+    speaker: SpeakerSink, recorder: MonitorRecorder
+) -> None:
+    item = noise(3.0, seed=9)
+    speaker.play("item", item.tobytes())
+    await wait_for(lambda: speaker.status().played_samples >= 12_000, 3, "500 ms heard")
+    flushed_at = speaker.clock()
+    speaker.flush()
+    at_flush = speaker.status().played_samples
+    await wait_for(lambda: speaker.status().idle, 2, "silence after the flush")
+    await asyncio.sleep(0.15)
+    final = speaker.status()
+    recorder.check_timing()
+    got = recorder.signal()
+    start = locate(got, item[:4800])
+    end = int(np.flatnonzero(got)[-1]) + 1
+    reached = end - start  # the fade's last samples may round to 0: within a few samples
+    heard = final.played_samples
+    # What the listener heard is what reached the device, to the sample.
+    assert final.item_id == "item" and heard - 5 <= reached <= heard
+    assert np.array_equal(got[start : start + heard - 120], item[: heard - 120])
+    ramp = fade(120, out=True)  # the last 5 ms are the item faded to zero: no click
+    faded = np.round(item[heard - 120 : heard] * ramp).astype(np.int16)
+    assert np.array_equal(got[start + heard - 120 : start + heard], faded)
+    assert not got[start + heard :].any()
+    # After the flush: the audio already handed to the device, plus at most one block + fade.
+    budget_ms = speaker.output_latency * 1000 + 20 + 5 + 2
+    assert (heard - at_flush) / 24 <= budget_ms
+    silent_after_ms = (recorder.time_of(end) - flushed_at) * 1000
+    assert silent_after_ms <= budget_ms
+
+
+async def test_underrun_is_filled_with_silence_and_counted(
+    speaker: SpeakerSink, recorder: MonitorRecorder
+) -> None:
+    item = noise(0.3, seed=3)
+    speaker.play("item", item[:4800].tobytes())  # 200 ms, then the network stalls
+    await wait_for(lambda: speaker.status().played_samples >= 4000, 2, "first part heard")
+    await asyncio.sleep(0.1)
+    speaker.play("item", item[4800:].tobytes())
+    speaker.end_of_item("item")
+    await wait_for(lambda: speaker.status().idle, 2, "the rest played")
+    st = speaker.status()
+    assert st.underruns == 1 and st.played_samples == len(item)
+
+
+async def test_short_item_below_the_prebuffer_plays_when_complete(
+    speaker: SpeakerSink, recorder: MonitorRecorder
+) -> None:
+    item = noise(0.04, seed=4)  # 40 ms < 80 ms prebuffer
+    speaker.play("short", item.tobytes())
+    await asyncio.sleep(0.1)
+    assert speaker.status().played_samples == 0
+    speaker.end_of_item("short")
+    await wait_for(lambda: speaker.status().idle, 2, "the short item to play")
+    assert speaker.status().played_samples == len(item)
+    await asyncio.sleep(0.15)
+    got = recorder.signal()
+    start = locate(got, item)
+    assert np.array_equal(got[start : start + len(item)], item)
+
+
+async def test_mic_levels_and_speech_indicator(sound: SoundServer, speaker: SpeakerSink) -> None:
+    mic = MicSource(sound.monitor)
+    await mic.start()
+    try:
+        for _ in range(10):
+            await mic.read()
+        quiet = mic.levels()
+        assert quiet.level_dbfs <= -100 and not quiet.speech
+        speaker.play("loud", noise(0.5, amp=6000).tobytes())
+        speaker.end_of_item("loud")
+        for _ in range(50):
+            await mic.read()
+            if mic.levels().speech:
+                break
+        for _ in range(5):
+            await mic.read()
+        loud = mic.levels()
+        assert loud.speech and loud.level_dbfs == pytest.approx(-14.7, abs=1.0)  # 6000 rms
+        assert loud.overflows == 0
+    finally:
+        await mic.close()
