@@ -316,6 +316,10 @@ class SessionCore:
                 self._settle_heard(item, now)
                 self._journal_item(item, out)
         self.metrics.closed_at = now
+        if self.connected:
+            out.append(cmd.Journal(record=ConnectionRecord(
+                session_id=self.session_id, index=self.conn_index, reason=self._conn_reason,
+                opened_at=0.0, closed_at=self.wall(now), close_code=1000, close_reason=reason)))
         out.append(cmd.Journal(record=SessionEnded(
             session_id=self.session_id, ended_at=self.wall(now), status=status, reason=reason)))
         self._move(Trigger.CLOSED, now, out, reason)
