@@ -53,10 +53,10 @@ async def key_loop(runner: Runner, dashboard: Dashboard, push_to_talk: bool) -> 
     async with KeyReader(push_to_talk=push_to_talk, on_input_line=dashboard.set_input_line) as keys:
         async for press in keys:
             if press.force:
-                runner.force_stop(130)
+                runner.force_stop(press.exit_code)
                 return
             runner.feed(inp.UserCommand(now=runner.clock.monotonic(), action=press.action,
-                                        text=press.text))
+                                        text=press.text, exit_code=press.exit_code))
 
 
 def run_with_dashboard(runner: Runner, conv: Conversation) -> int:

@@ -17,11 +17,13 @@ Three layers, the first two pure:
 Usage (from the runner)::
 
     async with KeyReader(push_to_talk=ptt, on_input_line=dashboard.set_input_line) as keys:
-        async for press in keys:          # KeyCommand(action, text, force)
-            core.handle(UserCommand(now=clock.now(), action=press.action, text=press.text))
+        async for press in keys:          # KeyCommand(action, text, force, exit_code)
+            core.handle(UserCommand(now=clock.now(), action=press.action, text=press.text,
+                                    exit_code=press.exit_code))
 
-Ctrl-C arrives as a byte (ISIG is off): the first one is `QUIT`, a second within
-`FORCE_WINDOW_S` is `QUIT` with `force=True` (the runner then skips the graceful close).
+Ctrl-C arrives as a byte (ISIG is off): the first one is `QUIT` with `exit_code=130` (as if
+SIGINT had arrived), a second within `FORCE_WINDOW_S` is that with `force=True` (the runner then
+skips the graceful close). `q` is `QUIT` with `exit_code=0`.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from realtime_cli.core.inputs import Action
 
 ESC_TIMEOUT_S = 0.05
 FORCE_WINDOW_S = 2.0
+CTRL_C_EXIT_CODE = 130  # 128 + SIGINT, what the shell reports for a Ctrl-C with ISIG on
 
 ESC = "esc"
 SPACE = "space"
@@ -157,11 +160,13 @@ def action_for_key(key: str, push_to_talk: bool) -> Action | None:
 
 @dataclass(frozen=True, slots=True)
 class KeyCommand:
-    """What the user asked for: an action, the text for SEND_TEXT, `force` for a 2nd Ctrl-C."""
+    """What the user asked for: an action, the text for SEND_TEXT, `force` for a 2nd Ctrl-C,
+    and for QUIT the process exit code (130 for Ctrl-C, 0 for `q`)."""
 
     action: Action
     text: str | None = None
     force: bool = False
+    exit_code: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +366,7 @@ class KeyReader:
                 self._editor = None
                 self._set_input_line(None)
             force = last is not None and now - last <= self.force_window_s
-            self._emit(KeyCommand(Action.QUIT, force=force))
+            self._emit(KeyCommand(Action.QUIT, force=force, exit_code=CTRL_C_EXIT_CODE))
             return
         if self._editor is not None:
             result = self._editor.feed(key)

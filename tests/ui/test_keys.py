@@ -169,13 +169,13 @@ async def test_ctrl_c_quits_and_a_second_one_forces(pty: tuple[int, int]) -> Non
     now = [100.0]
     async with KeyReader(fd=slave, clock=lambda: now[0]) as keys:
         os.write(master, b"\x03")
-        assert await next_command(keys) == KeyCommand(Action.QUIT, force=False)
+        assert await next_command(keys) == KeyCommand(Action.QUIT, force=False, exit_code=130)
         now[0] += 1.5
         os.write(master, b"\x03")
-        assert await next_command(keys) == KeyCommand(Action.QUIT, force=True)
+        assert await next_command(keys) == KeyCommand(Action.QUIT, force=True, exit_code=130)
         now[0] += 5.0
         os.write(master, b"\x03")
-        assert await next_command(keys) == KeyCommand(Action.QUIT, force=False)
+        assert await next_command(keys) == KeyCommand(Action.QUIT, force=False, exit_code=130)
 
 
 async def test_typing_a_message(pty: tuple[int, int]) -> None:
@@ -198,7 +198,7 @@ async def test_ctrl_c_while_typing_cancels_and_quits(pty: tuple[int, int]) -> No
     echoed: list[str | None] = []
     async with KeyReader(fd=slave, on_input_line=echoed.append) as keys:
         os.write(master, b"tab\x03")
-        assert await next_command(keys) == KeyCommand(Action.QUIT)
+        assert await next_command(keys) == KeyCommand(Action.QUIT, exit_code=130)
         assert echoed[-1] is None and not keys.editing
 
 
