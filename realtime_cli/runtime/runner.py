@@ -25,6 +25,7 @@ from realtime_cli.core.records import JournalRecord
 from realtime_cli.core.session import SessionCore
 from realtime_cli.core.snapshot import CoreSnapshot
 from realtime_cli.errors import FatalServerError, RtError, TransportError
+from realtime_cli.protocol import events as ev
 from realtime_cli.protocol.codec import decode, encode
 from realtime_cli.transport.endpoint import Endpoint
 from realtime_cli.transport.websocket import close_info, close_quietly, open_connection
@@ -265,7 +266,9 @@ class Runner:
             while True:
                 frame = await ws.recv()
                 self.poll_playback()
-                self.feed(inp.ServerMessage(now=self.clock.monotonic(), event=decode(frame)))
+                event = decode(frame)
+                self.feed(inp.ServerMessage(now=self.clock.monotonic(), event=event))
+                self._end_of_audio(event)
         except ConnectionClosed as exc:
             writer.cancel()
             if conn.expected_close or self._conn is not conn:
@@ -273,6 +276,18 @@ class Runner:
             self._conn = None
             info = close_info(exc)
             self.feed(inp.Closed(now=self.clock.monotonic(), code=info.code, reason=info.reason))
+
+    def _end_of_audio(self, event: ev.ServerEvent) -> None:
+        """Tell the sink an item's audio is complete, so its last block (below the prebuffer)
+        plays out and playback goes idle; without it the turn never finishes."""
+        end = getattr(self.sink, "end_of_item", None)
+        if end is None:
+            return
+        if isinstance(event, ev.OutputAudioDone):
+            end(event.item_id)
+        elif isinstance(event, ev.ResponseDone):
+            for item in event.output:
+                end(item.id)
 
     async def _writer(self, conn: _Connection) -> None:
         with contextlib.suppress(ConnectionClosed):
