@@ -30,5 +30,5 @@ def backoff_delay(attempt: int, jitter: float) -> float:
     """
     if attempt <= 1:
         return 0.1 + 0.2 * jitter
-    base = min(MAX_DELAY_S, BASE_DELAY_S * (2 ** (attempt - 2)))
+    base = min(MAX_DELAY_S, BASE_DELAY_S * 2.0 ** (attempt - 2))
     return base * (0.5 + 0.5 * jitter)

@@ -156,7 +156,7 @@ def _session_created(o: dict[str, Any]) -> ev.ServerEvent:
     expires = session.get("expires_at")
     return ev.SessionCreated(
         session_id=_opt_str(session, "id"),
-        expires_at=float(expires) if _finite(expires) else None,
+        expires_at=float(expires) if expires is not None and _finite(expires) else None,
         session=session,
     )
 

@@ -65,7 +65,7 @@ def open_sink(conv: Conversation) -> AudioSink:
 def run_conversation(conv: Conversation) -> int:
     """Run until the conversation ends; returns the exit code (RtError propagates)."""
     from realtime_cli.runtime.output import LineOutput
-    from realtime_cli.runtime.runner import Runner, RunOptions
+    from realtime_cli.runtime.runner import Observer, Runner, RunOptions
 
     core = SessionCore(conv.config, session_id=conv.session_id, now=0.0, history=conv.history,
                        next_seq=conv.next_seq, resumed=conv.resumed, keep_audio=conv.keep_audio)
@@ -77,7 +77,7 @@ def run_conversation(conv: Conversation) -> int:
         journal = JournalWriter(db_path(conv.data_dir), keep_audio=conv.keep_audio)
     use_dashboard = sys.stdout.isatty() and not conv.json_lines if conv.dashboard is None \
         else conv.dashboard
-    observers = [] if use_dashboard else [LineOutput(json_lines=conv.json_lines)]
+    observers: list[Observer] = [] if use_dashboard else [LineOutput(json_lines=conv.json_lines)]
     runner = Runner(
         core, conv.endpoint, open_source(conv), open_sink(conv), journal=journal,
         observers=observers, tools=conv.tools,
