@@ -75,7 +75,7 @@ def sounddevice() -> ModuleType:
         raise AudioDeviceError(
             "no audio device; the PortAudio library is missing (apt-get install libportaudio2)"
         ) from None
-    return sd
+    return sd  # type: ignore[no-any-return]
 
 
 def rescan() -> None:
