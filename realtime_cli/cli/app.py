@@ -52,6 +52,19 @@ def _register() -> None:
     commands.register(app)
 
 
+def _click_exceptions() -> tuple[type[Exception], type[Exception]]:
+    """(ClickException, click's Exit) as this typer raises them: typer >= 0.2x vendors click as
+    `typer._click` (and `click` may not be installed at all); older typer uses `click` itself."""
+    try:
+        from typer._click.exceptions import ClickException
+
+        return ClickException, typer.Exit
+    except ImportError:
+        import click
+
+        return click.exceptions.ClickException, click.exceptions.Exit
+
+
 def main() -> None:
     """Console-script entry point: run the app, turn RtError into one line and an exit code."""
     _register()
@@ -70,13 +83,12 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
+        usage_error, click_exit = _click_exceptions()
+        if isinstance(exc, usage_error):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if isinstance(exc, click_exit):
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if os.environ.get("RT_DEBUG"):
             raise
         typer.secho(f"rt: internal error: {type(exc).__name__}: {exc}", err=True, fg="red")
