@@ -84,6 +84,7 @@ class MicSource:
                     channels=channels,
                     dtype="int16",
                     blocksize=round(rate * self._block_ms / 1000),
+                    latency="low",  # sounddevice's default "high" adds a block on ALSA
                     callback=self._callback,
                     finished_callback=self._finished,
                 )

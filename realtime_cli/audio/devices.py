@@ -196,6 +196,8 @@ def open_error(exc: Exception, info: DeviceInfo, kind: Kind, rate: int, channels
         why = "device busy or unavailable"
     elif "sample rate" in lowered or "channels" in lowered or "format" in lowered:
         why = f"unsupported format ({rate} Hz, {channels} ch, int16)"
+    elif info.name in ("pulse", "default") or info.pulse_target:
+        why = "cannot open (is the sound server still running?)"
     else:
         why = "cannot open"
     return AudioDeviceError(f"{kind} device {info.label}: {why}: {text}")

@@ -100,3 +100,68 @@ def locate(haystack: npt.NDArray[np.int16], needle: npt.NDArray[np.int16]) -> in
     size = 1 << int(np.ceil(np.log2(len(h) + len(n))))
     corr = np.fft.irfft(np.fft.rfft(h, size) * np.conj(np.fft.rfft(n, size)), size)
     return int(np.argmax(corr[: len(h)]))
+
+
+class Trace:
+    """Where a known item was, sample by sample, in a recording: robust to gaps and repeats.
+
+    The recording is cut into 10 ms chunks and each chunk with sound is located in `reference`
+    (the item at the recorder's rate) by cross-correlation. `heard_at(t)` is then how much of the
+    item had reached the device by time `t`, in 24 kHz samples: the item position of the last
+    recorded sample whose ADC time is <= t. A device that stalled, or a monitor that dropped or
+    repeated audio, does not fool it the way "start time + elapsed" would.
+    """
+
+    def __init__(self, rec: MonitorRecorder, reference: npt.NDArray[np.int16], *, since: int = 0) -> None:
+        self.rate = rec.rate
+        self.length = len(reference)
+        sig = rec.signal().astype(np.float64)
+        self._times = _steady_times(list(rec._blocks), rec.rate)
+        self._chunk = chunk = rec.rate // 100
+        ref = np.concatenate([np.zeros(chunk), reference.astype(np.float64), np.zeros(chunk)])
+        size = 1 << int(np.ceil(np.log2(len(ref) + chunk)))
+        spectrum = np.fft.rfft(ref, size)
+        energy = np.concatenate([[0.0], np.cumsum(ref**2)])
+        self._points: list[tuple[int, int]] = []  # (recording index, item index) per chunk
+        for c in range(since, len(sig) - chunk + 1, chunk):
+            x = sig[c : c + chunk]
+            norm_x = float(np.sqrt(np.dot(x, x)))
+            if norm_x < 1.0:
+                continue
+            corr = np.fft.irfft(spectrum * np.conj(np.fft.rfft(x, size)), size)[: len(ref) - chunk]
+            window = np.sqrt(np.maximum(energy[chunk:] - energy[:-chunk], 1e-9))[: len(corr)]
+            score = corr / (norm_x * window)
+            j = int(np.argmax(score))
+            if score[j] > 0.9:
+                self._points.append((c, j - chunk))
+
+    def time_of(self, index: int) -> float:
+        """Smoothed ADC time of recording sample `index`."""
+        return float(self._times[index])
+
+    def heard_at(self, when: float) -> float:
+        """24 kHz samples of the item that had reached the device by `when` (PortAudio clock)."""
+        i = int(np.searchsorted(self._times, when, side="right")) - 1
+        pos = 0
+        for c, j in self._points:
+            if c > i:
+                break
+            pos = max(pos, j + min(i - c + 1, self._chunk))
+        return float(np.clip(pos, 0, self.length)) * 24_000 / self.rate
+
+
+def _steady_times(blocks: list[tuple[float, npt.NDArray[np.int16]]], rate: int) -> npt.NDArray[np.float64]:
+    """Per-sample ADC times with single-block jitter removed.
+
+    Each block's ADC time, minus its sample index / rate, is the recording's clock offset; it is
+    constant while nothing is dropped. A running median over 9 blocks ignores a block stamped a
+    few ms off (seen under load) but follows a real step (an overflow that dropped audio).
+    """
+    if not blocks:
+        return np.zeros(0)
+    sizes = np.array([len(b) for _, b in blocks])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    offsets = np.array([adc for adc, _ in blocks]) - starts / rate
+    padded = np.pad(offsets, 4, mode="edge")
+    smooth = np.array([np.median(padded[k : k + 9]) for k in range(len(offsets))])
+    return np.concatenate([smooth[k] + (starts[k] + np.arange(sizes[k])) / rate for k in range(len(blocks))])
