@@ -16,9 +16,13 @@ Public API (import from tests as `from helpers import ...`):
         Scripts: `session_created`, `session_updated`, `speech_started`, `speech_stopped`,
         `committed`, `user_transcript`, `user_turn`, `response_created`, `audio_item`,
         `audio`, `transcript`, `item_done`, `response_done`, `response`, `function_call`,
-        `truncated`, `error`, `rate_limits`, `cleared`, `unknown`, `raw`.
-    Harness(config=None, **core_kwargs)
-        A `SessionCore` on a `ManualClock` with a `ScriptedPeer`. `feed(*inputs)` runs inputs
+        `truncated`, `error`, `session_expired`, `rate_limits`, `cleared`, `unknown`, `raw`.
+        State for assertions: `peer.response_id`, `peer.item_id` (current assistant item),
+        `peer.user_item_id`. `session_object()` is the GA session dict `session.created` uses.
+    Harness(config=None, *, session_id, start=1000.0, jitter=0.5, **core_kwargs)
+        A `SessionCore` on a `ManualClock` with a `ScriptedPeer` (`h.core`, `h.clock`,
+        `h.peer`, `h.log` = every command so far); `core_kwargs` go to `SessionCore`
+        (`history`, `resumed`, `keep_audio`, ...). `feed(*inputs)` runs inputs
         through `core.handle`, checks every `Send` against the SDK models (JSON encoding, strict
         unknown-key check) and returns the commands. Shortcuts: `begin`, `open`, `ready`
         (connect to READY), `reconnect`, `mic`, `play`, `user`, `tool_output`, `close`,

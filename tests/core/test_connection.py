@@ -11,7 +11,7 @@ from realtime_cli.core import inputs as inp
 from realtime_cli.core.backoff import MAX_DELAY_S, backoff_delay, is_retryable_close
 from realtime_cli.core.config import SessionConfig
 from realtime_cli.core.history import MAX_ITEM_ID, RESUME_REMINDER
-from realtime_cli.core.records import ConnectionRecord
+from realtime_cli.core.records import ConnectionRecord, SessionEnded
 from realtime_cli.core.session import EXIT_FATAL
 from realtime_cli.core.states import SessionState as S
 
@@ -178,6 +178,8 @@ def test_fatal_close_codes_end_the_run(code: int) -> None:
     [shutdown] = [c for c in out if isinstance(c, cmd.Shutdown)]
     assert shutdown.exit_code == EXIT_FATAL
     assert_effects(out, cmd.Shutdown)
+    [ended] = records(out, SessionEnded)
+    assert ended.reason == shutdown.reason
 
 
 def test_first_connection_failure_is_fatal() -> None:
