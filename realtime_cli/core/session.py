@@ -86,6 +86,7 @@ class SessionCore:
         self._update_event_id: str | None = None
         self._created_deadline: float | None = None
         self._expires_deadline: float | None = None
+        self._rollover_margin = config.rollover_margin_s
         self._rollover_wanted = False
         # conversation
         self.items: dict[str, ItemState] = {}
@@ -421,7 +422,13 @@ class SessionCore:
         self._created_deadline = None
         self.server_session_id = e.session_id
         if e.expires_at is not None:
-            self._expires_deadline = now + (e.expires_at - self.wall(now))
+            length = e.expires_at - self.wall(now)
+            # Roll over `rollover_margin_s` early, but never in the first half of a session: a
+            # session shorter than twice the margin (`rt serve --expire-after 5`) would
+            # otherwise roll over as soon as it is ready, again and again. An expiry already
+            # past (clock skew) is left to the server's session_expired.
+            self._expires_deadline = now + length if length > 0 else None
+            self._rollover_margin = min(self.config.rollover_margin_s, max(0.0, length) / 2)
         out.append(cmd.Journal(record=ConnectionRecord(
             session_id=self.session_id, index=self.conn_index, reason=self._conn_reason,
             opened_at=self.wall(now), server_session_id=e.session_id, expires_at=e.expires_at)))
@@ -878,7 +885,7 @@ class SessionCore:
                    if self._awaiting_response_since is not None else None)
         stalled = (self.response.last_event_at + cfg.response_timeout_s
                    if self.response is not None else None)
-        margin = 1.0 if self._rollover_wanted else cfg.rollover_margin_s
+        margin = 1.0 if self._rollover_wanted else self._rollover_margin
         rollover = (self._expires_deadline - margin
                     if self._expires_deadline is not None and self.connected else None)
         return [idle, total, waiting, stalled, rollover, self._created_deadline]
@@ -926,7 +933,7 @@ class SessionCore:
     def _check_expiry(self, now: float, out: Commands) -> None:
         if self._expires_deadline is None or not self.connected:
             return
-        if now >= self._expires_deadline - self.config.rollover_margin_s:
+        if now >= self._expires_deadline - self._rollover_margin:
             if self.is_quiet() or now >= self._expires_deadline - 1.0:
                 self._start_rollover(now, out)
             else:
