@@ -48,6 +48,8 @@ ExpireAfter = Annotated[float, typer.Option(
     "--expire-after", help="Session length in seconds: then error session_expired, close 1001.")]
 DropAfter = Annotated[float | None, typer.Option(
     "--drop-after", help="Drop each socket after S seconds without a close frame.")]
+FaultConnections = Annotated[int | None, typer.Option(
+    "--fault-connections", help="Apply --expire-after/--drop-after to the first N connections only.")]
 Garbage = Annotated[bool, typer.Option(
     "--garbage", help="Interleave malformed JSON, unknown events and binary frames.")]
 Latency = Annotated[float, typer.Option("--latency", help="Delay every server event by MS ms.")]
@@ -91,6 +93,7 @@ def serve(
     port: Port = 8765,
     expire_after: ExpireAfter = 3600.0,
     drop_after: DropAfter = None,
+    fault_connections: FaultConnections = None,
     garbage: Garbage = False,
     latency: Latency = 0.0,
     pace: Pace = 4.0,
@@ -112,6 +115,7 @@ def serve(
         port=port,
         expire_after=expire_after,
         drop_after=drop_after,
+        fault_connections=fault_connections,
         garbage=garbage,
         latency_ms=latency,
         pace=pace,

@@ -18,7 +18,7 @@ import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,7 +37,7 @@ from realtime_cli.server.faults import (
     expiry_error,
     expiry_message,
 )
-from realtime_cli.server.options import ServerOptions
+from realtime_cli.server.options import DEFAULT_SESSION_SECONDS, ServerOptions
 from realtime_cli.server.outbox import Outbox
 from realtime_cli.server.record import Recorder
 from realtime_cli.server.speech import SpeechEngine
@@ -108,6 +108,9 @@ class _Server:
 
     async def _serve_connection(self, ws: ServerConnection, index: int, model: str) -> None:
         options = self.options
+        if options.fault_connections is not None and index > options.fault_connections:
+            # past the first N connections: a normal session (how a reconnect is tested)
+            options = replace(options, expire_after=DEFAULT_SESSION_SECONDS, drop_after=None)
         outbox = Outbox(
             ws.send,
             ws.close,
@@ -119,7 +122,7 @@ class _Server:
             record=lambda event: self.recorder.record(index, event), log=self.log,
         )
         loop = asyncio.get_running_loop()
-        timers = [loop.call_later(options.expire_after, self._expire, conn)]
+        timers = [loop.call_later(options.expire_after, self._expire, conn, options.expire_after)]
         if options.drop_after is not None:
             timers.append(loop.call_later(options.drop_after, self._drop, ws, conn))
         sender = loop.create_task(outbox.run(), name=f"rt-serve conn {index} sender")
@@ -141,8 +144,7 @@ class _Server:
             code = ws.close_code if ws.close_code is not None else "none (dropped)"
             self.log(f"conn {index}: closed, code {code}, {conn.turn} turn(s)")
 
-    def _expire(self, conn: Connection) -> None:
-        seconds = self.options.expire_after
+    def _expire(self, conn: Connection, seconds: float) -> None:
         conn.log(f"session expired after {seconds:g} s (close 1001)")
         conn.expire(expiry_error(seconds), expiry_message(seconds))
 

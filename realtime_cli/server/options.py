@@ -26,6 +26,7 @@ class ServerOptions:
     port: int = DEFAULT_PORT
     expire_after: float = DEFAULT_SESSION_SECONDS
     drop_after: float | None = None
+    fault_connections: int | None = None  # expire/drop only the first N connections
     garbage: bool = False
     latency_ms: float = 0.0
     pace: float = 4.0
@@ -46,6 +47,8 @@ class ServerOptions:
             raise ConfigError(f"--expire-after must be positive, got {self.expire_after:g}")
         if self.drop_after is not None and self.drop_after <= 0:
             raise ConfigError(f"--drop-after must be positive, got {self.drop_after:g}")
+        if self.fault_connections is not None and self.fault_connections < 1:
+            raise ConfigError(f"--fault-connections must be 1 or more, got {self.fault_connections}")
         if self.latency_ms < 0:
             raise ConfigError(f"--latency must be 0 or more, got {self.latency_ms:g}")
         if self.pace < 0:
