@@ -6,8 +6,9 @@ Pure: no threads, no clock, no device. Two pieces:
 consumer pulls fixed blocks (`pull(n)`); the result says which frames of which item went where
 in the block (`Span`s). Rules:
 
-* Prebuffer: from silence, playback starts once `prebuffer_ms` is queued, or at once when the
-  queued audio already contains the end of an item (`end_item`), so a short item still plays.
+* Prebuffer: from silence, playback starts once `prebuffer_ms` is queued, or at once when all
+  queued audio is complete (its item ended: `end_item`, or a later item began), so a short item
+  still plays.
 * Underrun: when an item whose end has not been announced would run dry within the next block,
   the block ends with a fade-out and the buffer goes back to prebuffering; playback resumes
   with a fade-in. An underrun is counted when audio for the starved item arrives again (a gap
@@ -180,9 +181,8 @@ class JitterBuffer:
     def _ready(self) -> bool:
         if not self._chunks:
             return False
-        if self._queued >= max(self.prebuffer_frames, 1):
-            return True
-        return any(c.item_id in self._ended for c in self._chunks)
+        # Complete audio (the last queued item has ended) needs no cushion; an open item does.
+        return self._queued >= max(self.prebuffer_frames, 1) or not self._tail_open()
 
     def _tail_open(self) -> bool:
         """Whether the last queued audio belongs to an item whose end is not known yet."""

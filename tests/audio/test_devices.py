@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,12 +113,10 @@ def test_busy_device_message() -> None:
 
 
 @pytest.fixture
-def doomed_server(tmp_path: Path, sound: SoundServer) -> Iterator[str]:
+def doomed_server(sound: SoundServer) -> Iterator[str]:
     """A private PulseAudio (its own socket) that a test may kill, leaving the shared one alone."""
-    if shutil.which("pulseaudio") is None:
-        pytest.skip("pulseaudio not installed")
-    run = tmp_path / "pa"
-    run.mkdir()
+    assert shutil.which("pulseaudio"), "the sound server runs, so pulseaudio is installed"
+    run = Path(tempfile.mkdtemp(prefix="rt-pa-", dir="/tmp"))  # short: a socket path <= 107
     sock = run / "sock"
     env = {**os.environ, "PULSE_RUNTIME_PATH": str(run), "PULSE_STATE_PATH": str(run)}
     subprocess.run(
@@ -131,6 +130,7 @@ def doomed_server(tmp_path: Path, sound: SoundServer) -> Iterator[str]:
     server = f"unix:{sock}"
     yield server
     subprocess.run(["pactl", "exit"], env={**env, "PULSE_SERVER": server}, capture_output=True)
+    shutil.rmtree(run, ignore_errors=True)
 
 
 async def test_device_lost_mid_stream_raises_one_line(doomed_server: str) -> None:

@@ -85,6 +85,17 @@ class TestPrebuffer:
         spans = [jb.pull(BLOCK).spans for _ in range(3)]
         assert spans == [(Span("a", 0, 480, 0),), (Span("a", 480, 480, 0),), (Span("a", 960, 480, 0),)]
 
+    def test_leftover_of_an_ended_item_does_not_start_the_next_one_unbuffered(self) -> None:
+        jb = buf(60)
+        jb.push("a", tone(1500))
+        drain(jb, 3)  # "a" starves, its end never announced; < 5 ms of it stays queued
+        assert 0 < jb.queued_frames < FADE and not jb.playing
+        jb.push("b", tone(480))  # ends "a"; "b" is open and far below the prebuffer
+        assert not jb.pull(BLOCK).spans
+        jb.push("b", tone(1920))
+        assert jb.pull(BLOCK).spans[0].item_id == "a"
+        assert jb.underruns == 0
+
     def test_prebuffer_range_is_checked(self) -> None:
         with pytest.raises(ValueError):
             JitterBuffer(RATE, prebuffer_ms=-1)

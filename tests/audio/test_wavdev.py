@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -60,6 +61,7 @@ def test_load_wav_any_rate_channels_and_width(tmp_path: Path, rate: int, channel
     assert rms(pcm[1200:-1200]) == pytest.approx(0.5 * 32767 / np.sqrt(2), rel=tolerance)
 
 
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox not installed (make system-deps)")
 @pytest.mark.parametrize("args", [["-b", "24", "-c", "2"], ["-e", "floating-point", "-b", "32"]])
 def test_load_wav_extensible_and_float_from_sox(tmp_path: Path, args: list[str]) -> None:
     path = tmp_path / "sox.wav"
