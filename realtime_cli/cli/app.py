@@ -69,7 +69,10 @@ def main() -> None:
     """Console-script entry point: run the app, turn RtError into one line and an exit code."""
     _register()
     try:
-        app(standalone_mode=False)
+        # Non-standalone mode returns a command's `typer.Exit(code)` instead of raising it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            sys.exit(code)
     except RtError as exc:
         if os.environ.get("RT_DEBUG"):
             raise
