@@ -32,6 +32,7 @@ from realtime_cli.transport.websocket import close_info, close_quietly, open_con
 
 POLL_S = 0.02  # playback-progress poll: one audio block
 VIEW_EVERY_S = 0.125  # dashboard refresh: 8 per second
+SIGNAL_EXITS = (130, 143)  # Ctrl-C / SIGTERM: the user's wish, not an error to report
 
 
 class JournalSink(Protocol):
@@ -191,7 +192,7 @@ class Runner:
                     self._spawn(self._run_tool(c))
                 case cmd.Shutdown():
                     self.exit_code = self.exit_code or c.exit_code
-                    if c.exit_code and self.error is None:
+                    if c.exit_code and c.exit_code not in SIGNAL_EXITS and self.error is None:
                         self.error = TransportError(c.reason, exit_code=c.exit_code)
                     self._done.set()
                 case cmd.StatusChanged() | cmd.Notice():
