@@ -74,5 +74,6 @@ SECTIONS: list[tuple[str, Callable[[], list[Row]]]] = [
     ("storage", storage),
     ("resume", resume),
     ("audio devices", audio),
+    ("dashboard", lambda: [(n, f(), g) for n, f, g in __import__("bench_dashboard").FIGURES]),
 ]
 
