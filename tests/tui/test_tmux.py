@@ -10,6 +10,10 @@ The input WAV is speech, a pause, more speech, then a minute of silence (so the 
 "ends" the run: only our keys do). The offline server answers each turn with espeak-ng speech
 of a few seconds, which the WAV sink plays in real time, so there is time to interrupt.
 
+Three runs: a conversation driven by keys (i, m, q -> exit 0, stored as manual_cancel); a
+resize to 70 x 16 and back, then Ctrl-C (-> 130); SIGTERM from outside (-> 143). After each, the
+terminal must be usable again.
+
 Set RT_DASHBOARD_CAPTURE=path to save the screen mid-conversation (after the interrupted
 turn, while the second answer plays): that is how docs/dashboard.txt was made.
 """
@@ -22,6 +26,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -197,6 +202,19 @@ def cut_count(screen: str) -> str:
     return match.group(1) if match else ""
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (from /proc/*/stat: the field after the name)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def assert_terminal_restored(pane: Pane) -> None:
     """The modes rt switched off are on again, and a line typed now is echoed and read."""
     modes = pane.wait_file("stty.txt").split()
@@ -280,10 +298,31 @@ def test_dashboard_conversation_interrupt_mute_quit(pane: Pane, server_url: str,
     assert cut[0]["heard_text"].strip() == heard.strip(), (cut, heard)
 
 
-def test_ctrl_c_in_the_dashboard_exits_130(pane: Pane, server_url: str, speech_wav: Path) -> None:
-    """Ctrl-C reaches rt as a key (ISIG is off in the dashboard); it must still mean SIGINT."""
+def test_resize_then_ctrl_c_exits_130(pane: Pane, server_url: str, speech_wav: Path) -> None:
+    """The layout follows the terminal's size; Ctrl-C reaches rt as a key (ISIG is off in the
+    dashboard) and must still mean SIGINT."""
     pane.start(_script(pane, server_url, speech_wav))
     pane.wait_for("LISTENING in the header", lambda s: header_state(s) == "LISTENING")
+    pane.tmux("resize-window", "-t", "rt", "-x", "70", "-y", "16")
+    pane.wait_for("the compact layout", lambda s: "LISTENING" in s.splitlines()[0]
+                  and "╭" not in s and s.rstrip().endswith("q quit"))
+    pane.tmux("resize-window", "-t", "rt", "-x", str(WIDTH), "-y", str(HEIGHT))
+    pane.wait_for("the full layout again", lambda s: header_state(s) == "LISTENING"
+                  and "─ transcript ─" in s)
     pane.keys("C-c")
     assert pane.wait_file("exit.txt").strip() == "EXIT=130", pane.screen()
+    assert_terminal_restored(pane)
+
+
+def test_sigterm_exits_143_and_restores_the_terminal(pane: Pane, server_url: str,
+                                                     speech_wav: Path) -> None:
+    """SIGTERM while the dashboard owns the terminal: KeyReader restores the modes and the
+    runner still closes the session (exit 128 + 15)."""
+    pane.start(_script(pane, server_url, speech_wav))
+    pane.wait_for("LISTENING in the header", lambda s: header_state(s) == "LISTENING")
+    shell = int(pane.tmux("list-panes", "-t", "rt", "-F", "#{pane_pid}").strip())
+    children = _children(shell)
+    assert len(children) == 1, children
+    os.kill(children[0], signal.SIGTERM)  # rt talk, started by our own pane's shell
+    assert pane.wait_file("exit.txt").strip() == "EXIT=143", pane.screen()
     assert_terminal_restored(pane)
