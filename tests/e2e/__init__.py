@@ -1,0 +1,1 @@
+"""End-to-end tests: real rt and rt serve processes over loopback sockets."""

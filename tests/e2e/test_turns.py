@@ -1,0 +1,116 @@
+"""A whole turn through the real CLI: `rt talk` against `rt serve`, WAV in, WAV out, SQLite.
+
+Proves the user-facing path end to end: the transcript printed (plain and JSON lines), the
+answer audible in the output WAV, the session stored and listed, the API key never printed or
+stored, `--garbage` frames survived, and Ctrl-C / SIGTERM ending a run cleanly (130 / 143).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from .conftest import SHORT_ANSWERS, Wavs
+from .support import (
+    SECRET,
+    data_bytes,
+    loud,
+    no_traceback,
+    read_wav,
+    run_rt,
+    session_json,
+    sessions_json,
+    start_rt,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def talk_args(url: str, wavs_in: Path, out: Path, *extra: str) -> list[str]:
+    return ["talk", "--url", url, "--input", str(wavs_in), "--output", str(out), *extra]
+
+
+def test_a_full_turn_plain_then_json(serve, wavs: Wavs, env, data_dir: Path,
+                                     tmp_path: Path) -> None:
+    srv = serve()
+    env = {**env, "OPENAI_API_KEY": SECRET}  # a loopback server may receive it; rt never shows it
+    answer = tmp_path / "answer.wav"
+    res = run_rt(talk_args(srv.url, wavs.question, answer, "--max-turns", "1", "--plain"), env)
+    assert res.code == 0, res
+    no_traceback(res)
+    assert res.stderr == "", res
+    lines = res.stdout.splitlines()
+    assert any("user: [speech," in line for line in lines), res  # the server's transcript
+    assert any(f"assistant: {SHORT_ANSWERS[0]}" in line for line in lines), res
+    assert any("turn 1: completed" in line for line in lines), res
+    assert lines[-1].endswith("state: closed (1 assistant turn(s) done)"), res
+
+    played = read_wav(answer)
+    voiced = loud(played)
+    assert voiced.size > 0.5 * 24_000 * 0.3, "the answer is not audible in the output WAV"
+    assert voiced[0] > 24_000  # after the question (it starts at 0.3 s and lasts > 1 s)
+
+    rows = sessions_json(env)
+    assert len(rows) == 1 and rows[0]["status"] == "ended" and rows[0]["turns"] >= 1, rows
+    detail = session_json(env, rows[0]["short_id"])
+    kinds = [(i["kind"], i["status"]) for i in detail["items"]]
+    assert kinds == [("user_audio", "completed"), ("assistant", "completed")], detail["items"]
+    assert detail["items"][1]["transcript"] == SHORT_ANSWERS[0]
+
+    res2 = run_rt(talk_args(srv.url, wavs.question, tmp_path / "answer2.wav", "--max-turns",
+                            "1", "--json"), env)
+    assert res2.code == 0, res2
+    events = res2.json_lines()  # every line is one JSON object
+    assert all(isinstance(e, dict) and {"t", "event"} <= e.keys() for e in events)
+    kinds_seen = [e["event"] for e in events]
+    for kind in ("session", "connection", "state", "transcript", "turn", "end"):
+        assert kind in kinds_seen, kinds_seen
+    said = [e for e in events if e["event"] == "transcript" and e["role"] == "assistant"]
+    assert said and said[-1]["text"] == SHORT_ANSWERS[0] and not said[-1]["truncated"]
+    assert events[-1]["event"] == "state" and events[-1]["new"] == "closed"
+    assert len(sessions_json(env)) == 2
+
+    # the key reached the server (it may), but no output and no stored byte holds it
+    for result in (res, res2):
+        assert SECRET not in result.stdout + result.stderr
+    for path, blob in data_bytes(data_dir):
+        assert SECRET.encode() not in blob, path
+    assert SECRET not in srv.log_text()
+
+
+def test_garbage_frames_are_survived(serve, wavs: Wavs, env, tmp_path: Path) -> None:
+    srv = serve("--garbage")
+    res = run_rt(talk_args(srv.url, wavs.question, tmp_path / "a.wav", "--max-turns", "1",
+                           "--plain"), env)
+    assert res.code == 0, res
+    no_traceback(res)
+    assert any("ignored a malformed server event" in line for line in res.stdout.splitlines())
+    assert any(f"assistant: {SHORT_ANSWERS[0]}" in line for line in res.stdout.splitlines()), res
+    assert loud(read_wav(tmp_path / "a.wav")).size > 0
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_answer_ends_cleanly(serve, wavs: Wavs, env, tmp_path: Path,
+                                          sig: signal.Signals, code: int) -> None:
+    srv = serve(script=[SHORT_ANSWERS[0] * 4])
+    rt = start_rt(talk_args(srv.url, wavs.long_pause, tmp_path / "a.wav", "--json"), env)
+    rt.wait_line(r'"new": "responding"')
+    rt.proc.send_signal(sig)
+    res = rt.finish()
+    assert res.code == code, res
+    no_traceback(res)
+    assert res.stderr == "", res
+    events = res.json_lines()
+    end = [e for e in events if e["event"] == "end"]
+    assert end and end[0]["reason"] == "quit by user" and end[0]["status"] == "ended", events
+    rows = sessions_json(env)
+    assert [r["status"] for r in rows] == ["ended"], rows
+    assert rows[0]["end_reason"] == "quit by user"
+    assert srv.received("input_audio_buffer.append")  # it was really talking
+    # the answer was cut by the quit: stored as heard, not as sent
+    detail = session_json(env, rows[0]["short_id"])
+    answer = [i for i in detail["items"] if i["kind"] == "assistant"]
+    assert all(i["status"] != "in_progress" for i in answer), answer
+    assert loud(read_wav(tmp_path / "a.wav")).size > 0  # the answer was playing
