@@ -61,7 +61,11 @@ async def open_connection(endpoint: Endpoint, timeout_s: float) -> ClientConnect
     except InvalidHandshake as exc:
         raise TransportError(f"WebSocket handshake with {host} failed: {type(exc).__name__}") from None
     except OSError as exc:
-        raise TransportError(f"cannot connect to {host}: {exc.strerror or exc}") from None
+        reason = exc.strerror or str(exc)
+        if not reason:  # a bare ConnectionResetError, e.g. TLS spoken to a plain ws:// port
+            tls = " during the TLS handshake" if endpoint.url.startswith("wss:") else ""
+            reason = f"the server closed the connection{tls}"
+        raise TransportError(f"cannot connect to {host}: {reason}") from None
 
 
 def _status_error(status: int, endpoint: Endpoint) -> TransportError:
