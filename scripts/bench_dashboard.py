@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 RT = Path(sys.executable).parent / "rt"
 WIDTH, HEIGHT = 120, 40
-REFRESH_HZ = 8
+REFRESH_HZ = 4
 RATE = 24_000
 
 

@@ -17,7 +17,6 @@ from realtime_cli.errors import RtError
 
 app = typer.Typer(
     name="rt",
-    help="A terminal voice client for the OpenAI Realtime API and compatible servers.",
     rich_markup_mode="rich",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -40,8 +39,17 @@ def _root(
 ) -> None:
     """Talk to a realtime speech-to-speech model from your terminal.
 
-    Try it offline first: [bold]rt serve --port 8765[/] in one terminal, then
-    [bold]rt talk --url ws://127.0.0.1:8765/v1/realtime[/] in another.
+    [bold]Examples[/]
+
+      rt serve --port 8765                              # offline server, no key (one terminal)
+
+      rt talk --url ws://127.0.0.1:8765/v1/realtime     # talk to it (another terminal)
+
+      rt talk                                           # OpenAI, with OPENAI_API_KEY
+
+      rt sessions list
+
+      rt resume 3f2a
     """
 
 

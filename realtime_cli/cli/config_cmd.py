@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 config_app = typer.Typer(
     name="config",
-    help="The config file: where it is, what is in effect, a commented example.",
+    help="The config file: where it is, what is in effect, a commented example.\n\n[bold]Examples[/]\n\n  rt config init\n\n  rt config show",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -80,7 +80,14 @@ FOOTER = """
 
 @config_app.command("path")
 def path_cmd() -> None:
-    """Print the config file path ([bold]RT_CONFIG[/] overrides it)."""
+    """Print the config file path ([bold]RT_CONFIG[/] overrides it).
+
+    [bold]Examples[/]
+
+      rt config path
+
+      RT_CONFIG=./rt.toml rt config path
+    """
     from realtime_cli.settings import config_path
 
     typer.echo(str(config_path(os.environ)))
@@ -90,7 +97,14 @@ def path_cmd() -> None:
 def show_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of TOML.")] = False,
 ) -> None:
-    """Print the settings in effect (file + environment + defaults), secrets masked."""
+    """Print the settings in effect (file + environment + defaults), secrets masked.
+
+    [bold]Examples[/]
+
+      rt config show
+
+      rt config show --json
+    """
     from realtime_cli.errors import ConfigError
     from realtime_cli.settings import config_path, load_settings
 
@@ -118,7 +132,14 @@ def show_cmd(
 def init_cmd(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented example config file (every key, at its default)."""
+    """Write a commented example config file (every key, at its default).
+
+    [bold]Examples[/]
+
+      rt config init
+
+      rt config init --force
+    """
     from realtime_cli.errors import ConfigError
     from realtime_cli.settings import config_path
 

@@ -25,7 +25,16 @@ def devices(
         bool, typer.Option("--json", help="Print the devices as a JSON list of objects.")
     ] = False,
 ) -> None:
-    """List audio input and output devices: index, name, host API, channels, default rate."""
+    """List audio input and output devices: index, name, host API, channels, default rate.
+
+    [bold]Examples[/]
+
+      rt devices
+
+      rt devices --json
+
+      rt talk --input-device 3 --output-device pulse
+    """
     from realtime_cli.audio.devices import NO_DEVICE_HINT, list_devices
     from realtime_cli.errors import AudioDeviceError
 

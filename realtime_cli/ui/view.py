@@ -87,7 +87,7 @@ def format_dbfs(dbfs: float | None) -> str:
         return "   — dB"
     if math.isinf(dbfs) or dbfs <= METER_FLOOR_DBFS:
         return " -inf dB"
-    return f"{dbfs:5.1f} dB"
+    return f"{dbfs:4.0f} dB"  # whole dB: the meter is no finer, and the view changes less
 
 
 def meter_fraction(dbfs: float | None, floor: float = METER_FLOOR_DBFS) -> float:
@@ -232,11 +232,11 @@ class DashboardView:
             muted=core.muted,
             push_to_talk=core.push_to_talk,
             ptt_open=core.ptt_open,
-            mic_dbfs=mic.level_dbfs if mic is not None else None,
+            mic_dbfs=round(mic.level_dbfs) if mic is not None else None,  # meter precision
             mic_speech=bool(mic is not None and mic.speech and not core.muted),
             mic_overflows=mic.overflows if mic is not None else 0,
-            out_dbfs=sink.level_dbfs if sink is not None else None,
-            buffered_ms=sink.buffered_ms if sink is not None else None,
+            out_dbfs=round(sink.level_dbfs) if sink is not None else None,
+            buffered_ms=round(sink.buffered_ms, -1) if sink is not None else None,
             underruns=sink.underruns if sink is not None else 0,
             playing=bool(sink is not None and not sink.idle),
             transcript=tuple(TranscriptRow.from_line(line) for line in core.transcript),

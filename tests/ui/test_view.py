@@ -47,7 +47,7 @@ def test_format_cost_and_dbfs() -> None:
     assert format_cost(2.5) == "$2.50"
     assert format_dbfs(None).strip() == "— dB"
     assert format_dbfs(-math.inf).strip() == "-inf dB"
-    assert format_dbfs(-12.34).strip() == "-12.3 dB"
+    assert format_dbfs(-12.34).strip() == "-12 dB"
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_build_is_pure_and_frozen() -> None:
 
 def test_build_levels_and_sink() -> None:
     v = view()
-    assert (v.mic_dbfs, v.mic_speech) == (-23.4, True)
+    assert (v.mic_dbfs, v.mic_speech) == (-23, True)
     assert (v.out_dbfs, v.buffered_ms, v.underruns, v.playing) == (-18.0, 240.0, 2, True)
     bare = view(mic=None, sink=None)
     assert (bare.mic_dbfs, bare.out_dbfs, bare.buffered_ms, bare.underruns) == (
