@@ -41,11 +41,11 @@ def _root(
 
     [bold]Examples[/]
 
-      rt serve --port 8765                              # offline server, no key (one terminal)
+      rt serve --port 8765                            # offline, no key
 
-      rt talk --url ws://127.0.0.1:8765/v1/realtime     # talk to it (another terminal)
+      rt talk --url ws://127.0.0.1:8765/v1/realtime   # talk to it
 
-      rt talk                                           # OpenAI, with OPENAI_API_KEY
+      rt talk                                         # OpenAI (OPENAI_API_KEY)
 
       rt sessions list
 

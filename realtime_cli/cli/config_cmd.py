@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 config_app = typer.Typer(
     name="config",
-    help="The config file: where it is, what is in effect, a commented example.\n\n[bold]Examples[/]\n\n  rt config init\n\n  rt config show",
+    help=(
+        "The config file: where it is, what is in effect, a commented example."
+        "\n\n[bold]Examples[/]\n\n  rt config init\n\n  rt config show"
+    ),
     no_args_is_help=True,
     rich_markup_mode="rich",
 )

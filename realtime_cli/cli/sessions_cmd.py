@@ -20,7 +20,11 @@ if TYPE_CHECKING:
     from realtime_cli.storage.queries import SessionDetail, SessionSummary
 
 sessions_app = typer.Typer(
-    help="List, show, export and delete stored sessions.\n\n[bold]Examples[/]\n\n  rt sessions list\n\n  rt sessions show 3f2a\n\n  rt sessions export 3f2a --format wav -o talk.wav",
+    help=(
+        "List, show, export and delete stored sessions.\n\n[bold]Examples[/]\n\n"
+        "  rt sessions list\n\n  rt sessions show 3f2a\n\n"
+        "  rt sessions export 3f2a --format wav -o talk.wav"
+    ),
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
