@@ -77,7 +77,8 @@ def run_conversation(conv: Conversation) -> int:
         journal = JournalWriter(db_path(conv.data_dir), keep_audio=conv.keep_audio)
     use_dashboard = sys.stdout.isatty() and not conv.json_lines if conv.dashboard is None \
         else conv.dashboard
-    observers: list[Observer] = [] if use_dashboard else [LineOutput(json_lines=conv.json_lines)]
+    observers: list[Observer] = [] if use_dashboard else [
+        LineOutput(json_lines=conv.json_lines, transcripts=bool(conv.config.transcription_model))]
     runner = Runner(
         core, conv.endpoint, open_source(conv), open_sink(conv), journal=journal,
         observers=observers, tools=conv.tools,

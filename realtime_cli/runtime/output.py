@@ -25,8 +25,10 @@ from realtime_cli.core.records import (
 class LineOutput:
     """Prints one line per fact; `json_lines=True` prints one JSON object per line instead."""
 
-    def __init__(self, *, json_lines: bool, stream: TextIO | None = None) -> None:
+    def __init__(self, *, json_lines: bool, stream: TextIO | None = None,
+                 transcripts: bool = True) -> None:
         self.json_lines = json_lines
+        self.transcripts = transcripts  # user speech gets a transcript later: print it then
         self.stream = stream or sys.stdout
         self._printed_items: dict[str, tuple[str | None, bool]] = {}
         self.t0: float | None = None
@@ -101,6 +103,8 @@ class LineOutput:
             key = (text, False)
             label = "user"
             if text is None and r.kind is ItemKind.USER_AUDIO:
+                if self.transcripts:
+                    return
                 text = f"<{r.audio_ms / 1000:.1f} s of speech>"
         elif r.kind is ItemKind.TOOL_CALL:
             text, key, label = f"{r.name}({r.arguments})", (r.arguments, False), "tool call"
