@@ -11,6 +11,7 @@ Losing the device (the stream finishes while we did not close it, or no block ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,11 @@ class MicSource:
         except (sd.PortAudioError, ValueError) as exc:
             await self.close()
             raise open_error(exc, info, "input", rate, channels) from None
+        # Started means hearing: the first block comes 20-80 ms after start on PulseAudio (up
+        # to 2 s on an idle null sink), and whatever is said before it is lost. So rt says
+        # "ready" only once the microphone delivers. No block at all: read() reports the stall.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.first_block.wait(), self._stall_timeout)
 
     # --- PortAudio thread ------------------------------------------------------------------
 
