@@ -17,12 +17,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import wave
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +79,12 @@ def read_wav(path: Path) -> npt.NDArray[np.int16]:
     with wave.open(str(path), "rb") as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, SAMPLE_RATE)
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
+
+
+def voiced_samples(wav: Path) -> int:
+    """Loud samples in a WAV that is still being written (its header is not trusted)."""
+    raw = wav.read_bytes()[44:] if wav.exists() else b""
+    return int(loud(np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")).size)
 
 
 def find(haystack: npt.NDArray[np.int16], needle: npt.NDArray[np.int16]) -> int:
@@ -210,38 +217,53 @@ def run_rt(args: Sequence[str], env: dict[str, str], timeout: float = RUN_TIMEOU
     return Result(list(args), proc.returncode, proc.stdout, proc.stderr)
 
 
-@dataclass
 class Running:
-    """An rt process in the background whose stdout is collected line by line."""
+    """An rt process in the background; threads collect its stdout and stderr line by line
+    (a select() on a buffered pipe would miss lines already read into the buffer)."""
 
-    proc: subprocess.Popen[str]
-    args: list[str]
-    out: list[str] = field(default_factory=list)
+    def __init__(self, proc: subprocess.Popen[str], args: list[str]) -> None:
+        self.proc = proc
+        self.args = args
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._next = 0
+        self._cond = threading.Condition()
+        self._readers = [threading.Thread(target=self._collect, args=(stream, sink), daemon=True)
+                         for stream, sink in ((proc.stdout, self.out), (proc.stderr, self.err))]
+        for reader in self._readers:
+            reader.start()
+
+    def _collect(self, stream: IO[str] | None, sink: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            with self._cond:
+                sink.append(line)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
 
     def wait_line(self, pattern: str, timeout: float = 30.0) -> str:
-        """The first stdout line (seen so far or coming) matching `pattern`."""
+        """The next stdout line matching `pattern`, after the line the last call matched."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            for line in self.out[seen:]:
-                if rx.search(line):
-                    return line
-            seen = len(self.out)
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None and not self._pump(0.0):
-                raise AssertionError(f"no line matching {pattern!r}:\n{''.join(self.out)}")
-            self._pump(min(left, 0.5))
-
-    def _pump(self, timeout: float) -> bool:
-        line = read_line(self.proc, timeout)
-        if line:
-            self.out.append(line)
-        return bool(line)
+        with self._cond:
+            while True:
+                while self._next < len(self.out):
+                    line = self.out[self._next]
+                    self._next += 1
+                    if rx.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._readers[0].is_alive() and self._next >= len(self.out):
+                    raise AssertionError(f"no line matching {pattern!r}:\n{''.join(self.out)}"
+                                         f"--- stderr\n{''.join(self.err)}")
+                self._cond.wait(min(left, 0.5))
 
     def finish(self, timeout: float = RUN_TIMEOUT) -> Result:
-        stdout, stderr = self.proc.communicate(timeout=timeout)
-        return Result(self.args, self.proc.returncode, "".join(self.out) + stdout, stderr)
+        self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(10)
+        return Result(self.args, self.proc.returncode, "".join(self.out), "".join(self.err))
 
 
 def start_rt(args: Sequence[str], env: dict[str, str]) -> Running:

@@ -23,6 +23,8 @@ from .support import (
     session_json,
     sessions_json,
     start_rt,
+    voiced_samples,
+    wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -97,6 +99,7 @@ def test_a_signal_mid_answer_ends_cleanly(serve, wavs: Wavs, env, tmp_path: Path
     srv = serve(script=[SHORT_ANSWERS[0] * 4])
     rt = start_rt(talk_args(srv.url, wavs.long_pause, tmp_path / "a.wav", "--json"), env)
     rt.wait_line(r'"new": "responding"')
+    wait_until("the answer to play", lambda: voiced_samples(tmp_path / "a.wav") > 2400, 20)
     rt.proc.send_signal(sig)
     res = rt.finish()
     assert res.code == code, res
