@@ -58,6 +58,7 @@ def _snapshots(rows: int = 22) -> Callable[[int], Any]:
     `rows` finished transcript lines before the current exchange."""
     from realtime_cli.core.snapshot import CoreSnapshot, TranscriptLine
     from realtime_cli.core.states import SessionState
+    from realtime_cli.usage import TokenUsage
 
     answer = ("It is sunny and warm in Paris today, about twenty-four degrees, with a light "
               "breeze from the west and clear skies until the evening, when clouds come in. ").split()
@@ -84,10 +85,12 @@ def _snapshots(rows: int = 22) -> Callable[[int], Any]:
             turns_by_kind={"user_audio": 12, "assistant": 11},
             interruptions_by_kind={"speech_overlap": 2, "manual_cancel": 1},
             last_latency_ms=400.0 + k % 50, avg_latency_ms=380.0, time_to_ready_ms=800.0,
-            input_tokens=12_000 + 37 * k, output_tokens=4_000 + 11 * k, cached_tokens=6_000 + 20 * k,
-            input_text_tokens=1_000, input_audio_tokens=11_000 + 37 * k,
-            output_text_tokens=500, output_audio_tokens=3_500 + 11 * k,
-            cached_text_tokens=500, cached_audio_tokens=5_500 + 20 * k,
+            tokens=TokenUsage(
+                input_tokens=12_000 + 37 * k, output_tokens=4_000 + 11 * k,
+                cached_tokens=6_000 + 20 * k, input_text_tokens=1_000,
+                input_audio_tokens=11_000 + 37 * k, output_text_tokens=500,
+                output_audio_tokens=3_500 + 11 * k, cached_text_tokens=500,
+                cached_audio_tokens=5_500 + 20 * k),
             assistant_turns=11, user_turns=12,
         )
 

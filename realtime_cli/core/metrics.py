@@ -4,31 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from realtime_cli.protocol.events import Usage
-
-
-@dataclass(slots=True)
-class TokenTotals:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    input_text_tokens: int = 0
-    input_audio_tokens: int = 0
-    cached_text_tokens: int = 0
-    cached_audio_tokens: int = 0
-    output_text_tokens: int = 0
-    output_audio_tokens: int = 0
-
-    def add(self, usage: Usage) -> None:
-        self.input_tokens += usage.input_tokens
-        self.output_tokens += usage.output_tokens
-        self.cached_tokens += usage.cached_tokens
-        self.input_text_tokens += usage.input_text_tokens
-        self.input_audio_tokens += usage.input_audio_tokens
-        self.cached_text_tokens += usage.cached_text_tokens
-        self.cached_audio_tokens += usage.cached_audio_tokens
-        self.output_text_tokens += usage.output_text_tokens
-        self.output_audio_tokens += usage.output_audio_tokens
+from realtime_cli.usage import TokenUsage
 
 
 @dataclass(slots=True)
@@ -45,7 +21,7 @@ class SessionMetrics:
     unknown_events: int = 0
     reconnects: int = 0
     rollovers: int = 0
-    tokens: TokenTotals = field(default_factory=TokenTotals)
+    tokens: TokenUsage = field(default_factory=TokenUsage)
     audio_ms_sent: float = 0.0
     audio_ms_received: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)

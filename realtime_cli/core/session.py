@@ -602,7 +602,7 @@ class SessionCore:
         self.response = None
         self.last_activity = now
         usage = e.usage or ev.Usage()
-        self.metrics.tokens.add(usage)
+        self.metrics.tokens = self.metrics.tokens + usage
         for local in resp.item_ids:
             item = self.items[local]
             if item.kind is ItemKind.ASSISTANT:
@@ -966,14 +966,7 @@ class SessionCore:
             transcript=tuple(lines), turns_by_kind=dict(m.turns_by_kind),
             interruptions_by_kind=dict(m.interruptions_by_kind),
             last_latency_ms=m.last_latency_ms, avg_latency_ms=m.average_latency_ms,
-            time_to_ready_ms=m.time_to_ready_ms, input_tokens=m.tokens.input_tokens,
-            output_tokens=m.tokens.output_tokens, cached_tokens=m.tokens.cached_tokens,
-            input_text_tokens=m.tokens.input_text_tokens,
-            input_audio_tokens=m.tokens.input_audio_tokens,
-            cached_text_tokens=m.tokens.cached_text_tokens,
-            cached_audio_tokens=m.tokens.cached_audio_tokens,
-            output_text_tokens=m.tokens.output_text_tokens,
-            output_audio_tokens=m.tokens.output_audio_tokens, errors=m.errors,
+            time_to_ready_ms=m.time_to_ready_ms, tokens=m.tokens, errors=m.errors,
             notice_level=self.notice.level if self.notice else None,
             notice_text=self.notice.text if self.notice else None,
             assistant_turns=self._assistant_turns_done,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from realtime_cli.core.states import SessionState
+from realtime_cli.usage import TokenUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +43,7 @@ class CoreSnapshot:
     last_latency_ms: float | None = None
     avg_latency_ms: float | None = None
     time_to_ready_ms: float | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    input_text_tokens: int = 0
-    input_audio_tokens: int = 0
-    cached_text_tokens: int = 0
-    cached_audio_tokens: int = 0
-    output_text_tokens: int = 0
-    output_audio_tokens: int = 0
+    tokens: TokenUsage = field(default_factory=TokenUsage)
     errors: int = 0
     notice_level: str | None = None
     notice_text: str | None = None

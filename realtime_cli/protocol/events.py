@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime_cli.usage import TokenUsage
+
+Usage = TokenUsage  # `response.done.response.usage` (§5): one type shared with metrics and pricing
+
 JsonObject = dict[str, Any]
 
 
@@ -216,21 +220,6 @@ class InputTranscriptionCompleted:
 class InputTranscriptionFailed:
     item_id: str
     message: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Usage:
-    """`response.done.response.usage`; cached tokens are part of input tokens (§5)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    input_text_tokens: int = 0
-    input_audio_tokens: int = 0
-    cached_text_tokens: int = 0
-    cached_audio_tokens: int = 0
-    output_text_tokens: int = 0
-    output_audio_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

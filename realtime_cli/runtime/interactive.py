@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
 from realtime_cli.core import inputs as inp
 from realtime_cli.core.snapshot import CoreSnapshot
-from realtime_cli.pricing import TokenUsage, estimate_cost, price_table
+from realtime_cli.pricing import estimate_cost, price_table
 
 if TYPE_CHECKING:
     from realtime_cli.runtime.launch import Conversation
@@ -33,15 +33,7 @@ class DashboardFeed:
     def update(self, core: CoreSnapshot, mic: SourceLevels | None, sink: SinkStatus | None) -> None:
         from realtime_cli.ui.view import DashboardView
 
-        usage = TokenUsage(
-            input_tokens=core.input_tokens, output_tokens=core.output_tokens,
-            cached_tokens=core.cached_tokens, input_text_tokens=core.input_text_tokens,
-            input_audio_tokens=core.input_audio_tokens,
-            output_text_tokens=core.output_text_tokens,
-            output_audio_tokens=core.output_audio_tokens,
-            cached_text_tokens=core.cached_text_tokens,
-            cached_audio_tokens=core.cached_audio_tokens)
-        cost = estimate_cost(core.model, usage, self.prices)
+        cost = estimate_cost(core.model, core.tokens, self.prices)
         self.last = core
         self.dashboard.update(DashboardView.build(core, mic, sink, endpoint_host=self.host,
                                                   cost_usd=cost, mode=self.mode))

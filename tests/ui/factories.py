@@ -10,6 +10,7 @@ from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
 from realtime_cli.core.snapshot import CoreSnapshot, TranscriptLine
 from realtime_cli.core.states import SessionState
 from realtime_cli.ui.view import DashboardView
+from realtime_cli.usage import TokenUsage
 
 CUT_TEXT = "It is sunny and warm in Paris, about twenty-four degrees today."
 HEARD = 30  # "It is sunny and warm in Paris,"
@@ -41,11 +42,8 @@ def snapshot(**changes: Any) -> CoreSnapshot:
         last_latency_ms=420.0,
         avg_latency_ms=380.5,
         time_to_ready_ms=812.0,
-        input_tokens=12345,
-        output_tokens=4567,
-        cached_tokens=1200,
-        input_audio_tokens=10000,
-        output_audio_tokens=4000,
+        tokens=TokenUsage(input_tokens=12345, output_tokens=4567, cached_tokens=1200,
+                          input_audio_tokens=10000, output_audio_tokens=4000),
         user_turns=2,
         assistant_turns=1,
     )
