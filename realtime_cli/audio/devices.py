@@ -196,7 +196,11 @@ def open_error(exc: Exception, info: DeviceInfo, kind: Kind, rate: int, channels
         why = "device busy or unavailable"
     elif "sample rate" in lowered or "channels" in lowered or "format" in lowered:
         why = f"unsupported format ({rate} Hz, {channels} ch, int16)"
-    elif info.name in ("pulse", "default") or info.pulse_target:
+    elif info.pulse_target:
+        noun = "sink" if kind == "output" else "source"
+        why = f"cannot open PulseAudio {noun} {info.pulse_target!r} (no such {noun}? see " \
+              f"`pactl list short {noun}s`; or the sound server stopped)"
+    elif info.name in ("pulse", "default"):
         why = "cannot open (is the sound server still running?)"
     else:
         why = "cannot open"
