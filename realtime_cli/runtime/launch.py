@@ -49,6 +49,7 @@ def open_source(conv: Conversation) -> AudioSource:
         return WavSource(conv.input_wav)
     from realtime_cli.audio.capture import MicSource
 
+    _quiet_native_stderr()
     return MicSource(conv.input_device)
 
 
@@ -59,7 +60,16 @@ def open_sink(conv: Conversation) -> AudioSink:
         return WavSink(conv.output_wav, prebuffer_ms=conv.prebuffer_ms)
     from realtime_cli.audio.playback import SpeakerSink
 
+    _quiet_native_stderr()
     return SpeakerSink(conv.output_device, prebuffer_ms=conv.prebuffer_ms)
+
+
+def _quiet_native_stderr() -> None:
+    """Real devices: PortAudio/alsa-lib print their own diagnostics on fd 2 when a device fails;
+    rt's one-line error says it already, so those lines are filtered out."""
+    from realtime_cli.audio.native_stderr import install
+
+    install()
 
 
 def run_conversation(conv: Conversation) -> int:
