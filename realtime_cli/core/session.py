@@ -313,7 +313,10 @@ class SessionCore:
     def _finish(self, now: float, status: SessionStatus, reason: str, code: int,
                 out: Commands) -> None:
         for item in self.items.values():
-            if item.kind is ItemKind.ASSISTANT and item.status == "in_progress":
+            if item.kind is not ItemKind.ASSISTANT or item.flushed:
+                continue
+            still_playing = not self._playback_idle and item.played_samples < item.received_samples
+            if item.status == "in_progress" or still_playing:
                 self._settle_heard(item, now)
                 self._journal_item(item, out)
         self.metrics.closed_at = now
@@ -332,8 +335,9 @@ class SessionCore:
         if heard < item.received_samples or not item.audio_done:
             item.truncated = True
             item.audio_end_ms = heard // SAMPLES_PER_MS
-        item.status = "incomplete"
-        item.completed_at = self.wall(now)
+        if item.status == "in_progress":
+            item.status = "incomplete"
+        item.completed_at = item.completed_at or self.wall(now)
 
     def close(self, now: float, reason: str, exit_code: int = 0) -> Commands:
         out: Commands = []

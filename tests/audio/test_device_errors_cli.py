@@ -260,10 +260,6 @@ def test_device_lost_mid_answer_ends_cleanly(lost_run: LostRun) -> None:
     assert [t["status"] for t in lost_run.detail["turns"]] == ["completed"]
 
 
-@pytest.mark.xfail(strict=True, reason="core: SessionCore._finish settles (marks truncated at "
-                   "the played position) only assistant items still 'in_progress'; an answer "
-                   "whose response.done came but whose audio was still playing is stored as "
-                   "fully heard")
 def test_device_lost_mid_answer_stores_only_what_was_heard(lost_run: LostRun) -> None:
     answer = lost_run.detail["items"][1]
     assert answer["truncated"] is True, answer
