@@ -295,7 +295,10 @@ def _connection(conn: sqlite3.Connection, r: ConnectionRecord) -> None:
                expires_at, closed_at, close_code, close_reason)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (session_id, idx) DO UPDATE SET
-               reason = excluded.reason, opened_at = excluded.opened_at,
+               reason = excluded.reason,
+               -- the core's close record says opened_at 0.0 (not known there): keep the real one
+               opened_at = CASE WHEN excluded.opened_at > 0 THEN excluded.opened_at
+                                ELSE connections.opened_at END,
                server_session_id = COALESCE(excluded.server_session_id, server_session_id),
                expires_at = COALESCE(excluded.expires_at, expires_at),
                closed_at = COALESCE(excluded.closed_at, closed_at),
