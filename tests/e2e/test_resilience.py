@@ -2,14 +2,26 @@
 expires. rt must get a new connection, replay the conversation as text items, and go on.
 
 `rt serve --fault-connections 1` applies the fault to the first connection only, so the
-timings do not have to dodge a second drop or expiry.
+timings do not have to dodge a second drop or expiry. rt rolls over on its own before
+`expires_at`, so the server's `session_expired` error (PROTOCOL.md §6) is reached through a
+small proxy in front of the real `rt serve` that hides `expires_at` and then expires the first
+session itself, exactly as the service does (error event, then close 1001).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from realtime_cli.server.faults import expiry_error, expiry_message
 
 from .conftest import SHORT_ANSWERS, Wavs
 from .support import Event, Server, no_traceback, run_rt, session_json, sessions_json
@@ -60,8 +72,12 @@ def test_a_dropped_socket_reconnects_replays_and_carries_on(serve, wavs: Wavs, e
 
     (row,) = sessions_json(env)
     assert row["status"] == "ended" and row["turns"] == 2
-    items = session_json(env, row["short_id"])["items"]
+    detail = session_json(env, row["short_id"])
+    items = detail["items"]
     assert [i["role"] for i in items] == ["user", "assistant", "user", "assistant"], items
+    conns = detail["connections"]
+    assert [(c["reason"], c["close_code"]) for c in conns] == [
+        ("initial", None), ("reconnect", 1000)], conns  # None: dropped without a close frame
     assert srv.connections() == [1, 2]
     replayed = check_replay(srv, 2, items)
     assert len(replayed) == 2  # the whole first turn, nothing else
@@ -95,5 +111,111 @@ def test_an_expiring_session_rolls_over_without_losing_an_item(serve, wavs: Wavs
     assert srv.connections() == [1, 2]
     replayed = check_replay(srv, 2, items)
     assert [r["id"] for r in replayed] == [i["local_id"] for i in items[:2]]  # nothing lost
-    reasons = [c.get("reason") for c in detail.get("connections", [])]
-    assert "rollover" in reasons, detail.get("connections")
+    conns = detail["connections"]
+    assert [c["reason"] for c in conns] == ["initial", "rollover"], conns
+    assert all(c["opened_at"] > 0 and c["closed_at"] >= c["opened_at"] for c in conns), conns
+
+
+class ExpiringProxy:
+    """ws://127.0.0.1:PORT -> `upstream`, frame for frame. On the first connection it moves
+    `expires_at` an hour away (so rt does not roll over first) and, `after` seconds in, sends
+    the service's `session_expired` error and closes with 1001."""
+
+    def __init__(self, upstream: str, after: float) -> None:
+        self.upstream = upstream.split("/v1/")[0]
+        self.after = after
+        self.port = 0
+        self.opened = 0
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Future[None] | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        self.opened += 1
+        first = self.opened == 1
+        assert ws.request is not None
+        async with connect(self.upstream + ws.request.path, max_size=None,
+                           compression=None) as up:
+
+            async def down() -> None:
+                async for frame in up:
+                    if first and isinstance(frame, str) and '"session.created"' in frame:
+                        event = json.loads(frame)
+                        event["session"]["expires_at"] = int(time.time()) + 3600
+                        frame = json.dumps(event)
+                    await ws.send(frame)
+
+            async def upward() -> None:
+                async for frame in ws:
+                    await up.send(frame)
+
+            async def expire() -> None:
+                await asyncio.sleep(self.after if first else 3600)
+                await ws.send(json.dumps(expiry_error(self.after)))
+                await ws.close(1001, expiry_message(self.after))
+
+            tasks = [asyncio.create_task(t()) for t in (down, upward, expire)]
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            except ConnectionClosed:
+                pass
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _main(self) -> None:
+        self._stop = self._loop.create_future()
+        async with serve(self._handler, "127.0.0.1", 0, max_size=None, compression=None) as srv:
+            self.port = next(iter(srv.sockets)).getsockname()[1]
+            self._ready.set()
+            await self._stop
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+        self._loop.close()
+
+    def __enter__(self) -> ExpiringProxy:
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set_result, None)
+        self._thread.join(10)
+
+
+def test_the_servers_session_expired_rolls_over_without_losing_an_item(
+        serve, wavs: Wavs, env, tmp_path: Path) -> None:
+    srv = serve()
+    with ExpiringProxy(srv.url, after=4.7) as proxy:
+        res = run_rt(["talk", "--url", proxy.url, "--input", str(wavs.two_turns), "--output",
+                      str(tmp_path / "a.wav"), "--max-turns", "2", "--plain"], env)
+        assert proxy.opened == 2
+    assert res.code == 0, res
+    no_traceback(res)
+    lines = res.stdout.splitlines()
+    expired = next(i for i, line in enumerate(lines) if "server session expired" in line)
+    back = next(i for i, line in enumerate(lines) if "connection 2 (rollover)" in line)
+    turn1 = next(i for i, line in enumerate(lines) if "turn 1: completed" in line)
+    turn2 = next(i for i, line in enumerate(lines) if "turn 2: completed" in line)
+    assert turn1 < expired < back < turn2, res
+    assert not any("warning" in line or "error:" in line for line in lines), res
+
+    (row,) = sessions_json(env)
+    assert row["status"] == "ended" and row["turns"] == 2
+    detail = session_json(env, row["short_id"])
+    items = detail["items"]
+    assert [i["role"] for i in items] == ["user", "assistant", "user", "assistant"], items
+    replayed = check_replay(srv, 2, items)
+    assert [r["id"] for r in replayed] == [i["local_id"] for i in items[:2]]
+    conns = detail["connections"]
+    assert [c["reason"] for c in conns] == ["initial", "rollover"], conns
+    assert all(c["opened_at"] > 0 and c["closed_at"] >= c["opened_at"] for c in conns), conns
