@@ -7,6 +7,7 @@ so scripted runs see exactly what the dashboard shows, one fact per line.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, TextIO
 
@@ -32,13 +33,20 @@ class LineOutput:
         self.stream = stream or sys.stdout
         self._printed_items: dict[str, tuple[str | None, bool]] = {}
         self.t0: float | None = None
+        self._gone = False
 
     def _emit(self, elapsed: float, kind: str, text: str, data: dict[str, Any]) -> None:
+        if self._gone:
+            return
         if self.json_lines:
             line = json.dumps({"t": round(elapsed, 3), "event": kind, **data}, ensure_ascii=False)
         else:
             line = f"[{elapsed:7.2f}] {text}"
-        print(line, file=self.stream, flush=True)
+        try:
+            print(line, file=self.stream, flush=True)
+        except BrokenPipeError:  # `rt talk | head`: the reader left; the conversation goes on
+            self._gone = True
+            _to_devnull(self.stream)
 
     def handle(self, command: cmd.Command, elapsed: float) -> None:
         match command:
@@ -116,3 +124,17 @@ class LineOutput:
         data = {"role": r.role, "kind": r.kind.value, "item_id": r.local_id, "text": text,
                 "truncated": r.truncated, "audio_end_ms": r.audio_end_ms}
         self._emit(elapsed, "transcript", f"{label}: {text}", data)
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point a closed pipe's fd at /dev/null, so the interpreter's final flush does not fail
+    again (the Python docs' recipe for SIGPIPE)."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
