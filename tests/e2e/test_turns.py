@@ -8,12 +8,14 @@ stored, `--garbage` frames survived, and Ctrl-C / SIGTERM ending a run cleanly (
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from .conftest import SHORT_ANSWERS, Wavs
 from .support import (
+    RT,
     SECRET,
     data_bytes,
     loud,
@@ -117,3 +119,22 @@ def test_a_signal_mid_answer_ends_cleanly(serve, wavs: Wavs, env, tmp_path: Path
     answer = [i for i in detail["items"] if i["kind"] == "assistant"]
     assert all(i["status"] != "in_progress" for i in answer), answer
     assert loud(read_wav(tmp_path / "a.wav")).size > 0  # the answer was playing
+
+
+def test_stdout_closed_early_like_rt_talk_piped_into_head(serve, wavs: Wavs, env,
+                                                          tmp_path: Path) -> None:
+    """`rt talk ... | head -2`: the reader leaves; rt goes on quietly and ends the session."""
+    srv = serve()
+    proc = subprocess.Popen(
+        [*RT, *talk_args(srv.url, wavs.question, tmp_path / "a.wav", "--max-turns", "1",
+                         "--plain")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    head = [proc.stdout.readline() for _ in range(2)]
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(45) == 0, stderr
+    assert b"session" in head[0] and stderr == "", (head, stderr)
+    (row,) = sessions_json(env)
+    assert (row["status"], row["turns"]) == ("ended", 1), row
