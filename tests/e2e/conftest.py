@@ -36,7 +36,7 @@ def wavs(tmp_path_factory: pytest.TempPathFactory) -> Wavs:
     d = tmp_path_factory.mktemp("wavs")
     return Wavs(
         question=write_wav(d / "question.wav", [300, Q1, 1500]),
-        two_turns=write_wav(d / "two_turns.wav", [300, Q1, 3800, Q2, 1500]),
+        two_turns=write_wav(d / "two_turns.wav", [300, Q1, 4000, Q2, 1500]),
         barge_in=write_wav(d / "barge_in.wav", [300, Q1, 2500, Q2, 1500]),
         long_pause=write_wav(d / "long_pause.wav", [300, Q1, 2500, Q2, 8000]),
     )

@@ -260,3 +260,10 @@ def test_a_flag_out_of_the_parsers_range_is_one_line(wavs: Wavs, keyed_env,
     assert res.code == 2 and "Traceback" not in res.stderr, res
     assert "--max-turns" in res.stderr
     assert_one_clean_line(res, code=2)
+
+
+def test_resume_of_an_unknown_session(wavs: Wavs, keyed_env, tmp_path: Path) -> None:
+    res = run_rt(["resume", "abc123", "--url", "ws://127.0.0.1:9/v1/realtime", "--input",
+                  str(wavs.question), "--output", str(tmp_path / "o.wav"), "--plain"], keyed_env)
+    line = assert_one_clean_line(res, code=5)
+    assert line.startswith("rt: no session matches 'abc123'"), res

@@ -57,7 +57,7 @@ def check_replay(srv: Server, conn: int, stored_items: list[Event]) -> list[Even
 
 def test_a_dropped_socket_reconnects_replays_and_carries_on(serve, wavs: Wavs, env,
                                                             tmp_path: Path) -> None:
-    srv = serve("--drop-after", "4.5", "--fault-connections", "1")
+    srv = serve("--drop-after", "5", "--fault-connections", "1")
     res = run_rt(["talk", "--url", srv.url, "--input", str(wavs.two_turns), "--output",
                   str(tmp_path / "a.wav"), "--max-turns", "2", "--plain"], env)
     assert res.code == 0, res
@@ -195,7 +195,7 @@ class ExpiringProxy:
 def test_the_servers_session_expired_rolls_over_without_losing_an_item(
         serve, wavs: Wavs, env, tmp_path: Path) -> None:
     srv = serve()
-    with ExpiringProxy(srv.url, after=4.7) as proxy:
+    with ExpiringProxy(srv.url, after=5.0) as proxy:
         res = run_rt(["talk", "--url", proxy.url, "--input", str(wavs.two_turns), "--output",
                       str(tmp_path / "a.wav"), "--max-turns", "2", "--plain"], env)
         assert proxy.opened == 2
