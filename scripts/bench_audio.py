@@ -1,24 +1,37 @@
 """Audio figures measured on the test sound server (PulseAudio null sinks; see sound-server.sh).
 
-Each function returns numbers and prints nothing; `python scripts/bench_audio.py` prints them.
-Ground truth is the null sink's monitor recorded raw with ADC times (realtime_cli.audio.probe).
+Each function returns numbers and prints nothing; `python scripts/bench_audio.py` prints them,
+and `FIGURES` (name, callable returning the measured text, goal) feeds `make bench`
+(bench_extra.audio()). Ground truth is the null sink's monitor recorded raw with ADC times
+(realtime_cli.audio.probe).
 
-* barge_in_latency: flush() called (stand-in for speech_started arriving) -> the last sample of
-  the voice on the monitor, p50/p99 ms over `trials`.
-* truncation_error: status().played_samples against the audio that had really reached the
+* barge-in: flush() called (= speech_started arrived; rt flushes in the same step) -> the last
+  sample of the voice on the monitor, p50/p99 ms over `trials`. Split in two: rt's part, flush ->
+  the output callback that hands the device only the fade-out and silence (waiting for the next
+  callback, 0-1 block, plus the 5 ms fade), and the device's part, that block's way to the DAC
+  (PortAudio's outputBufferDacTime - currentTime: 2 x blocksize on the ALSA `pulse` device).
+* truncation error: status().played_samples against the audio that had really reached the
   device at the same instant (ms, p50/max), plus how much more is heard after a flush because it
   was already handed to the device (the output latency + at most a block + the fade).
-* client_cpu: process CPU time / wall time while capturing at 48 kHz stereo, playing at 48 kHz
-  stereo and resampling both ways, over `seconds` (%, of one core).
+* client CPU: process CPU time / wall time while capturing at 48 kHz stereo, playing at 48 kHz
+  stereo and resampling both ways (the audio layer alone, in this process), and the whole
+  `rt talk --plain` process on the null sinks while a conversation runs (rt serve answering
+  spoken questions), % of one core.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import re
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +58,52 @@ async def _until(predicate: Callable[[], bool], limit: float) -> None:
             await asyncio.sleep(0.002)
 
 
-async def _barge_in_trials(
-    trials: int, block_ms: float = 20.0
-) -> tuple[list[float], list[float], list[float]]:
-    """Per trial: flush -> silence (ms), position error at the flush (ms), heard after it (ms)."""
+@dataclass
+class BargeIn:
+    """Per trial, in ms."""
+
+    total: list[float] = field(default_factory=list)  # flush -> voice silent on the monitor
+    rt_part: list[float] = field(default_factory=list)  # flush -> fade+silence block handed over
+    device: list[float] = field(default_factory=list)  # that block: callback -> DAC
+    errors: list[float] = field(default_factory=list)  # played position at the flush - truth
+    after: list[float] = field(default_factory=list)  # heard after the flush
+
+
+class _PullLog:
+    """Wraps the sink's feed: (stream time, DAC time, block) of every callback, and flushes
+    under the same lock, so "the first pull after the flush" is exact."""
+
+    def __init__(self, sink: SpeakerSink) -> None:
+        feed = sink._feed
+        assert feed is not None
+        self.sink = sink
+        self.calls: list[tuple[float, float, np.ndarray]] = []
+        self._lock = threading.Lock()
+        pull = feed.pull
+
+        def logged(frames: int, start: float) -> np.ndarray:
+            with self._lock:
+                block = pull(frames, start)
+                self.calls.append((sink.clock(), start, block.copy()))
+            return block
+
+        feed.pull = logged  # type: ignore[method-assign]
+
+    def flush(self) -> int:
+        """sink.flush(); returns the index in `calls` of the first pull after it."""
+        with self._lock:
+            self.sink.flush()
+            return len(self.calls)
+
+
+async def _barge_in_trials(trials: int, block_ms: float = 20.0) -> BargeIn:
     sink = SpeakerSink(SINK, block_ms=block_ms)
     await sink.start()
+    log = _PullLog(sink)
     rec = MonitorRecorder(MONITOR).start()
-    latencies, errors, after = [], [], []
+    fade = round(sink.rate * 0.005)
+    phase = np.random.default_rng(7)
+    out = BargeIn()
     try:
         if not rec.first_block.wait(3):
             raise RuntimeError("the monitor delivers nothing: is the sound server up?")
@@ -68,8 +119,10 @@ async def _barge_in_trials(
                 return st.item_id == item_id and st.played_samples >= target
 
             await _until(reached, 3)
+            # speech_started arrives at any phase of the device's callbacks
+            await asyncio.sleep(float(phase.uniform(0, block_ms / 1000)))
             flushed_at = sink.clock()
-            sink.flush()
+            first_after = log.flush()
             at_flush = sink.status().played_samples
             await _until(lambda: sink.status().idle, 2)
             await asyncio.sleep(0.12)  # the monitor runs ~60 ms behind the DAC time
@@ -77,37 +130,46 @@ async def _barge_in_trials(
             start = locate(got, item[:4800])
             end = int(np.flatnonzero(got)[-1]) + 1
             trace = Trace(rec, item, since=begin)
-            latencies.append((trace.time_of(begin + end - 1) - flushed_at) * 1000)
-            errors.append((at_flush - trace.heard_at(flushed_at)) / 24)
-            after.append((end - start - at_flush) / 24)
+            out.total.append((trace.time_of(begin + end - 1) - flushed_at) * 1000)
+            out.errors.append((at_flush - trace.heard_at(flushed_at)) / 24)
+            out.after.append((end - start - at_flush) / 24)
+            # the first callback after the flush: it must hand over only the fade and silence
+            now, dac, block = log.calls[first_after]
+            if np.any(block[fade:]):
+                raise AssertionError("the block after a flush carried voice past the fade")
+            out.rt_part.append((now - flushed_at) * 1000 + 5.0)
+            out.device.append((dac - now) * 1000)
     finally:
         rec.stop()
         await sink.close()
     rec.check_timing()
-    return latencies, errors, after
+    return out
 
 
 def barge_in_latency(trials: int = 20, block_ms: float = 20.0) -> dict[str, float]:
-    latencies, _, _ = asyncio.run(_barge_in_trials(trials, block_ms))
+    b = asyncio.run(_barge_in_trials(trials, block_ms))
     return {
-        "barge_in_p50_ms": float(np.percentile(latencies, 50)),
-        "barge_in_p99_ms": float(np.percentile(latencies, 99)),
+        "barge_in_p50_ms": float(np.percentile(b.total, 50)),
+        "barge_in_p99_ms": float(np.percentile(b.total, 99)),
+        "barge_in_rt_part_p50_ms": float(np.percentile(b.rt_part, 50)),
+        "barge_in_rt_part_p99_ms": float(np.percentile(b.rt_part, 99)),
+        "device_latency_p50_ms": float(np.percentile(b.device, 50)),
     }
 
 
 def truncation_error(trials: int = 10) -> dict[str, float]:
-    _, errors, after = asyncio.run(_barge_in_trials(trials))
-    abs_err = np.abs(errors)
+    b = asyncio.run(_barge_in_trials(trials))
+    abs_err = np.abs(b.errors)
     return {
         "truncation_error_p50_ms": float(np.percentile(abs_err, 50)),
         "truncation_error_max_ms": float(abs_err.max()),
-        "heard_after_flush_p50_ms": float(np.percentile(after, 50)),
-        "heard_after_flush_max_ms": float(np.max(after)),
+        "heard_after_flush_p50_ms": float(np.percentile(b.after, 50)),
+        "heard_after_flush_max_ms": float(np.max(b.after)),
     }
 
 
-async def _cpu(seconds: float) -> float:
-    sink = SpeakerSink(SINK48, samplerate=48_000, channels=2)
+async def _cpu(seconds: float, block_ms: float = 20.0) -> float:
+    sink = SpeakerSink(SINK48, samplerate=48_000, channels=2, block_ms=block_ms)
     mic = MicSource(MONITOR48, samplerate=48_000, channels=2)
     await sink.start()
     await mic.start()
@@ -131,24 +193,145 @@ async def _cpu(seconds: float) -> float:
         await sink.close()
 
 
-def client_cpu(seconds: float = 5.0) -> dict[str, float]:
-    return {"client_cpu_percent": asyncio.run(_cpu(seconds)), "cpu_cores": float(os.cpu_count() or 1)}
+def client_cpu(seconds: float = 5.0, block_ms: float = 20.0) -> dict[str, float]:
+    return {"client_cpu_percent": asyncio.run(_cpu(seconds, block_ms)),
+            "cpu_cores": float(os.cpu_count() or 1)}
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def talk_cpu(seconds: float = 10.0) -> float:
+    """% of one core used by a whole `rt talk --plain` process on the null sinks (mic
+    rt_sink.monitor, speaker rt_sink48) while it talks with `rt serve`: a spoken question into
+    rt_sink every few seconds, the answers played. Start-up (imports) is not counted."""
+    root = Path(__file__).resolve().parents[1]
+    rt = [sys.executable, "-m", "realtime_cli"]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "q.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav),
+                        "hello there, what is the weather like today"], check=True)
+        serve = subprocess.Popen([*rt, "serve", "--port", "0", "--quiet", "--pace", "1"],
+                                 stdout=subprocess.PIPE, text=True, env=env)
+        talk = None
+        try:
+            assert serve.stdout is not None
+            url = serve.stdout.readline().split()[-1]
+            talk = subprocess.Popen(
+                [*rt, "talk", "--url", url, "--plain", "--no-save",
+                 "--input-device", MONITOR, "--output-device", SINK48],
+                stdout=subprocess.PIPE, text=True, env=env)
+            assert talk.stdout is not None
+            for line in talk.stdout:
+                if re.search(r"state: ready", line):
+                    break
+            else:
+                raise RuntimeError("rt talk ended before it was ready")
+            cpu0, wall0 = _cpu_seconds(talk.pid), time.monotonic()
+            while time.monotonic() - wall0 < seconds:
+                subprocess.run(["paplay", "-d", "rt_sink", str(wav)], check=True)
+                time.sleep(2.0)  # the answer plays (rt serve at real-time pace)
+            cpu = _cpu_seconds(talk.pid) - cpu0
+            wall = time.monotonic() - wall0
+            if talk.poll() is not None:
+                raise RuntimeError(f"rt talk exited early ({talk.returncode})")
+            return cpu / wall * 100
+        finally:
+            for proc in (talk, serve):
+                if proc is not None and proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(5)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
 
 
 def run_all() -> dict[str, float]:
     results: dict[str, float] = {}
-    latencies, errors, after = asyncio.run(_barge_in_trials(20))
-    abs_err = np.abs(errors)
-    results["barge_in_p50_ms"] = float(np.percentile(latencies, 50))
-    results["barge_in_p99_ms"] = float(np.percentile(latencies, 99))
-    results["truncation_error_p50_ms"] = float(np.percentile(abs_err, 50))
-    results["truncation_error_max_ms"] = float(abs_err.max())
-    results["heard_after_flush_p50_ms"] = float(np.percentile(after, 50))
-    results["heard_after_flush_max_ms"] = float(np.max(after))
-    results.update(client_cpu())
+    for block_ms in (20.0, 10.0):
+        b = _barge(block_ms)
+        tag = f"{block_ms:g}ms"
+        results[f"barge_in_p50_ms_{tag}"] = float(np.percentile(b.total, 50))
+        results[f"barge_in_p99_ms_{tag}"] = float(np.percentile(b.total, 99))
+        results[f"barge_in_rt_part_p50_ms_{tag}"] = float(np.percentile(b.rt_part, 50))
+        results[f"barge_in_rt_part_p99_ms_{tag}"] = float(np.percentile(b.rt_part, 99))
+        results[f"device_latency_p50_ms_{tag}"] = float(np.percentile(b.device, 50))
+        abs_err = np.abs(b.errors)
+        results[f"truncation_error_p50_ms_{tag}"] = float(np.percentile(abs_err, 50))
+        results[f"truncation_error_max_ms_{tag}"] = float(abs_err.max())
+        results[f"heard_after_flush_p50_ms_{tag}"] = float(np.percentile(b.after, 50))
+        results[f"client_cpu_percent_{tag}"] = _audio_cpu(block_ms)
+    results["rt_talk_cpu_percent"] = _talk_cpu()
+    results["cpu_cores"] = float(os.cpu_count() or 1)
     return results
 
 
+# ---------------------------------------------------------------- `make bench` rows
+
+TRIALS = 30
+
+
+@functools.cache
+def _barge(block_ms: float) -> BargeIn:
+    return asyncio.run(_barge_in_trials(TRIALS, block_ms))
+
+
+@functools.cache
+def _audio_cpu(block_ms: float) -> float:
+    return asyncio.run(_cpu(8.0, block_ms))
+
+
+@functools.cache
+def _talk_cpu() -> float:
+    return talk_cpu()
+
+
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def _barge_row(block_ms: float) -> str:
+    b = _barge(block_ms)
+    return (f"p50 {_pct(b.total, 50):.0f} ms, p99 {_pct(b.total, 99):.0f} ms "
+            f"(rt {_pct(b.rt_part, 50):.0f}/{_pct(b.rt_part, 99):.0f} + device "
+            f"{_pct(b.device, 50):.0f} ms)")
+
+
+def _rt_part_row(block_ms: float) -> str:
+    b = _barge(block_ms)
+    return f"p50 {_pct(b.rt_part, 50):.1f} ms, p99 {_pct(b.rt_part, 99):.1f} ms"
+
+
+def _truncation_row(block_ms: float) -> str:
+    b = _barge(block_ms)
+    err = np.abs(b.errors)
+    return (f"p50 {_pct(list(err), 50):.1f} ms, max {err.max():.1f} ms "
+            f"(heard after the flush: p50 {_pct(b.after, 50):.0f} ms)")
+
+
+FIGURES: list[tuple[str, Callable[[], str], str]] = [
+    ("barge-in: speech_started (flush) -> voice silent on the device, 20 ms blocks (default)",
+     lambda: _barge_row(20.0), "p99 <= 25 ms (one block)"),
+    ("  rt's part: flush -> callback hands only fade + silence, 20 ms blocks",
+     lambda: _rt_part_row(20.0), "<= one block + 5 ms fade"),
+    ("barge-in, 10 ms playback blocks", lambda: _barge_row(10.0), "p99 <= 25 ms (one block)"),
+    ("  rt's part, 10 ms blocks", lambda: _rt_part_row(10.0), "<= one block + 5 ms fade"),
+    ("truncation error: played position vs audio at the device, 20 ms blocks",
+     lambda: _truncation_row(20.0), "<= 10 ms"),
+    ("truncation error, 10 ms blocks", lambda: _truncation_row(10.0), "<= 10 ms"),
+    ("client CPU, audio layer: 48 kHz stereo capture + playback + resampling, 20 ms blocks",
+     lambda: f"{_audio_cpu(20.0):.1f} % of one core", "<= 5 %"),
+    ("client CPU, audio layer, 10 ms playback blocks",
+     lambda: f"{_audio_cpu(10.0):.1f} % of one core", "<= 5 %"),
+    ("client CPU, whole `rt talk --plain` talking on the null sinks (no resampling: 24 kHz)",
+     lambda: f"{_talk_cpu():.1f} % of one core", "<= 5 %"),
+]
+
+
 if __name__ == "__main__":
-    for name, value in run_all().items():
-        print(f"{name:28s} {value:8.2f}")
+    for name, fn, goal in FIGURES:
+        print(f"{name}: {fn()}   goal {goal}", flush=True)
