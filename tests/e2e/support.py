@@ -1,9 +1,9 @@
 """Tools for the end-to-end tests: real `rt serve` and `rt` processes on loopback sockets.
 
-Everything here waits on a condition with a deadline (a line on stdout, a record in the
-server's `--record` file, a process exit); nothing sleeps for a fixed time to "let things
-happen". Real-time pacing is the only unavoidable wait: a WAV microphone speaks in real time
-and a WAV speaker plays in real time, so the WAVs are kept short.
+Everything here waits on a condition with a deadline (a line on stdout, audio reaching the
+output WAV, a process exit); nothing sleeps for a fixed time to "let things happen".
+Real-time pacing is the only unavoidable wait: a WAV microphone speaks in real time and a WAV
+speaker plays in real time, so the WAVs are kept short.
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ import numpy.typing as npt
 
 from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLES_PER_MS
 
-ROOT = Path(__file__).resolve().parents[2]
 _BIN = Path(sys.executable).parent / "rt"
 RT: list[str] = [str(_BIN)] if _BIN.exists() else [sys.executable, "-m", "realtime_cli"]
 SECRET = "sk-test-SECRET123"
 RUN_TIMEOUT = 45.0  # one rt process, worst case on a loaded 2-core machine
-BLOCK = 20 * SAMPLES_PER_MS  # the WAV sink's block: 20 ms
 # Environment variables that would point rt at a real service or another data directory.
 _SCRUB = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
 
@@ -99,13 +97,6 @@ def find(haystack: npt.NDArray[np.int16], needle: npt.NDArray[np.int16]) -> int:
     return -1
 
 
-def common_prefix(a: npt.NDArray[np.int16], b: npt.NDArray[np.int16]) -> int:
-    """How many leading samples of `a` and `b` are identical."""
-    n = min(len(a), len(b))
-    diff = np.flatnonzero(a[:n] != b[:n])
-    return int(diff[0]) if diff.size else n
-
-
 # --------------------------------------------------------------------------- rt serve
 
 
@@ -135,9 +126,6 @@ class Server:
 
     def connections(self) -> list[int]:
         return sorted({line["conn"] for line in self.lines()})
-
-    def wait_for(self, what: str, pred: Callable[[], Any], timeout: float = 20.0) -> Any:
-        return wait_until(what, pred, timeout, also=self.log_text)
 
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
@@ -330,7 +318,7 @@ def assert_one_clean_line(res: Result, *, code: int | None = None) -> str:
         assert res.code == code, res
     assert "Traceback" not in res.stderr + res.stdout, res
     lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, res
+    assert len(lines) == 1 and lines[0].startswith("rt: "), res
     return lines[0]
 
 
