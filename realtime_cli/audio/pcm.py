@@ -20,7 +20,7 @@ SILENCE_DBFS = -120.0
 
 
 def b64encode_pcm(pcm: bytes) -> str:
-    return base64.b64encode(pcm).decode("ascii")
+    return binascii.b2a_base64(pcm, newline=False).decode("ascii")  # base64's, minus a layer
 
 
 def b64decode_pcm(text: str) -> bytes | None:

@@ -167,15 +167,19 @@ class SentAudio:
         return ms
 
     def slice(self, start_ms: float, end_ms: float) -> bytes:
-        out = bytearray()
-        for at, pcm in self._chunks:
+        """The audio sent between two stream positions. Walks back from the newest chunk, so
+        the cost is the length of the utterance, not of the whole kept history."""
+        parts: list[bytes] = []
+        for at, pcm in reversed(self._chunks):
             chunk_end = at + len(pcm) / SAMPLE_WIDTH / SAMPLES_PER_MS
-            if chunk_end <= start_ms or at >= end_ms:
+            if chunk_end <= start_ms:
+                break
+            if at >= end_ms:
                 continue
             lo = max(0, int((start_ms - at) * SAMPLES_PER_MS)) * SAMPLE_WIDTH
             hi = min(len(pcm), int((end_ms - at) * SAMPLES_PER_MS) * SAMPLE_WIDTH)
-            out += pcm[lo:hi]
-        return bytes(out)
+            parts.append(pcm[lo:hi])
+        return b"".join(reversed(parts))
 
 
 def is_stop_phrase(transcript: str, phrases: tuple[str, ...]) -> bool:

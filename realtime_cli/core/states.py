@@ -98,6 +98,9 @@ TRANSITIONS: dict[tuple[SessionState, Trigger], SessionState] = {
 }
 
 
+_ACCEPTS_INPUT = frozenset(_CONVERSATIONAL)
+
+
 @dataclass(frozen=True, slots=True)
 class StateChange:
     at: float
@@ -133,13 +136,7 @@ class Lifecycle:
         return self.state not in (SessionState.CLOSED, SessionState.ERROR)
 
     def can_accept_input(self) -> bool:
-        return self.state in (
-            SessionState.READY,
-            SessionState.LISTENING,
-            SessionState.PROCESSING,
-            SessionState.RESPONDING,
-            SessionState.INTERRUPTED,
-        )
+        return self.state in _ACCEPTS_INPUT
 
     def state_duration(self, now: float) -> float:
         return now - self.entered_at
