@@ -2,9 +2,9 @@
 
 Two figures, both CPU time over wall time:
 
-* render: in this process, the real `Dashboard` (Rich `Live`, 8 refreshes/s, alternate screen)
+* render: in this process, the real `Dashboard` (Rich `Live`, 4 refreshes/s, alternate screen)
   drawing on a 120 x 40 terminal `Console` (force_terminal, truecolor, writing to /dev/null),
-  while the event-loop side does what `DashboardFeed.update` does 8 times a second: project a
+  while the event-loop side does what `DashboardFeed.update` does 4 times a second: project a
   changing `CoreSnapshot` (levels moving, a streaming answer growing word by word, a 24-row
   transcript with a cut line, tokens and cost going up) into a `DashboardView`. Process CPU time
   (all threads) over ~5 s, minus the same loop over ~5 s without the dashboard (so it is only
@@ -54,7 +54,7 @@ RATE = 24_000
 
 
 def _snapshots(rows: int = 22) -> Callable[[int], Any]:
-    """Snapshot number k of a conversation in progress (k = 0, 1, ... at 8 per second) with
+    """Snapshot number k of a conversation in progress (k = 0, 1, ... at 4 per second) with
     `rows` finished transcript lines before the current exchange."""
     from realtime_cli.core.snapshot import CoreSnapshot, TranscriptLine
     from realtime_cli.core.states import SessionState
@@ -305,7 +305,7 @@ def _talk_figure() -> str:
 
 
 FIGURES: list[tuple[str, Callable[[], str], str]] = [
-    ("dashboard rendering, 8 frames/s, 120x40, changing view", _render_figure,
+    ("dashboard rendering, 4 frames/s, 120x40, changing view", _render_figure,
      "<= 2 % of one core"),
     (f"the same, {LONG_SESSION_ROWS} transcript lines on record",
      lambda: _render_figure(LONG_SESSION_ROWS), "<= 2 % of one core"),
