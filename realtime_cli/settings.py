@@ -210,6 +210,9 @@ SETTINGS: tuple[Setting, ...] = (
        "Speaker: index or name substring (rt devices).", optional=True, session=False),
     _s("prebuffer_ms", "audio.prebuffer_ms", FLOAT, "PREBUFFER_MS",
        "Audio queued before playback starts, 20 to 500.", session=False),
+    _s("half_duplex", "audio.half_duplex", BOOL, "HALF_DUPLEX",
+       "Send silence while the assistant speaks: for loudspeakers without echo cancellation "
+       "(barge in with a key instead of your voice)."),
     _s("keep_audio", "audio.keep_audio", BOOL, "KEEP_AUDIO",
        "Store the conversation's audio in the journal.", session=False),
     _s("idle_timeout_s", "timeouts.idle_s", FLOAT, "IDLE_TIMEOUT_S",

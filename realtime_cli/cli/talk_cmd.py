@@ -49,6 +49,8 @@ NoTranscription = Annotated[bool, typer.Option(
 JsonLines = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 Plain = Annotated[bool, typer.Option("--plain", help="Plain lines even on a terminal.")]
 NoAudio = Annotated[bool, typer.Option("--no-audio", help="Do not store audio in the journal.")]
+HalfDuplex = Annotated[bool, typer.Option(
+    "--half-duplex", help="Mic sends silence while the assistant speaks (loudspeakers, no AEC).")]
 NoSave = Annotated[bool, typer.Option("--no-save", help="Do not journal this conversation.")]
 DataDir = Annotated[str | None, typer.Option(
     "--data-dir", envvar="RT_DATA_DIR", help="Where sessions are stored.")]
@@ -69,6 +71,7 @@ def talk(
     no_server_interrupt: NoInterrupt = False, no_transcription: NoTranscription = False,
     json_lines: JsonLines = False, plain: Plain = False, no_audio: NoAudio = False,
     no_save: NoSave = False, data_dir: DataDir = None, prebuffer_ms: Prebuffer = None,
+    half_duplex: HalfDuplex = False,
 ) -> None:
     from realtime_cli.runtime.launch import run_conversation
 
@@ -125,6 +128,8 @@ def _conversation(args: dict[str, Any], base: dict[str, Any] | None = None) -> A
         overrides["transcription_model"] = ""
     if args.get("no_audio"):
         overrides["keep_audio"] = False
+    if args.get("half_duplex"):
+        overrides["half_duplex"] = True
     settings = load_settings(overrides)
     config = settings.session_config()
     for path in (args.get("input"),):

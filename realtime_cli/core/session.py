@@ -766,7 +766,8 @@ class SessionCore:
             return
         if not self.config.vad_enabled and not self.ptt_open:
             return
-        pcm = bytes(len(event.pcm)) if self.muted else event.pcm
+        quiet = self.muted or (self.config.half_duplex and self._assistant_audible())
+        pcm = bytes(len(event.pcm)) if quiet else event.pcm
         self.metrics.audio_ms_sent += self.sent.append(pcm)
         out.append(cmd.Send(event=ev.InputAudioBufferAppend(audio=b64encode_pcm(pcm))))
 

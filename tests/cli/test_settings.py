@@ -134,6 +134,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
         "RT_TRANSCRIPTION_MODEL": "none", "RT_TRANSCRIPTION_LANGUAGE": "fr",
         "RT_NOISE_REDUCTION": "far_field", "RT_INPUT_DEVICE": "2", "RT_OUTPUT_DEVICE": "pulse:x",
         "RT_PREBUFFER_MS": "100", "RT_KEEP_AUDIO": "off", "RT_IDLE_TIMEOUT_S": "off",
+        "RT_HALF_DUPLEX": "yes",
         "RT_TOTAL_TIMEOUT_S": "600", "RT_RESPONSE_TIMEOUT_S": "30",
         "RT_CONNECTION_TIMEOUT_S": "5", "RT_ROLLOVER_MARGIN_S": "60",
         "RT_MAX_RECONNECT_ATTEMPTS": "2", "RT_REPLAY_MAX_TURNS": "10",
@@ -147,6 +148,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     assert (c.speed, c.max_output_tokens, c.stop_phrases) == (1.25, 512,
                                                                ("halt", "enough already"))
     assert (c.threshold, c.prefix_padding_ms, c.silence_duration_ms) == (0.6, 200, 800)
+    assert c.half_duplex
     assert (c.create_response, c.interrupt_response, c.idle_timeout_ms, c.eagerness) == (
         False, False, 6000, "high")
     assert (c.transcription_model, c.transcription_language, c.noise_reduction) == (
