@@ -73,6 +73,15 @@ def _click_exceptions() -> tuple[type[Exception], type[Exception]]:
         return click.exceptions.ClickException, click.exceptions.Exit
 
 
+def _usage_line(exc: Exception) -> str:
+    """Click's usage error (Usage / Try / Error on four lines) as the one line rt prints for
+    every error: `rt: No such option: --bogus (try 'rt talk --help')`."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "rt"
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return f"rt: {message} (try '{path} --help')"
+
+
 def main() -> None:
     """Console-script entry point: run the app, turn RtError into one line and an exit code."""
     _register()
@@ -96,7 +105,7 @@ def main() -> None:
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         usage_error, click_exit = _click_exceptions()
         if isinstance(exc, usage_error):
-            exc.show()  # type: ignore[attr-defined]
+            typer.secho(_usage_line(exc), err=True, fg="red")
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if isinstance(exc, click_exit):
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]

@@ -121,8 +121,9 @@ def test_usage_errors_exit_2_without_a_traceback(args: tuple[str, ...]) -> None:
     out = rt(*args)
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "Traceback" not in out.stdout + out.stderr, out.stderr
-    assert out.stderr.startswith("Usage: rt"), out.stderr
-    assert "Error:" in out.stderr and "Try 'rt" in out.stderr, out.stderr
+    assert out.stderr.startswith("rt: "), out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr  # one line, like every rt error
+    assert "(try 'rt" in out.stderr and "--help')" in out.stderr, out.stderr
 
 
 @pytest.mark.parametrize("args", [("--help",), ("talk", "--help")], ids=" ".join)

@@ -251,8 +251,6 @@ def test_invalid_flag_values(wavs: Wavs, keyed_env, tmp_path: Path, flags: list[
     assert words in line and "(from the command line)" in line, res
 
 
-@pytest.mark.xfail(strict=True, reason="a value refused by the CLI parser itself (min=1) is a "
-                   "click usage error: Usage/Try/Error on 4 lines, not one")
 def test_a_flag_out_of_the_parsers_range_is_one_line(wavs: Wavs, keyed_env,
                                                      tmp_path: Path) -> None:
     res = run_rt(talk("ws://127.0.0.1:9/v1/realtime", wavs, tmp_path, "--max-turns", "0"),
