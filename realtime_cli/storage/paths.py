@@ -8,6 +8,7 @@ are as private as anything on the machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -72,8 +73,12 @@ def prepare_db_file(path: Path) -> None:
     0600 companions.
     """
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        os.close(fd)
+        if not path.exists():
+            # Never open (and close) an existing database file here: closing any descriptor
+            # of a file drops every POSIX lock this process holds on it, SQLite's included,
+            # and another rt process could then reset the WAL under our connection.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
         for suffix in DB_SUFFIXES:
             companion = Path(f"{path}{suffix}")
             try:
