@@ -24,7 +24,7 @@ from realtime_cli.core import inputs as inp
 from realtime_cli.core.records import JournalRecord
 from realtime_cli.core.session import SessionCore
 from realtime_cli.core.snapshot import CoreSnapshot
-from realtime_cli.errors import FatalServerError, RtError, TransportError
+from realtime_cli.errors import AudioDeviceError, FatalServerError, RtError, TransportError
 from realtime_cli.protocol import events as ev
 from realtime_cli.protocol.codec import decode, encode
 from realtime_cli.transport.endpoint import Endpoint
@@ -180,9 +180,9 @@ class Runner:
                     if self._conn is not None:
                         self._conn.queue.put_nowait(encode(c.event))
                 case cmd.Play():
-                    self.sink.play(c.item_id, c.pcm)
+                    self._to_sink(self.sink.play, c.item_id, c.pcm)
                 case cmd.FlushPlayback():
-                    self.sink.flush()
+                    self._to_sink(self.sink.flush)
                 case cmd.Journal():
                     if self.journal is not None:
                         self.journal.submit(c.record)
@@ -197,6 +197,16 @@ class Runner:
                     self._done.set()
                 case cmd.StatusChanged() | cmd.Notice():
                     pass
+
+    def _to_sink(self, method: Callable[..., None], *args: Any) -> None:
+        """A speaker lost mid-conversation ends it with its one-line error, journal intact."""
+        if self.error is not None:
+            return
+        try:
+            method(*args)
+        except AudioDeviceError as exc:
+            self.error = exc
+            self.stop(exc.exit_code, exc.message)
 
     def poll_playback(self) -> None:
         """Tell the core how far playback got, before anything that depends on it."""
@@ -285,10 +295,10 @@ class Runner:
         if end is None:
             return
         if isinstance(event, ev.OutputAudioDone):
-            end(event.item_id)
+            self._to_sink(end, event.item_id)
         elif isinstance(event, ev.ResponseDone):
             for item in event.output:
-                end(item.id)
+                self._to_sink(end, item.id)
 
     async def _writer(self, conn: _Connection) -> None:
         with contextlib.suppress(ConnectionClosed):
