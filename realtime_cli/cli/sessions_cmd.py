@@ -17,6 +17,7 @@ import typer
 if TYPE_CHECKING:
     import sqlite3
 
+    from realtime_cli.pricing import ModelPrice
     from realtime_cli.storage.queries import SessionDetail, SessionSummary
 
 sessions_app = typer.Typer(
@@ -176,7 +177,14 @@ def _session_cost(detail: SessionDetail) -> float | None:
             cached_text_tokens=t.cached_text_tokens,
             cached_audio_tokens=t.cached_audio_tokens,
         )
-    return estimate_cost(detail.summary.model, usage)
+    return estimate_cost(detail.summary.model, usage, configured_prices())
+
+
+def configured_prices() -> dict[str, ModelPrice]:
+    """The price table with the config file's `[prices]` overrides (pricing.py is the default)."""
+    from realtime_cli.settings import load_settings
+
+    return load_settings({}).price_table()
 
 
 def _load(data_dir: Path | None, session: str) -> SessionDetail:

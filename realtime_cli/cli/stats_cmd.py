@@ -43,13 +43,13 @@ def stats(
 
       rt stats --since 2026-11-01 --json
     """
-    from realtime_cli.cli.sessions_cmd import open_store
+    from realtime_cli.cli.sessions_cmd import configured_prices, open_store
     from realtime_cli.storage.stats import compute_stats, parse_since
 
     start = parse_since(since) if since else None
     conn = open_store(data_dir)
     try:
-        result = compute_stats(conn, start)
+        result = compute_stats(conn, start, prices=configured_prices())
     finally:
         conn.close()
     if as_json:

@@ -253,3 +253,17 @@ def test_show_on_a_terminal_dims_instead_of_brackets(
     out = " ".join(ok("sessions", "show", two[1]).split())  # rich wraps at the console width
     assert "Sure, the weather ✂ [interrupted at 1.24 s] is sunny and warm today." in out
     assert "[unheard:" not in out
+
+
+def test_price_overrides_from_the_config_file_reach_stats_and_show(
+    two: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The price table lives in pricing.py; `[prices]` in the config file overrides it."""
+    default = json.loads(ok("stats", "--json"))["cost_usd"]
+    config = tmp_path / "rt.toml"
+    config.write_text("[prices.gpt-realtime]\naudio_out = 6400.0\naudio_in = 3200.0\n")
+    monkeypatch.setenv("RT_CONFIG", str(config))
+    dearer = json.loads(ok("stats", "--json"))["cost_usd"]
+    assert default > 0 and dearer > 10 * default
+    shown = json.loads(ok("sessions", "show", two[1], "--json"))
+    assert shown["session"]["cost_usd"] == pytest.approx(dearer / 2, rel=0.01)
