@@ -102,7 +102,8 @@ class SessionCore:
         self._tools_waiting: list[str] = []
         self._handled_calls: set[str] = set()
         self._end_requested = False
-        self._assistant_turns_done = 0
+        self._assistant_turns_done = 0  # responses that said something (not tool calls only)
+        self._responses_done = 0
         # audio
         self.sent = SentAudio()
         self.muted = False
@@ -155,7 +156,8 @@ class SessionCore:
     def is_quiet(self) -> bool:
         """Nobody is talking and nothing is expected: a safe moment to stop or roll over."""
         return (self.state in QUIET_STATES and self.response is None and self._playback_idle
-                and not self.ptt_open and self._awaiting_response_since is None)
+                and not self.ptt_open and self._awaiting_response_since is None
+                and not self._tools_waiting)
 
     def wall(self, now: float) -> float:
         return self._wall0 + (now - self._mono0)
@@ -616,11 +618,13 @@ class SessionCore:
                 item.completed_at = item.completed_at or self.wall(now)
                 self._journal_item(item, out)
         if not resp.suppressed:
-            self.metrics.count_turn(ItemKind.ASSISTANT)
-            self._assistant_turns_done += 1
+            if any(self.items[local].kind is ItemKind.ASSISTANT for local in resp.item_ids):
+                self.metrics.count_turn(ItemKind.ASSISTANT)
+                self._assistant_turns_done += 1
+            self._responses_done += 1
             out.append(cmd.Journal(record=TurnRecord(
                 session_id=self.session_id, response_id=resp.response_id,
-                turn_index=self._assistant_turns_done, status=e.status,
+                turn_index=self._responses_done, status=e.status,
                 started_at=self.wall(resp.started_at), duration_ms=(now - resp.started_at) * 1e3,
                 latency_ms=resp.latency_ms, input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens, cached_tokens=usage.cached_tokens,
