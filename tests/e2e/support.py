@@ -8,6 +8,7 @@ speaker plays in real time, so the WAVs are kept short.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -23,7 +24,7 @@ import wave
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -334,3 +335,47 @@ def data_bytes(root: Path) -> Iterable[tuple[Path, bytes]]:
 
 def loud(pcm: npt.NDArray[np.int16], threshold: int = 500) -> npt.NDArray[np.intp]:
     return np.flatnonzero(np.abs(pcm.astype(np.int32)) > threshold)
+
+
+class ThreadedWsServer:
+    """A `websockets` server on 127.0.0.1, port 0, in its own thread and loop, for tests that
+    need a peer misbehaving in ways `rt serve` does not. Subclasses define `_handler` and may
+    override `serve_options()`; use as a context manager."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.opened = 0
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Future[None] | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    async def _handler(self, ws: Any) -> None:
+        raise NotImplementedError
+
+    def serve_options(self) -> dict[str, Any]:
+        return {}
+
+    async def _main(self) -> None:
+        from websockets.asyncio.server import serve
+
+        self._stop = self._loop.create_future()
+        async with serve(self._handler, "127.0.0.1", 0, **self.serve_options()) as srv:
+            self.port = next(iter(srv.sockets)).getsockname()[1]
+            self._ready.set()
+            await self._stop
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+        self._loop.close()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        assert self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set_result, None)
+        self._thread.join(10)

@@ -8,35 +8,34 @@ WebSocket server, a TCP listener that never answers (with a tiny connection time
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from .conftest import Wavs
-from .support import SECRET, assert_one_clean_line, clean_env, data_bytes, run_rt
+from .support import (
+    SECRET,
+    ThreadedWsServer,
+    assert_one_clean_line,
+    clean_env,
+    data_bytes,
+    run_rt,
+)
 
 pytestmark = pytest.mark.slow
 
 
-class TinyServer:
-    """A `websockets` server in a thread: `/http/NNN` refuses the upgrade with status NNN,
-    `/close/NNNN` accepts and closes with that code. Counts connections."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.opened = 0
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Future[None] | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+class TinyServer(ThreadedWsServer):
+    """`/http/NNN` refuses the upgrade with status NNN, `/close/NNNN` accepts and closes with
+    that code. Counts connections."""
 
     def url(self, path: str, scheme: str = "ws") -> str:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
@@ -54,27 +53,8 @@ class TinyServer:
         if parts[0] == "close":
             await ws.close(int(parts[1]), "invalid_request_error.beta_api_shape_disabled")
 
-    async def _main(self) -> None:
-        self._stop = self._loop.create_future()
-        async with serve(self._handler, "127.0.0.1", 0, process_request=self._process) as srv:
-            self.port = next(iter(srv.sockets)).getsockname()[1]
-            self._ready.set()
-            await self._stop
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
-        self._loop.close()
-
-    def __enter__(self) -> TinyServer:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set_result, None)
-        self._thread.join(10)
+    def serve_options(self) -> dict[str, Any]:
+        return {"process_request": self._process}
 
 
 @pytest.fixture(scope="module")

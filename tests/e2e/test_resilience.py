@@ -12,19 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from realtime_cli.server.faults import expiry_error, expiry_message
 
 from .conftest import SHORT_ANSWERS, Wavs
-from .support import Event, Server, no_traceback, run_rt, session_json, sessions_json
+from .support import (
+    Event,
+    Server,
+    ThreadedWsServer,
+    no_traceback,
+    run_rt,
+    session_json,
+    sessions_json,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -116,20 +124,15 @@ def test_an_expiring_session_rolls_over_without_losing_an_item(serve, wavs: Wavs
     assert all(c["opened_at"] > 0 and c["closed_at"] >= c["opened_at"] for c in conns), conns
 
 
-class ExpiringProxy:
+class ExpiringProxy(ThreadedWsServer):
     """ws://127.0.0.1:PORT -> `upstream`, frame for frame. On the first connection it moves
     `expires_at` an hour away (so rt does not roll over first) and, `after` seconds in, sends
     the service's `session_expired` error and closes with 1001."""
 
     def __init__(self, upstream: str, after: float) -> None:
+        super().__init__()
         self.upstream = upstream.split("/v1/")[0]
         self.after = after
-        self.port = 0
-        self.opened = 0
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Future[None] | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     @property
     def url(self) -> str:
@@ -169,27 +172,8 @@ class ExpiringProxy:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _main(self) -> None:
-        self._stop = self._loop.create_future()
-        async with serve(self._handler, "127.0.0.1", 0, max_size=None, compression=None) as srv:
-            self.port = next(iter(srv.sockets)).getsockname()[1]
-            self._ready.set()
-            await self._stop
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._main())
-        self._loop.close()
-
-    def __enter__(self) -> ExpiringProxy:
-        self._thread.start()
-        assert self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set_result, None)
-        self._thread.join(10)
+    def serve_options(self) -> dict[str, Any]:
+        return {"max_size": None, "compression": None}
 
 
 def test_the_servers_session_expired_rolls_over_without_losing_an_item(
