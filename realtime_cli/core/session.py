@@ -526,6 +526,8 @@ class SessionCore:
         self._journal_item(item, out)
         if not is_stop_phrase(e.transcript, self.config.stop_phrases):
             return
+        if any(i.seq > item.seq for i in self.items.values() if i.kind in USER_ROLES):
+            return  # the user has said something since: that newer turn is what counts now
         if self.response is not None and not self.response.suppressed:
             self._interrupt(InterruptionKind.CANCEL_REQUEST, now, out, user_text=e.transcript)
         elif self._assistant_audible():

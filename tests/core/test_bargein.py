@@ -166,6 +166,20 @@ def test_late_stop_transcript_after_its_answer_ended_does_not_mute_the_next_answ
     assert_effects(out, cmd.Play, cmd.Play)
 
 
+def test_late_stop_transcript_does_not_cancel_the_answer_to_a_newer_question() -> None:
+    # "stop", then at once "what time is it": the first transcript arrives while the answer
+    # to the second question plays. The newer turn supersedes the stop.
+    h = Harness()
+    h.ready()
+    h.feed(h.peer.user_turn(0, 400))
+    stop_item = h.peer.user_item_id
+    h.feed(h.peer.user_turn(1000, 1600, "what time is it"))
+    h.feed(h.peer.response_created() + h.peer.audio_item() + h.peer.audio(300))
+    h.play(h.peer.item_id, 2400)
+    assert_effects(h.feed(h.peer.user_transcript("stop", item_id=stop_item)))
+    assert h.state is S.RESPONDING
+
+
 def test_a_longer_sentence_with_stop_in_it_is_not_a_stop_phrase() -> None:
     h = speaking()
     h.play(h.peer.item_id, 4800)
