@@ -104,6 +104,7 @@ class SessionCore:
         self._end_requested = False
         self._assistant_turns_done = 0  # responses that said something (not tool calls only)
         self._responses_done = 0
+        self._stored = False  # SessionStarted journaled (on the first connection)
         # audio
         self.sent = SentAudio()
         self.muted = False
@@ -209,10 +210,6 @@ class SessionCore:
         self._wall0 = event.wall
         self._mono0 = event.now
         self.metrics.created_at = event.now
-        out.append(cmd.Journal(record=SessionStarted(
-            session_id=self.session_id, created_at=event.wall, model=self.config.model,
-            voice=self.config.voice, instructions=self.config.instructions,
-            config=self.config.to_dict(), resumed=self.resumed)))
         self._connect_pending = True
         out.append(cmd.Connect(delay_s=0.0, reason=self._conn_reason))
 
@@ -223,6 +220,14 @@ class SessionCore:
         self.metrics.connected_at = self.metrics.connected_at or now
         self.sent.reset()
         self._created_deadline = now + self.config.connection_timeout_s
+        if not self._stored:
+            # Stored from the first connection on: a run that never reached a server (bad URL,
+            # refused, bad key) leaves no empty session behind.
+            self._stored = True
+            out.append(cmd.Journal(record=SessionStarted(
+                session_id=self.session_id, created_at=self._wall0, model=self.config.model,
+                voice=self.config.voice, instructions=self.config.instructions,
+                config=self.config.to_dict(), resumed=self.resumed)))
         self._move(Trigger.OPENED, now, out, "connected")
         out.append(cmd.Journal(record=ConnectionRecord(
             session_id=self.session_id, index=self.conn_index, reason=self._conn_reason,
@@ -326,8 +331,10 @@ class SessionCore:
             out.append(cmd.Journal(record=ConnectionRecord(
                 session_id=self.session_id, index=self.conn_index, reason=self._conn_reason,
                 opened_at=0.0, closed_at=self.wall(now), close_code=1000, close_reason=reason)))
-        out.append(cmd.Journal(record=SessionEnded(
-            session_id=self.session_id, ended_at=self.wall(now), status=status, reason=reason)))
+        if self._stored:
+            out.append(cmd.Journal(record=SessionEnded(
+                session_id=self.session_id, ended_at=self.wall(now), status=status,
+                reason=reason)))
         self._move(Trigger.CLOSED, now, out, reason)
         out.append(cmd.Shutdown(exit_code=code, reason=reason))
 

@@ -275,3 +275,12 @@ def test_cancel_not_active_is_harmless_and_active_response_defers_response_creat
     assert_effects(out)
     out = h.feed(h.peer.item_done() + h.peer.response_done())
     assert_effects(out, Sent("response.create"))
+
+
+def test_a_run_that_never_connects_stores_nothing() -> None:
+    """A bad URL, a refused connection or a rejected key must not leave an empty session."""
+    h = Harness()
+    out = h.begin()
+    out += h.core.handle(inp.ConnectFailed(now=h.clock.monotonic(), message="refused"))
+    assert [c for c in out if isinstance(c, cmd.Journal)] == []
+    assert any(isinstance(c, cmd.Shutdown) and c.exit_code != 0 for c in out)
