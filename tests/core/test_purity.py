@@ -1,0 +1,56 @@
+"""The session core and the protocol layer do no I/O: they import no event loop, socket,
+sound, database, clock or thread module, directly or through another rt module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import realtime_cli
+
+FORBIDDEN = {"asyncio", "websockets", "sounddevice", "sqlite3", "time", "threading",
+             "socket", "selectors", "subprocess", "soxr"}
+PACKAGE = Path(realtime_cli.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _closure(start: list[Path]) -> dict[Path, set[str]]:
+    """Every rt module reachable from `start` by imports, with what each imports."""
+    seen: dict[Path, set[str]] = {}
+    todo = list(start)
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen[path] = _imports(path)
+        for name in seen[path]:
+            if name.startswith("realtime_cli."):
+                rel = Path(*name.split(".")[1:])
+                for candidate in (PACKAGE / rel.with_suffix(".py"), PACKAGE / rel / "__init__.py"):
+                    if candidate.exists():
+                        todo.append(candidate)
+    return seen
+
+
+def test_core_and_protocol_import_nothing_that_does_io() -> None:
+    start = sorted((PACKAGE / "core").glob("*.py")) + sorted((PACKAGE / "protocol").glob("*.py"))
+    closure = _closure(start)
+    assert PACKAGE / "core" / "session.py" in closure
+    bad = {str(p.relative_to(PACKAGE)): sorted(n for n in names if n.split(".")[0] in FORBIDDEN)
+           for p, names in closure.items()}
+    assert {p: n for p, n in bad.items() if n} == {}
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("import asyncio\nfrom time import monotonic\n")
+    assert _imports(module) == {"asyncio", "time"}
