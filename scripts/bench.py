@@ -51,12 +51,15 @@ def core_event_mix(turns: int = 200) -> list[Any]:
     t = 0.0
     for n in range(turns):
         rid, iid, uid = f"resp_{n}", f"item_a{n}", f"item_u{n}"
-        events.append(inp.ServerMessage(now=t, event=ev.SpeechStarted(audio_start_ms=0, item_id=uid)))
+        sent_ms = n * 350 * 20  # 350 mic frames of 20 ms per turn so far: VAD positions grow
+        events.append(inp.ServerMessage(now=t, event=ev.SpeechStarted(audio_start_ms=sent_ms,
+                                                                      item_id=uid)))
         for _ in range(100):
             t += 0.02
             events.append(inp.MicAudio(now=t, pcm=mic))
         events += [
-            inp.ServerMessage(now=t, event=ev.SpeechStopped(audio_end_ms=2000, item_id=uid)),
+            inp.ServerMessage(now=t, event=ev.SpeechStopped(audio_end_ms=sent_ms + 2000,
+                                                            item_id=uid)),
             inp.ServerMessage(now=t, event=ev.InputAudioBufferCommitted(item_id=uid)),
             inp.ServerMessage(now=t, event=ev.ResponseCreated(response_id=rid)),
             inp.ServerMessage(now=t, event=ev.OutputItemAdded(response_id=rid, item=ev.Item(
