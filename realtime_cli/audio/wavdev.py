@@ -41,7 +41,16 @@ _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 
 def load_wav(path: str | Path) -> npt.NDArray[np.int16]:
     """The whole file as 24 kHz mono int16; AudioDeviceError (one line) if it cannot be used."""
-    rate, frames = _read(Path(path))
+    return to_api_audio(*_read(Path(path)))
+
+
+def wav_bytes_to_api_audio(data: bytes, where: str) -> npt.NDArray[np.int16]:
+    """A WAV held in memory (e.g. espeak-ng's stdout) as 24 kHz mono int16."""
+    return to_api_audio(*decode_riff(data, where))
+
+
+def to_api_audio(rate: int, frames: npt.NDArray[np.generic]) -> npt.NDArray[np.int16]:
+    """Whole (frames, channels) audio at any rate -> 24 kHz mono int16 (one-shot soxr, HQ)."""
     mono = to_mono_int16(frames)
     if rate == SAMPLE_RATE or mono.size == 0:
         return mono
@@ -62,13 +71,13 @@ def _read(path: Path) -> tuple[int, npt.NDArray[np.generic]]:
         raise AudioDeviceError(f"cannot read WAV file {path}: {exc.strerror or exc}") from None
     except (wave.Error, EOFError) as exc:
         if "unknown format" in str(exc):
-            return _read_riff(path)
+            return decode_riff(path.read_bytes(), str(path))
         raise AudioDeviceError(f"not a usable WAV file: {path} ({exc or 'truncated'})") from None
 
 
-def _read_riff(path: Path) -> tuple[int, npt.NDArray[np.generic]]:
-    """WAVs the 3.11 `wave` module refuses: float and WAVE_FORMAT_EXTENSIBLE."""
-    data = path.read_bytes()
+def decode_riff(data: bytes, path: str) -> tuple[int, npt.NDArray[np.generic]]:
+    """WAVs the 3.11 `wave` module refuses (float, WAVE_FORMAT_EXTENSIBLE) or that are not in a
+    file. A streamed WAV's oversized data length just means "to the end"."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise AudioDeviceError(f"not a WAV file: {path}")
     fmt: tuple[int, int, int, int] | None = None
@@ -89,7 +98,8 @@ def _read_riff(path: Path) -> tuple[int, npt.NDArray[np.generic]]:
     raise AudioDeviceError(f"not a usable WAV file: {path} (no fmt/data chunk)")
 
 
-def _decode(raw: bytes, tag: int, width: int, channels: int, path: Path) -> npt.NDArray[np.generic]:
+def _decode(raw: bytes, tag: int, width: int, channels: int, path: Path | str
+            ) -> npt.NDArray[np.generic]:
     """Interleaved frames -> (frames, channels): int16 for 16-bit, float in [-1, 1] otherwise."""
     if channels < 1 or width < 1:
         raise AudioDeviceError(f"not a usable WAV file: {path} ({channels} ch, {width} bytes)")

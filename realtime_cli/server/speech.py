@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import struct
 import sys
 from collections.abc import Callable
 
@@ -23,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from realtime_cli.audio.pcm import SAMPLE_RATE
+from realtime_cli.errors import AudioDeviceError
 
 ESPEAK_WPM = 160
 VOICE_VARIANTS = {
@@ -39,30 +39,11 @@ VOICE_VARIANTS = {
 }
 
 
-def parse_wav(data: bytes) -> tuple[int, bytes]:
-    """(sample rate, PCM16 mono bytes) from espeak-ng's streamed WAV."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise ValueError("espeak-ng did not return a WAV file")
-    pos, rate = 12, 22050
-    while pos + 8 <= len(data):
-        chunk, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        if chunk == b"fmt ":
-            rate = struct.unpack("<I", data[pos + 12 : pos + 16])[0]
-        if chunk == b"data":
-            pcm = data[pos + 8 :]
-            return rate, pcm[: len(pcm) - len(pcm) % 2]
-        pos += 8 + size
-    raise ValueError("espeak-ng WAV has no data chunk")
+def espeak_wav_to_pcm(data: bytes) -> bytes:
+    """espeak-ng's streamed WAV (any rate) as 24 kHz mono PCM16 bytes."""
+    from realtime_cli.audio.wavdev import wav_bytes_to_api_audio
 
-
-def resample_pcm(pcm: bytes, rate: int) -> bytes:
-    import soxr
-
-    if rate == SAMPLE_RATE:
-        return pcm
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-    out = soxr.resample(samples, rate, SAMPLE_RATE)
-    return bytes(np.clip(np.round(out * 32767.0), -32768, 32767).astype("<i2").tobytes())
+    return wav_bytes_to_api_audio(data, "espeak-ng output").astype("<i2").tobytes()
 
 
 _VOWELS = re.compile(r"[aeiouy]+", re.IGNORECASE)
@@ -137,7 +118,7 @@ class SpeechEngine:
         if self._espeak is not None:
             try:
                 return await self._run_espeak(text, voice, speed)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, AudioDeviceError) as exc:  # not a usable WAV
                 self._espeak = None
                 self._warn(f"rt serve: espeak-ng failed ({exc}); using the synthetic voice")
                 self._warned = True
@@ -155,5 +136,4 @@ class SpeechEngine:
         out, err = await proc.communicate()
         if proc.returncode != 0:
             raise OSError(err.decode(errors="replace").strip() or f"exit {proc.returncode}")
-        rate, pcm = parse_wav(out)
-        return resample_pcm(pcm, rate)
+        return espeak_wav_to_pcm(out)

@@ -46,15 +46,14 @@ Event = dict[str, Any]
 
 def speech(text: str) -> npt.NDArray[np.int16]:
     """Real speech at 24 kHz mono (espeak-ng, resampled), like the server's own voice."""
-    from realtime_cli.server.speech import parse_wav, resample_pcm, synthetic_voice
+    from realtime_cli.server.speech import espeak_wav_to_pcm, synthetic_voice
 
     exe = shutil.which("espeak-ng")
     if exe is None:  # Silero hears the synthetic voice as speech too
         return np.frombuffer(synthetic_voice(text), dtype="<i2").copy()
     out = subprocess.run([exe, "-v", "en-us", "-s", "170", "--stdout", "--", text],
                          capture_output=True, check=True, timeout=30).stdout
-    rate, pcm = parse_wav(out)
-    return np.frombuffer(resample_pcm(pcm, rate), dtype="<i2").copy()
+    return np.frombuffer(espeak_wav_to_pcm(out), dtype="<i2").copy()
 
 
 def silence(ms: float) -> npt.NDArray[np.int16]:

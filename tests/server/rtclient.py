@@ -19,7 +19,7 @@ from conformance import validate_server_event
 from websockets.asyncio.client import ClientConnection, connect
 
 from realtime_cli.audio.pcm import b64encode_pcm, silence
-from realtime_cli.server.speech import parse_wav, resample_pcm, synthetic_voice
+from realtime_cli.server.speech import espeak_wav_to_pcm, synthetic_voice
 
 Event = dict[str, Any]
 TIMEOUT = 10.0
@@ -33,8 +33,7 @@ def speech_pcm(text: str) -> bytes:
     wav = subprocess.run(
         [exe, "-v", "en-us", "-s", "160", "--stdout", text], capture_output=True, check=True
     ).stdout
-    rate, pcm = parse_wav(wav)
-    return resample_pcm(pcm, rate)
+    return espeak_wav_to_pcm(wav)
 
 
 def utterance(text: str = "Hello there, this is a test of the voice detector.",
