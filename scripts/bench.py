@@ -194,6 +194,8 @@ async def _latency_run(frames: int = 300, deltas: int = 300) -> tuple[list[float
         def play(self, item_id: str, pcm: bytes) -> None:
             delta_queued.append(time.perf_counter())
 
+        def end_of_item(self, item_id: str) -> None: ...
+
         def flush(self) -> None: ...
 
         def status(self) -> SinkStatus:

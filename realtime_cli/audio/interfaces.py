@@ -59,6 +59,11 @@ class AudioSink(Protocol):
         """Queue 24 kHz mono PCM16 of one assistant item (items play in order)."""
         ...
 
+    def end_of_item(self, item_id: str) -> None:
+        """All audio of `item_id` has been queued: play its tail even if shorter than the
+        prebuffer, so playback can go idle."""
+        ...
+
     def flush(self) -> None:
         """Drop everything queued and stop within one block, with a short fade (barge-in)."""
         ...

@@ -132,11 +132,11 @@ def _conversation(args: dict[str, Any], base: dict[str, Any] | None = None) -> A
         overrides["half_duplex"] = True
     settings = load_settings(overrides)
     config = settings.session_config()
-    for path in (args.get("input"),):
-        if path is not None and not Path(path).is_file():
-            from realtime_cli.errors import ConfigError
+    wav = args.get("input")
+    if wav is not None and not Path(wav).is_file():  # before connecting, not after
+        from realtime_cli.errors import ConfigError
 
-            raise ConfigError(f"input WAV not found: {path}")
+        raise ConfigError(f"input WAV not found: {wav}")
     endpoint = resolve_endpoint(model=config.model, url=args.get("url"),
                                 azure_endpoint=args.get("azure_endpoint"),
                                 azure_deployment=args.get("azure_deployment"), env=os.environ)

@@ -291,9 +291,7 @@ class Runner:
     def _end_of_audio(self, event: ev.ServerEvent) -> None:
         """Tell the sink an item's audio is complete, so its last block (below the prebuffer)
         plays out and playback goes idle; without it the turn never finishes."""
-        end = getattr(self.sink, "end_of_item", None)
-        if end is None:
-            return
+        end = self.sink.end_of_item
         if isinstance(event, ev.OutputAudioDone):
             self._to_sink(end, event.item_id)
         elif isinstance(event, ev.ResponseDone):
