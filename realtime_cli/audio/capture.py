@@ -18,14 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from realtime_cli.audio.convert import CaptureConverter
-from realtime_cli.audio.devices import (
-    DeviceInfo,
-    open_error,
-    resolve_device,
-    routed,
-    sounddevice,
-    stream_format,
-)
+from realtime_cli.audio.devices import DeviceInfo, open_stream, resolve_device, stream_format
 from realtime_cli.audio.interfaces import SourceLevels
 from realtime_cli.audio.levels import LevelTracker
 from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH
@@ -72,27 +65,16 @@ class MicSource:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        sd = sounddevice()
         info = resolve_device(self._spec, "input")
         rate, channels = stream_format(info, "input", self._want_rate, self._want_channels)
         self.device, self.rate, self.channels = info, rate, channels
         self._converter = CaptureConverter(rate, channels)
         try:
-            with routed(info, "input"):
-                self._stream = sd.InputStream(
-                    device=info.index,
-                    samplerate=rate,
-                    channels=channels,
-                    dtype="int16",
-                    blocksize=round(rate * self._block_ms / 1000),
-                    latency="low",  # sounddevice's default "high" adds a block on ALSA
-                    callback=self._callback,
-                    finished_callback=self._finished,
-                )
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
+            self._stream = open_stream(info, "input", rate, channels, self._block_ms,
+                                       self._callback, self._finished)
+        except AudioDeviceError:
             await self.close()
-            raise open_error(exc, info, "input", rate, channels) from None
+            raise
         # Started means hearing: the first block comes 20-80 ms after start on PulseAudio (up
         # to 2 s on an idle null sink), and whatever is said before it is lost. So rt says
         # "ready" only once the microphone delivers. No block at all: read() reports the stall.

@@ -14,9 +14,10 @@ libportaudio2 gets an AudioDeviceError, not an ImportError.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -186,6 +187,36 @@ def routed(info: DeviceInfo, kind: Kind) -> Iterator[None]:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = before
+
+
+def open_stream(
+    info: DeviceInfo, kind: Kind, rate: int, channels: int, block_ms: float,
+    callback: Callable[..., None], finished: Callable[[], None],
+) -> Any:
+    """A started int16 PortAudio stream on `info`, routed to its PulseAudio target; one-line
+    AudioDeviceError when it cannot be opened or started (nothing is left open then)."""
+    sd = sounddevice()
+    stream_class = sd.InputStream if kind == "input" else sd.OutputStream
+    stream = None
+    try:
+        with routed(info, kind):
+            stream = stream_class(
+                device=info.index,
+                samplerate=rate,
+                channels=channels,
+                dtype="int16",
+                blocksize=round(rate * block_ms / 1000),
+                latency="low",  # sounddevice's default "high" adds a block on ALSA
+                callback=callback,
+                finished_callback=finished,
+            )
+        stream.start()
+        return stream
+    except (sd.PortAudioError, ValueError) as exc:
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close(ignore_errors=True)
+        raise open_error(exc, info, kind, rate, channels) from None
 
 
 def open_error(exc: Exception, info: DeviceInfo, kind: Kind, rate: int, channels: int) -> AudioDeviceError:

@@ -19,14 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from realtime_cli.audio.devices import (
-    DeviceInfo,
-    open_error,
-    resolve_device,
-    routed,
-    sounddevice,
-    stream_format,
-)
+from realtime_cli.audio.devices import DeviceInfo, open_stream, resolve_device, stream_format
 from realtime_cli.audio.feed import PlaybackFeed
 from realtime_cli.audio.interfaces import SinkStatus
 from realtime_cli.errors import AudioDeviceError
@@ -63,28 +56,17 @@ class SpeakerSink:
         self.channels = 0
 
     async def start(self) -> None:
-        sd = sounddevice()
         info = resolve_device(self._spec, "output")
         rate, channels = stream_format(info, "output", self._want_rate, self._want_channels)
         self.device, self.rate, self.channels = info, rate, channels
         self._feed = PlaybackFeed(rate, prebuffer_ms=self._prebuffer_ms, fade_ms=self._fade_ms)
         try:
-            with routed(info, "output"):
-                self._stream = sd.OutputStream(
-                    device=info.index,
-                    samplerate=rate,
-                    channels=channels,
-                    dtype="int16",
-                    blocksize=round(rate * self._block_ms / 1000),
-                    latency="low",  # sounddevice's default "high" adds a block on ALSA
-                    callback=self._callback,
-                    finished_callback=self._finished,
-                )
-            self._latency = float(self._stream.latency)
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
+            self._stream = open_stream(info, "output", rate, channels, self._block_ms,
+                                       self._callback, self._finished)
+        except AudioDeviceError:
             await self.close()
-            raise open_error(exc, info, "output", rate, channels) from None
+            raise
+        self._latency = float(self._stream.latency)
 
     # --- event loop ------------------------------------------------------------------------
 
