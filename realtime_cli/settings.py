@@ -209,7 +209,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("output_device", "audio.output_device", DEVICE, "OUTPUT_DEVICE",
        "Speaker: index or name substring (rt devices).", optional=True, session=False),
     _s("prebuffer_ms", "audio.prebuffer_ms", FLOAT, "PREBUFFER_MS",
-       "Audio queued before playback starts, 20 to 500.", session=False),
+       "Audio queued before playback starts, 60 to 120.", session=False),
+    _s("output_block_ms", "audio.output_block_ms", FLOAT, "OUTPUT_BLOCK_MS",
+       "Speaker block, 2.5 to 50: barge-in stops the voice within about 3 blocks; raise it "
+       "if playback stutters on a busy machine.", session=False),
     _s("half_duplex", "audio.half_duplex", BOOL, "HALF_DUPLEX",
        "Send silence while the assistant speaks: for loudspeakers without echo cancellation "
        "(barge in with a key instead of your voice)."),
@@ -241,9 +244,13 @@ CLIENT_DEFAULTS: dict[str, Any] = {
     "input_device": None,
     "output_device": None,
     "prebuffer_ms": 80.0,
+    "output_block_ms": 5.0,
     "keep_audio": True,
 }
-PREBUFFER_RANGE = (60.0, 120.0)  # what the jitter buffer accepts (audio/feed.py)
+CLIENT_RANGES = {  # what the jitter buffer (audio/feed.py) and the speaker (audio/playback.py) accept
+    "prebuffer_ms": (60.0, 120.0),
+    "output_block_ms": (2.5, 50.0),
+}
 
 
 def defaults() -> dict[str, Any]:
@@ -270,6 +277,7 @@ class Settings:
     input_device: str | None = None
     output_device: str | None = None
     prebuffer_ms: float = 80.0
+    output_block_ms: float = 5.0
     keep_audio: bool = True
     tool_decls: tuple[ToolDecl, ...] = ()
     prices: dict[str, dict[str, float]] | None = None  # overrides of the price table
@@ -367,10 +375,10 @@ def load_settings(
 
 def _settings(values: dict[str, Any], sources: dict[str, str], tools: tuple[ToolDecl, ...],
               prices: dict[str, dict[str, float]] | None, path: Path | None) -> Settings:
-    lo, hi = PREBUFFER_RANGE
-    if not lo <= values["prebuffer_ms"] <= hi:
-        raise ConfigError(f"invalid audio.prebuffer_ms: must be between {lo:g} and {hi:g}"
-                          f"{_origin(sources['prebuffer_ms'], path)}")
+    for name, (lo, hi) in CLIENT_RANGES.items():
+        if not lo <= values[name] <= hi:
+            raise ConfigError(f"invalid {BY_NAME[name].key}: must be between {lo:g} and {hi:g}"
+                              f"{_origin(sources[name], path)}")
     client = {k: values.pop(k) for k in CLIENT_DEFAULTS}
     return Settings(
         session=MappingProxyType(values),

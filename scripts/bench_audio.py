@@ -8,7 +8,7 @@ and `FIGURES` (name, callable returning the measured text, goal) feeds `make ben
 * barge-in: flush() called (= speech_started arrived; rt flushes in the same step) -> the last
   sample of the voice on the monitor, p50/p99 ms over `trials`. Split in two: rt's part, flush ->
   the output callback that hands the device only the fade-out and silence (waiting for the next
-  callback, 0-1 block, plus the 5 ms fade), and the device's part, that block's way to the DAC
+  callback, 0-1 block, plus the fade), and the device's part, that block's way to the DAC
   (PortAudio's outputBufferDacTime - currentTime: 2 x blocksize on the ALSA `pulse` device).
 * truncation error: status().played_samples against the audio that had really reached the
   device at the same instant (ms, p50/max), plus how much more is heard after a flush because it
@@ -39,7 +39,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from realtime_cli.audio.capture import MicSource  # noqa: E402
-from realtime_cli.audio.playback import SpeakerSink  # noqa: E402
+from realtime_cli.audio.jitter import FADE_MS  # noqa: E402
+from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink  # noqa: E402
 from realtime_cli.audio.probe import MonitorRecorder, Trace, locate  # noqa: E402
 
 SINK, MONITOR = "pulse:rt_sink", "pulse:rt_sink.monitor"
@@ -96,12 +97,12 @@ class _PullLog:
             return len(self.calls)
 
 
-async def _barge_in_trials(trials: int, block_ms: float = 20.0) -> BargeIn:
+async def _barge_in_trials(trials: int, block_ms: float = OUTPUT_BLOCK_MS) -> BargeIn:
     sink = SpeakerSink(SINK, block_ms=block_ms)
     await sink.start()
     log = _PullLog(sink)
     rec = MonitorRecorder(MONITOR).start()
-    fade = round(sink.rate * 0.005)
+    fade = round(sink.rate * FADE_MS / 1000)
     phase = np.random.default_rng(7)
     out = BargeIn()
     try:
@@ -137,7 +138,7 @@ async def _barge_in_trials(trials: int, block_ms: float = 20.0) -> BargeIn:
             now, dac, block = log.calls[first_after]
             if np.any(block[fade:]):
                 raise AssertionError("the block after a flush carried voice past the fade")
-            out.rt_part.append((now - flushed_at) * 1000 + 5.0)
+            out.rt_part.append((now - flushed_at) * 1000 + FADE_MS)
             out.device.append((dac - now) * 1000)
     finally:
         rec.stop()
@@ -146,7 +147,7 @@ async def _barge_in_trials(trials: int, block_ms: float = 20.0) -> BargeIn:
     return out
 
 
-def barge_in_latency(trials: int = 20, block_ms: float = 20.0) -> dict[str, float]:
+def barge_in_latency(trials: int = 20, block_ms: float = OUTPUT_BLOCK_MS) -> dict[str, float]:
     b = asyncio.run(_barge_in_trials(trials, block_ms))
     return {
         "barge_in_p50_ms": float(np.percentile(b.total, 50)),
@@ -168,7 +169,7 @@ def truncation_error(trials: int = 10) -> dict[str, float]:
     }
 
 
-async def _cpu(seconds: float, block_ms: float = 20.0) -> float:
+async def _cpu(seconds: float, block_ms: float = OUTPUT_BLOCK_MS) -> float:
     sink = SpeakerSink(SINK48, samplerate=48_000, channels=2, block_ms=block_ms)
     mic = MicSource(MONITOR48, samplerate=48_000, channels=2)
     await sink.start()
@@ -193,7 +194,7 @@ async def _cpu(seconds: float, block_ms: float = 20.0) -> float:
         await sink.close()
 
 
-def client_cpu(seconds: float = 5.0, block_ms: float = 20.0) -> dict[str, float]:
+def client_cpu(seconds: float = 5.0, block_ms: float = OUTPUT_BLOCK_MS) -> dict[str, float]:
     return {"client_cpu_percent": asyncio.run(_cpu(seconds, block_ms)),
             "cpu_cores": float(os.cpu_count() or 1)}
 
@@ -252,7 +253,7 @@ def talk_cpu(seconds: float = 10.0) -> float:
 
 def run_all() -> dict[str, float]:
     results: dict[str, float] = {}
-    for block_ms in (20.0, 10.0):
+    for block_ms in (OUTPUT_BLOCK_MS, 20.0):
         b = _barge(block_ms)
         tag = f"{block_ms:g}ms"
         results[f"barge_in_p50_ms_{tag}"] = float(np.percentile(b.total, 50))
@@ -313,22 +314,23 @@ def _truncation_row(block_ms: float) -> str:
             f"(heard after the flush: p50 {_pct(b.after, 50):.0f} ms)")
 
 
+_DEF = f"{OUTPUT_BLOCK_MS:g} ms blocks (default)"
 FIGURES: list[tuple[str, Callable[[], str], str]] = [
-    ("barge-in: speech_started (flush) -> voice silent on the device, 20 ms blocks (default)",
-     lambda: _barge_row(20.0), "p99 <= 25 ms (one block)"),
-    ("  rt's part: flush -> callback hands only fade + silence, 20 ms blocks",
-     lambda: _rt_part_row(20.0), "<= one block + 5 ms fade"),
-    ("barge-in, 10 ms playback blocks", lambda: _barge_row(10.0), "p99 <= 25 ms (one block)"),
-    ("  rt's part, 10 ms blocks", lambda: _rt_part_row(10.0), "<= one block + 5 ms fade"),
-    ("truncation error: played position vs audio at the device, 20 ms blocks",
-     lambda: _truncation_row(20.0), "<= 10 ms"),
-    ("truncation error, 10 ms blocks", lambda: _truncation_row(10.0), "<= 10 ms"),
-    ("client CPU, audio layer: 48 kHz stereo capture + playback + resampling, 20 ms blocks",
+    (f"barge-in: speech_started (flush) -> voice silent on the device, {_DEF}",
+     lambda: _barge_row(OUTPUT_BLOCK_MS), "p99 <= 25 ms"),
+    (f"  rt's part: flush -> callback hands only fade + silence, {_DEF}",
+     lambda: _rt_part_row(OUTPUT_BLOCK_MS), f"<= one block + {FADE_MS:g} ms fade"),
+    ("barge-in, 20 ms playback blocks (audio.output_block_ms = 20)", lambda: _barge_row(20.0),
+     "p99 <= 25 ms"),
+    (f"truncation error: played position vs audio at the device, {_DEF}",
+     lambda: _truncation_row(OUTPUT_BLOCK_MS), "<= 10 ms"),
+    ("truncation error, 20 ms blocks", lambda: _truncation_row(20.0), "<= 10 ms"),
+    (f"client CPU, audio layer: 48 kHz stereo capture + playback + resampling, {_DEF}",
+     lambda: f"{_audio_cpu(OUTPUT_BLOCK_MS):.1f} % of one core", "<= 5 %"),
+    ("client CPU, audio layer, 20 ms playback blocks",
      lambda: f"{_audio_cpu(20.0):.1f} % of one core", "<= 5 %"),
-    ("client CPU, audio layer, 10 ms playback blocks",
-     lambda: f"{_audio_cpu(10.0):.1f} % of one core", "<= 5 %"),
-    ("client CPU, whole `rt talk --plain` talking on the null sinks (no resampling: 24 kHz)",
-     lambda: f"{_talk_cpu():.1f} % of one core", "<= 5 %"),
+    ("client CPU, whole `rt talk --plain` talking with rt serve (mic 24 kHz mono, speaker "
+     "48 kHz stereo)", lambda: f"{_talk_cpu():.1f} % of one core", "<= 5 %"),
 ]
 
 

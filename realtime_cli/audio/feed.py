@@ -17,12 +17,12 @@ import threading
 
 from realtime_cli.audio.convert import Int16Array, Resampler
 from realtime_cli.audio.interfaces import SinkStatus
-from realtime_cli.audio.jitter import JitterBuffer, PlayTimeline
+from realtime_cli.audio.jitter import FADE_MS, JitterBuffer, PlayTimeline
 from realtime_cli.audio.pcm import SAMPLE_RATE, SILENCE_DBFS, as_int16, level_dbfs
 
 
 class PlaybackFeed:
-    def __init__(self, rate: int, *, prebuffer_ms: float = 80.0, fade_ms: float = 5.0) -> None:
+    def __init__(self, rate: int, *, prebuffer_ms: float = 80.0, fade_ms: float = FADE_MS) -> None:
         if not 60.0 <= prebuffer_ms <= 120.0:
             raise ValueError(f"prebuffer must be 60-120 ms, not {prebuffer_ms:g}")
         self.rate = rate

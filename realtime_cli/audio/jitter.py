@@ -63,6 +63,9 @@ class _Chunk:
         return len(self.data) - self.pos
 
 
+FADE_MS = 3.0  # long enough that a cut voice does not click, short enough not to delay the stop
+
+
 def fade(frames: int, *, out: bool) -> npt.NDArray[np.float64]:
     """Raised-cosine gain ramp of `frames` values, from 1 to ~0 (out) or ~0 to 1 (in)."""
     if frames <= 0:
@@ -76,7 +79,7 @@ def _apply(samples: Int16Array, gain: npt.NDArray[np.float64]) -> None:
 
 
 class JitterBuffer:
-    def __init__(self, rate: int, *, prebuffer_ms: float = 80.0, fade_ms: float = 5.0) -> None:
+    def __init__(self, rate: int, *, prebuffer_ms: float = 80.0, fade_ms: float = FADE_MS) -> None:
         if not 0 <= prebuffer_ms <= 1000:
             raise ValueError(f"prebuffer_ms must be within 0..1000, not {prebuffer_ms}")
         self.rate = rate

@@ -32,6 +32,7 @@ import soxr
 
 from realtime_cli.audio.feed import PlaybackFeed
 from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
+from realtime_cli.audio.jitter import FADE_MS
 from realtime_cli.audio.levels import LevelTracker
 from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, to_mono_int16
 from realtime_cli.errors import AudioDeviceError
@@ -182,7 +183,7 @@ class WavSink:
         *,
         prebuffer_ms: float = 80.0,
         block_ms: float = 20.0,
-        fade_ms: float = 5.0,
+        fade_ms: float = FADE_MS,
         sync_every_s: float = 1.0,
     ) -> None:
         self.path = Path(path)

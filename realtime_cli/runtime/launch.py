@@ -31,6 +31,7 @@ class Conversation:
     input_device: str | None = None
     output_device: str | None = None
     prebuffer_ms: float = 80.0
+    output_block_ms: float = 5.0
     json_lines: bool = False
     dashboard: bool | None = None  # None: when stdout is a terminal
     max_turns: int | None = None
@@ -61,7 +62,8 @@ def open_sink(conv: Conversation) -> AudioSink:
     from realtime_cli.audio.playback import SpeakerSink
 
     _quiet_native_stderr()
-    return SpeakerSink(conv.output_device, prebuffer_ms=conv.prebuffer_ms)
+    return SpeakerSink(conv.output_device, prebuffer_ms=conv.prebuffer_ms,
+                       block_ms=conv.output_block_ms)
 
 
 def _quiet_native_stderr() -> None:

@@ -30,7 +30,8 @@ from realtime_cli.protocol.codec import decode, encode
 from realtime_cli.transport.endpoint import Endpoint
 from realtime_cli.transport.websocket import close_info, close_quietly, open_connection
 
-POLL_S = 0.02  # playback-progress poll: one audio block
+POLL_S = 0.02  # playback-progress poll while the speaker plays
+IDLE_POLL_S = 0.1  # ... and while it is silent: a wake-up costs CPU, and deadlines still cut it short
 VIEW_EVERY_S = 0.25  # dashboard refresh: 4 per second (the Dashboard refresh rate)
 SIGNAL_EXITS = (130, 143)  # Ctrl-C / SIGTERM: the user's wish, not an error to report
 
@@ -236,7 +237,9 @@ class Runner:
         while not self._done.is_set():
             now = self.clock.monotonic()
             deadline = self.core.next_deadline()
-            wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - now))
+            playing = self._last_playback is not None and not self._last_playback[2]
+            poll = POLL_S if playing else IDLE_POLL_S
+            wait = poll if deadline is None else max(0.0, min(poll, deadline - now))
             await asyncio.sleep(wait)
             now = self.clock.monotonic()
             self.poll_playback()

@@ -12,8 +12,8 @@ import pytest
 
 from realtime_cli.audio.capture import MicSource
 from realtime_cli.audio.convert import Resampler
-from realtime_cli.audio.jitter import fade
-from realtime_cli.audio.playback import SpeakerSink
+from realtime_cli.audio.jitter import FADE_MS, fade
+from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink
 from realtime_cli.audio.probe import MonitorRecorder, Trace, locate
 
 from .conftest import SoundServer
@@ -174,13 +174,14 @@ async def test_flush_stops_within_one_block_with_a_fade(
     heard = final.played_samples
     # What the listener heard is what reached the device, to the sample.
     assert final.item_id == "item" and heard - 5 <= reached <= heard
-    assert np.array_equal(got[start : start + heard - 120], item[: heard - 120])
-    ramp = fade(120, out=True)  # the last 5 ms are the item faded to zero: no click
-    faded = np.round(item[heard - 120 : heard] * ramp).astype(np.int16)
-    assert np.array_equal(got[start + heard - 120 : start + heard], faded)
+    n = round(FADE_MS * RATE / 1000)
+    assert np.array_equal(got[start : start + heard - n], item[: heard - n])
+    ramp = fade(n, out=True)  # the last few ms are the item faded to zero: no click
+    faded = np.round(item[heard - n : heard] * ramp).astype(np.int16)
+    assert np.array_equal(got[start + heard - n : start + heard], faded)
     assert not got[start + heard :].any()
     # After the flush: the audio already handed to the device, plus at most one block + fade.
-    budget_ms = speaker.output_latency * 1000 + 20 + 5 + 2
+    budget_ms = speaker.output_latency * 1000 + OUTPUT_BLOCK_MS + FADE_MS + 2
     assert (heard - at_flush) / 24 <= budget_ms
     silent_after_ms = (recorder.time_of(end) - flushed_at) * 1000
     assert silent_after_ms <= budget_ms

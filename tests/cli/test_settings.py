@@ -133,7 +133,8 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
         "RT_VAD_IDLE_TIMEOUT_MS": "6000", "RT_VAD_EAGERNESS": "high",
         "RT_TRANSCRIPTION_MODEL": "none", "RT_TRANSCRIPTION_LANGUAGE": "fr",
         "RT_NOISE_REDUCTION": "far_field", "RT_INPUT_DEVICE": "2", "RT_OUTPUT_DEVICE": "pulse:x",
-        "RT_PREBUFFER_MS": "100", "RT_KEEP_AUDIO": "off", "RT_IDLE_TIMEOUT_S": "off",
+        "RT_PREBUFFER_MS": "100", "RT_OUTPUT_BLOCK_MS": "10", "RT_KEEP_AUDIO": "off",
+        "RT_IDLE_TIMEOUT_S": "off",
         "RT_HALF_DUPLEX": "yes",
         "RT_TOTAL_TIMEOUT_S": "600", "RT_RESPONSE_TIMEOUT_S": "30",
         "RT_CONNECTION_TIMEOUT_S": "5", "RT_ROLLOVER_MARGIN_S": "60",
@@ -158,6 +159,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     assert (c.max_reconnect_attempts, c.replay_max_turns) == (2, 10)
     assert (s.input_device, s.output_device, s.prebuffer_ms, s.keep_audio) == (
         "2", "pulse:x", 100.0, False)
+    assert s.output_block_ms == 10.0
 
 
 def test_runner_style_overrides() -> None:
@@ -220,11 +222,15 @@ def test_wrong_type_in_env() -> None:
         load_settings({}, env={"RT_SPEED": "nan"}, path=None)
 
 
-def test_prebuffer_range_is_checked_here(cfg: Path) -> None:
-    write(cfg, "[audio]\nprebuffer_ms = 5000\n")
+@pytest.mark.parametrize(("line", "message"), [
+    ("prebuffer_ms = 5000", "audio.prebuffer_ms: must be between 60 and 120"),
+    ("output_block_ms = 1", "audio.output_block_ms: must be between 2.5 and 50"),
+])
+def test_audio_ranges_are_checked_here(cfg: Path, line: str, message: str) -> None:
+    write(cfg, f"[audio]\n{line}\n")
     with pytest.raises(ConfigError) as info:
         load_settings({}, env={}, path=cfg)
-    assert "audio.prebuffer_ms: must be between 60 and 120" in one_line(info)
+    assert message in one_line(info)
 
 
 @pytest.mark.parametrize(("text", "key"), [
