@@ -213,9 +213,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("output_block_ms", "audio.output_block_ms", FLOAT, "OUTPUT_BLOCK_MS",
        "Speaker block, 2.5 to 50: barge-in stops the voice within about 3 blocks; raise it "
        "if playback stutters on a busy machine.", session=False),
-    _s("half_duplex", "audio.half_duplex", BOOL, "HALF_DUPLEX",
-       "Send silence while the assistant speaks: for loudspeakers without echo cancellation "
-       "(barge in with a key instead of your voice)."),
+    _s("echo", "audio.echo", STR, "ECHO",
+       "Loudspeaker echo: aec (cancel the assistant's voice in the microphone), half-duplex "
+       "(while it speaks, only speech clearly louder than its echo gets through) or off "
+       "(headphones).", session=False),
     _s("keep_audio", "audio.keep_audio", BOOL, "KEEP_AUDIO",
        "Store the conversation's audio in the journal.", session=False),
     _s("idle_timeout_s", "timeouts.idle_s", FLOAT, "IDLE_TIMEOUT_S",
@@ -245,8 +246,10 @@ CLIENT_DEFAULTS: dict[str, Any] = {
     "output_device": None,
     "prebuffer_ms": 80.0,
     "output_block_ms": 5.0,
+    "echo": "aec",
     "keep_audio": True,
 }
+ECHO_MODES = ("aec", "half-duplex", "off")  # audio/echo.py's MODES (not imported: start-up cost)
 CLIENT_RANGES = {  # what the jitter buffer (audio/feed.py) and the speaker (audio/playback.py) accept
     "prebuffer_ms": (60.0, 120.0),
     "output_block_ms": (2.5, 50.0),
@@ -278,6 +281,7 @@ class Settings:
     output_device: str | None = None
     prebuffer_ms: float = 80.0
     output_block_ms: float = 5.0
+    echo: str = "aec"
     keep_audio: bool = True
     tool_decls: tuple[ToolDecl, ...] = ()
     prices: dict[str, dict[str, float]] | None = None  # overrides of the price table
@@ -375,6 +379,9 @@ def load_settings(
 
 def _settings(values: dict[str, Any], sources: dict[str, str], tools: tuple[ToolDecl, ...],
               prices: dict[str, dict[str, float]] | None, path: Path | None) -> Settings:
+    if values["echo"] not in ECHO_MODES:
+        raise ConfigError(f"invalid audio.echo: {values['echo']!r} is not one of "
+                          f"{', '.join(ECHO_MODES)}{_origin(sources['echo'], path)}")
     for name, (lo, hi) in CLIENT_RANGES.items():
         if not lo <= values[name] <= hi:
             raise ConfigError(f"invalid {BY_NAME[name].key}: must be between {lo:g} and {hi:g}"

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,9 @@ from realtime_cli.audio.interfaces import SourceLevels
 from realtime_cli.audio.levels import LevelTracker
 from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH
 from realtime_cli.errors import AudioDeviceError
+
+if TYPE_CHECKING:
+    from realtime_cli.audio.echo_link import EchoLink
 
 _LOST = None  # queued when the device is gone
 
@@ -42,6 +46,7 @@ class MicSource:
         chunk_ms: float = 40.0,
         max_queued_ms: float = 2000.0,
         stall_timeout_s: float = 3.0,
+        echo: EchoLink | None = None,
     ) -> None:
         self._spec = device
         self._want_rate = samplerate
@@ -51,6 +56,7 @@ class MicSource:
         self._out_bytes = round(SAMPLE_RATE * chunk_ms / 1000) * SAMPLE_WIDTH
         self._max_blocks = max(1, int(max_queued_ms / chunk_ms))
         self._stall_timeout = stall_timeout_s
+        self._echo = echo
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending = bytearray()
         self._levels = LevelTracker()
@@ -90,24 +96,24 @@ class MicSource:
     # --- PortAudio thread ------------------------------------------------------------------
 
     def _callback(self, indata: npt.NDArray[np.int16], frames: int, time: Any, status: Any) -> None:
-        self._cross(indata.copy(), bool(status.input_overflow))
+        self._cross(indata.copy(), bool(status.input_overflow), time.inputBufferAdcTime or time.currentTime)
 
     def _finished(self) -> None:
-        self._cross(None, False)
+        self._cross(None, False, 0.0)
 
-    def _cross(self, block: npt.NDArray[np.int16] | None, overflow: bool) -> None:
+    def _cross(self, block: npt.NDArray[np.int16] | None, overflow: bool, adc_time: float) -> None:
         """The one place where audio leaves PortAudio's thread for the event loop."""
         loop = self._loop
         if loop is None:
             return
         try:
-            loop.call_soon_threadsafe(self._on_block, block, overflow)
+            loop.call_soon_threadsafe(self._on_block, block, overflow, adc_time)
         except RuntimeError:
             pass  # the loop is closed: nobody reads any more
 
     # --- event loop ------------------------------------------------------------------------
 
-    def _on_block(self, block: npt.NDArray[np.int16] | None, overflow: bool) -> None:
+    def _on_block(self, block: npt.NDArray[np.int16] | None, overflow: bool, adc_time: float) -> None:
         if block is None:
             if not self._closing and self._error is None:
                 name = self.device.label if self.device else "?"
@@ -119,7 +125,10 @@ class MicSource:
         if overflow:
             self._levels.overflows += 1
         assert self._converter is not None
-        self._pending += self._converter.feed(block).tobytes()
+        pcm = self._converter.feed(block)
+        if self._echo is not None and pcm.size:
+            pcm = self._echo.clean(pcm, adc_time)
+        self._pending += pcm.tobytes()
         while len(self._pending) >= self._out_bytes:
             out = bytes(self._pending[: self._out_bytes])
             del self._pending[: self._out_bytes]
@@ -145,7 +154,10 @@ class MicSource:
         return block
 
     def levels(self) -> SourceLevels:
-        return self._levels.snapshot()
+        levels = self._levels.snapshot()
+        if self._echo is None:
+            return levels
+        return dataclasses.replace(levels, echo=self._echo.stats())
 
     async def close(self) -> None:
         self._closing = True

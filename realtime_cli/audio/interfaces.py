@@ -8,7 +8,10 @@ crosses into the loop in one named place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from realtime_cli.audio.echo import EchoStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +19,7 @@ class SourceLevels:
     level_dbfs: float
     speech: bool  # local speech indicator (energy based), for the dashboard only
     overflows: int = 0
+    echo: EchoStats | None = None  # the echo processor's state; None: no echo handling here
 
 
 @dataclass(frozen=True, slots=True)

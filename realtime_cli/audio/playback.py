@@ -14,7 +14,7 @@ raise AudioDeviceError with one line; `status()` keeps answering.
 from __future__ import annotations
 
 import time as _time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,9 @@ from realtime_cli.audio.feed import PlaybackFeed
 from realtime_cli.audio.interfaces import SinkStatus
 from realtime_cli.audio.jitter import FADE_MS
 from realtime_cli.errors import AudioDeviceError
+
+if TYPE_CHECKING:
+    from realtime_cli.audio.echo_link import EchoLink
 
 # The voice stops at most one block plus the device's latency after a flush, and the ALSA
 # `pulse` device's latency is 2 x blocksize: 5 ms blocks put barge-in-to-silence near 20 ms
@@ -42,6 +45,7 @@ class SpeakerSink:
         prebuffer_ms: float = 80.0,
         block_ms: float = OUTPUT_BLOCK_MS,
         fade_ms: float = FADE_MS,
+        echo: EchoLink | None = None,
     ) -> None:
         if not 60.0 <= prebuffer_ms <= 120.0:
             raise ValueError(f"prebuffer must be 60-120 ms, not {prebuffer_ms:g}")
@@ -51,6 +55,7 @@ class SpeakerSink:
         self._prebuffer_ms = prebuffer_ms
         self._block_ms = block_ms
         self._fade_ms = fade_ms
+        self._echo = echo
         self._feed: PlaybackFeed | None = None
         self._stream: Any = None
         self._latency = 0.0
@@ -67,6 +72,8 @@ class SpeakerSink:
         rate, channels = stream_format(info, "output", self._want_rate, self._want_channels)
         self.device, self.rate, self.channels = info, rate, channels
         self._feed = PlaybackFeed(rate, prebuffer_ms=self._prebuffer_ms, fade_ms=self._fade_ms)
+        if self._echo is not None:
+            self._echo.output_rate(rate)
         try:
             self._stream = open_stream(info, "output", rate, channels, self._block_ms,
                                        self._callback, self._finished)
@@ -150,6 +157,8 @@ class SpeakerSink:
         start = time.outputBufferDacTime or ((time.currentTime or _time.monotonic()) + self._latency)
         block = feed.pull(frames, start)
         outdata[:] = block[:, None]
+        if self._echo is not None:
+            self._echo.played(block, start)
 
     def _finished(self) -> None:
         if not self._closing and self._error is None:

@@ -49,8 +49,8 @@ NoTranscription = Annotated[bool, typer.Option(
 JsonLines = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 Plain = Annotated[bool, typer.Option("--plain", help="Plain lines even on a terminal.")]
 NoAudio = Annotated[bool, typer.Option("--no-audio", help="Do not store audio in the journal.")]
-HalfDuplex = Annotated[bool, typer.Option(
-    "--half-duplex", help="Mic sends silence while the assistant speaks (loudspeakers, no AEC).")]
+Echo = Annotated[str | None, typer.Option(
+    "--echo", help="Loudspeaker echo: aec (default), half-duplex, or off for headphones.")]
 NoSave = Annotated[bool, typer.Option("--no-save", help="Do not journal this conversation.")]
 DataDir = Annotated[str | None, typer.Option(
     "--data-dir", envvar="RT_DATA_DIR", help="Where sessions are stored.")]
@@ -71,7 +71,7 @@ def talk(
     no_server_interrupt: NoInterrupt = False, no_transcription: NoTranscription = False,
     json_lines: JsonLines = False, plain: Plain = False, no_audio: NoAudio = False,
     no_save: NoSave = False, data_dir: DataDir = None, prebuffer_ms: Prebuffer = None,
-    half_duplex: HalfDuplex = False,
+    echo: Echo = None,
 ) -> None:
     from realtime_cli.runtime.launch import run_conversation
 
@@ -89,7 +89,7 @@ def resume(
     output: OutputWav = None, input_device: InputDevice = None,
     output_device: OutputDevice = None, max_turns: MaxTurns = None, duration: Duration = None,
     json_lines: JsonLines = False, plain: Plain = False, no_audio: NoAudio = False,
-    data_dir: DataDir = None, prebuffer_ms: Prebuffer = None,
+    data_dir: DataDir = None, prebuffer_ms: Prebuffer = None, echo: Echo = None,
     replay_turns: Annotated[int | None, typer.Option(
         "--replay-turns", min=1, help="Replay the last N user turns; older ones are summarised.")
     ] = None,
@@ -120,7 +120,8 @@ def _conversation(args: dict[str, Any], base: dict[str, Any] | None = None) -> A
         turn_detection=args.get("turn_detection"), threshold=args.get("threshold"),
         silence_duration_ms=args.get("silence_ms"), input_device=args.get("input_device"),
         output_device=args.get("output_device"), prebuffer_ms=args.get("prebuffer_ms"),
-        total_timeout_s=args.get("duration"), replay_max_turns=args.get("replay_turns"),
+        echo=args.get("echo"), total_timeout_s=args.get("duration"),
+        replay_max_turns=args.get("replay_turns"),
     ))
     if args.get("no_server_interrupt"):
         overrides["interrupt_response"] = False
@@ -128,8 +129,6 @@ def _conversation(args: dict[str, Any], base: dict[str, Any] | None = None) -> A
         overrides["transcription_model"] = ""
     if args.get("no_audio"):
         overrides["keep_audio"] = False
-    if args.get("half_duplex"):
-        overrides["half_duplex"] = True
     settings = load_settings(overrides)
     config = settings.session_config()
     wav = args.get("input")
@@ -149,6 +148,7 @@ def _conversation(args: dict[str, Any], base: dict[str, Any] | None = None) -> A
         input_wav=args.get("input"), output_wav=args.get("output"),
         input_device=settings.input_device, output_device=settings.output_device,
         prebuffer_ms=settings.prebuffer_ms, output_block_ms=settings.output_block_ms,
+        echo=settings.echo,
         json_lines=bool(args.get("json_lines")),
         dashboard=False if (args.get("plain") or args.get("json_lines")) else None,
         max_turns=args.get("max_turns"), tools=runner.run if runner else None,

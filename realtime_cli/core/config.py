@@ -71,7 +71,6 @@ class SessionConfig:
     max_output_tokens: int | None = None
     speed: float = 1.0
     # client-side behaviour (not sent)
-    half_duplex: bool = False  # mic sends silence while the assistant is audible (no AEC)
     stop_phrases: tuple[str, ...] = DEFAULT_STOP_PHRASES
     idle_timeout_s: float | None = 300.0
     total_timeout_s: float | None = None

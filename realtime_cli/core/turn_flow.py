@@ -295,8 +295,7 @@ class TurnFlow(CoreBase):
             return
         if not self.config.vad_enabled and not self.ptt_open:
             return
-        quiet = self.muted or (self.config.half_duplex and self._assistant_audible())
-        pcm = bytes(len(event.pcm)) if quiet else event.pcm
+        pcm = bytes(len(event.pcm)) if self.muted else event.pcm
         self.metrics.audio_ms_sent += self.sent.append(pcm)
         out.append(cmd.Send(event=ev.InputAudioBufferAppend(audio=b64encode_pcm(pcm))))
 

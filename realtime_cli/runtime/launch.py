@@ -11,12 +11,16 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from realtime_cli.audio.interfaces import AudioSink, AudioSource
 from realtime_cli.core.config import SessionConfig
 from realtime_cli.core.history import HistoryEntry
 from realtime_cli.core.session import SessionCore
 from realtime_cli.transport.endpoint import Endpoint
+
+if TYPE_CHECKING:
+    from realtime_cli.audio.echo_link import EchoLink
 
 
 @dataclass(slots=True, kw_only=True)
@@ -32,6 +36,7 @@ class Conversation:
     output_device: str | None = None
     prebuffer_ms: float = 80.0
     output_block_ms: float = 5.0
+    echo: str = "aec"  # loudspeaker echo handling when both ends are real devices
     json_lines: bool = False
     dashboard: bool | None = None  # None: when stdout is a terminal
     max_turns: int | None = None
@@ -43,27 +48,44 @@ class Conversation:
     prices: dict[str, dict[str, float]] | None = None
 
 
-def open_source(conv: Conversation) -> AudioSource:
+def open_audio(conv: Conversation) -> tuple[AudioSource, AudioSink]:
+    """The microphone and speaker (or WAV files). Echo handling links a real speaker to a real
+    microphone: only then can the assistant's voice come back into the conversation."""
+    echo = _echo_link(conv.echo) if conv.input_wav is None and conv.output_wav is None else None
+    source: AudioSource
+    sink: AudioSink
     if conv.input_wav is not None:
         from realtime_cli.audio.wavdev import WavSource
 
-        return WavSource(conv.input_wav)
-    from realtime_cli.audio.capture import MicSource
+        source = WavSource(conv.input_wav)
+    else:
+        from realtime_cli.audio.capture import MicSource
 
-    _quiet_native_stderr()
-    return MicSource(conv.input_device)
-
-
-def open_sink(conv: Conversation) -> AudioSink:
+        _quiet_native_stderr()
+        source = MicSource(conv.input_device, echo=echo)
     if conv.output_wav is not None:
         from realtime_cli.audio.wavdev import WavSink
 
-        return WavSink(conv.output_wav, prebuffer_ms=conv.prebuffer_ms)
-    from realtime_cli.audio.playback import SpeakerSink
+        sink = WavSink(conv.output_wav, prebuffer_ms=conv.prebuffer_ms)
+    else:
+        from realtime_cli.audio.playback import SpeakerSink
 
-    _quiet_native_stderr()
-    return SpeakerSink(conv.output_device, prebuffer_ms=conv.prebuffer_ms,
-                       block_ms=conv.output_block_ms)
+        _quiet_native_stderr()
+        sink = SpeakerSink(conv.output_device, prebuffer_ms=conv.prebuffer_ms,
+                           block_ms=conv.output_block_ms, echo=echo)
+    return source, sink
+
+
+def _echo_link(mode: str) -> EchoLink:
+    from realtime_cli.audio.echo import make_echo
+    from realtime_cli.audio.echo_link import EchoLink
+    from realtime_cli.errors import AudioDeviceError
+
+    try:
+        return EchoLink(make_echo(mode))
+    except AudioDeviceError as exc:  # no libspeexdsp: the gate still keeps the echo out
+        print(f"rt: warning: {exc.message}; using --echo half-duplex", file=sys.stderr)
+        return EchoLink(make_echo("half-duplex"))
 
 
 def _quiet_native_stderr() -> None:
@@ -92,7 +114,7 @@ def run_conversation(conv: Conversation) -> int:
     observers: list[Observer] = [] if use_dashboard else [
         LineOutput(json_lines=conv.json_lines, transcripts=bool(conv.config.transcription_model))]
     runner = Runner(
-        core, conv.endpoint, open_source(conv), open_sink(conv), journal=journal,
+        core, conv.endpoint, *open_audio(conv), journal=journal,
         observers=observers, tools=conv.tools,
         options=RunOptions(max_turns=conv.max_turns,
                            stop_when_input_ends=conv.input_wav is not None),

@@ -171,7 +171,7 @@ def _grid(label_width: int) -> Table:
 
 
 def levels_panel(view: DashboardView, bar_width: int) -> Panel:
-    grid = _grid(3)
+    grid = _grid(4)
     if view.muted:
         mic = Text("MUTED", style="bold red")
     elif view.mic_dbfs is None:
@@ -189,9 +189,11 @@ def levels_panel(view: DashboardView, bar_width: int) -> Panel:
         out.append(f" {format_dbfs(view.out_dbfs)}")
         out.append(" ▶" if view.playing else "", style="bold blue")
     grid.add_row("out", out)
-    grid.add_row("buf", format_ms(view.buffered_ms))
-    grid.add_row("", Text(f"{view.underruns} underruns",
-                             style="yellow" if view.underruns else ""))
+    buf = Text(format_ms(view.buffered_ms))
+    buf.append(f" · {view.underruns} underruns", style="yellow" if view.underruns else "dim")
+    grid.add_row("buf", buf)
+    if view.echo:
+        grid.add_row("echo", Text(view.echo, style=view.echo_style))
     if view.push_to_talk:
         ptt = (Text("● talking", style="bold green") if view.ptt_open
                else Text("○ space to talk", style="dim"))

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
 from realtime_cli.core.snapshot import CoreSnapshot, TranscriptLine
+
+if TYPE_CHECKING:
+    from realtime_cli.audio.echo import EchoStats
 
 METER_FLOOR_DBFS = -60.0
 """The quietest level a meter shows; anything below is an empty bar."""
@@ -168,6 +172,8 @@ class DashboardView:
     mic_dbfs: float | None
     mic_speech: bool
     mic_overflows: int
+    echo: str  # the echo handling and its state, e.g. "aec · -27 dB"; "" without a microphone
+    echo_style: str
     out_dbfs: float | None
     buffered_ms: float | None
     underruns: int
@@ -214,6 +220,7 @@ class DashboardView:
         """Project one snapshot (and the audio levels read at the same moment) into a view."""
         state = str(core.state.value)
         expiring = core.expires_in_s is not None and core.expires_in_s < 300
+        echo, echo_style = echo_text(mic.echo if mic is not None else None)
         return cls(
             session_short_id=short_id(core.session_id),
             model=core.model,
@@ -235,6 +242,8 @@ class DashboardView:
             mic_dbfs=round(mic.level_dbfs) if mic is not None else None,  # meter precision
             mic_speech=bool(mic is not None and mic.speech and not core.muted),
             mic_overflows=mic.overflows if mic is not None else 0,
+            echo=echo,
+            echo_style=echo_style,
             out_dbfs=round(sink.level_dbfs) if sink is not None else None,
             buffered_ms=round(sink.buffered_ms, -1) if sink is not None else None,
             underruns=sink.underruns if sink is not None else 0,
@@ -269,3 +278,16 @@ def _one_line(text: str | None) -> str | None:
     if not lines:
         return None
     return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+
+
+def echo_text(stats: EchoStats | None) -> tuple[str, str]:
+    """The echo row: which handling runs and whether it is holding the echo back (text, style)."""
+    if stats is None:
+        return "", ""
+    if stats.mode == "off":
+        return "off (headphones)", "dim"
+    if stats.mode == "half-duplex":
+        return ("half-duplex · gating", "yellow") if stats.active else ("half-duplex", "")
+    if stats.warming_up:
+        return "aec · warming up", "yellow"
+    return f"aec · {-abs(stats.echo_return_loss_db):.0f} dB", "green"

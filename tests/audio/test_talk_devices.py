@@ -3,7 +3,8 @@
 rt's microphone is `pulse:rt_sink.monitor`, its speaker `pulse:rt_sink48` (a separate sink, so rt
 never hears itself). The test speaks into rt_sink with `paplay -d rt_sink` (espeak-ng speech) and
 records rt_sink48's monitor raw with ADC times (probe.MonitorRecorder), the ground truth of what
-rt's speaker really played.
+rt's speaker really played. `--echo off`: these tests check that the microphone path is
+bit-exact, which an echo canceller is not (tests/audio/test_echo_devices.py covers it).
 
 The server is `rt serve`'s server (realtime_cli.server.run_server, the code `rt serve` runs) in a
 thread of this process: its in-memory record keeps the audio of every input_audio_buffer.append
@@ -18,255 +19,42 @@ the wall clock here, see `sd_now`).
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-import threading
 import time
-import wave
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from realtime_cli.audio.probe import MonitorRecorder
 
-from .conftest import ROOT, SoundServer
+from .conftest import SoundServer
+from .talk_support import (
+    ANSWER,
+    INTERRUPTION,
+    LONG_ANSWER,
+    QUESTION,
+    RATE,
+    SHORT_ANSWER,
+    SILENT,
+    InProcessServer,
+    align,
+    play,
+    rms,
+    rt_talk,
+    sample_at,
+    sd_now,
+    server_speech,
+    speech_wav,
+    to_24k,
+    until,
+    voiced_extent,
+)
 
 pytestmark = pytest.mark.sound
-
-RATE = 24_000
-_RT_SCRIPT = Path(sys.executable).with_name("rt")
-RT = [str(_RT_SCRIPT)] if _RT_SCRIPT.exists() else [sys.executable, "-m", "realtime_cli"]
-QUESTION = "hello there, what is the weather like today"
-INTERRUPTION = "wait a moment please"
-# One long sentence without commas or full stops: espeak-ng leaves no long pause inside it,
-# so the first long silence after the barge-in is the flush, not a pause in the answer.
-LONG_ANSWER = ("the weather today is sunny and warm with a light breeze from the west and "
-               "it should stay that way through the afternoon and well into the evening hours")
-SHORT_ANSWER = "all right I will wait"
-ANSWER = "The weather is sunny and warm today."
-SILENT = 64  # |sample| below this (-54 dBFS) counts as silence; the null sink's silence is 0
-
-
-# ------------------------------------------------------------------ helpers
-
-
-def sd_now() -> float:
-    """Now on PortAudio's clock. On Linux/ALSA it is the wall clock (Pa_GetStreamTime uses
-    CLOCK_REALTIME); `test_portaudio_clock_is_the_wall_clock` keeps that assumption honest."""
-    return time.time()
-
-
-def speech_wav(text: str, path: Path) -> npt.NDArray[np.int16]:
-    """espeak-ng speech as a 24 kHz mono PCM16 WAV at `path` (no resampling on its way to the
-    24 kHz rt_sink, so what rt captures is bit-exact); returns the samples."""
-    raw = path.with_suffix(".22k.wav")
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "24000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                    str(path)], check=True)
-    with wave.open(str(path)) as w:
-        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
-        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
-
-
-def server_speech(text: str, voice: str) -> npt.NDArray[np.int16]:
-    """The exact 24 kHz audio `rt serve` streams for `text` in `voice` (espeak-ng is
-    deterministic)."""
-    from realtime_cli.server.speech import SpeechEngine
-
-    pcm = asyncio.run(SpeechEngine("espeak").synthesize(text, voice))
-    return np.frombuffer(pcm, dtype="<i2").copy()
-
-
-def to_24k(signal: npt.NDArray[np.int16], rate: int) -> npt.NDArray[np.float64]:
-    import soxr
-
-    return np.asarray(soxr.resample(signal.astype(np.float64), rate, RATE), dtype=np.float64)
-
-
-def align(haystack: npt.NDArray[np.float64], needle: npt.NDArray[np.float64]) -> tuple[int, float]:
-    """(lag, normalised correlation) of `needle` in `haystack` at the best lag."""
-    size = 1 << int(np.ceil(np.log2(len(haystack) + len(needle))))
-    corr = np.fft.irfft(np.fft.rfft(haystack, size) * np.conj(np.fft.rfft(needle, size)), size)
-    lag = int(np.argmax(corr[: max(1, len(haystack) - len(needle) + 1)]))
-    part = haystack[lag : lag + len(needle)]
-    denom = float(np.linalg.norm(part) * np.linalg.norm(needle[: len(part)])) or 1.0
-    return lag, float(np.dot(part, needle[: len(part)]) / denom)
-
-
-def voiced_extent(x: npt.NDArray[np.floating] | npt.NDArray[np.int16]) -> tuple[int, int]:
-    loud = np.flatnonzero(np.abs(np.asarray(x, dtype=np.float64)) >= SILENT)
-    assert loud.size, "no sound at all"
-    return int(loud[0]), int(loud[-1]) + 1
-
-
-def rms(x: npt.NDArray[np.floating] | npt.NDArray[np.int16]) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    return float(np.sqrt(np.mean(x**2))) if x.size else 0.0
-
-
-def sample_at(rec: MonitorRecorder, when: float) -> int:
-    """Index in `rec.signal()` of the sample whose ADC time is `when`."""
-    start = 0
-    for adc, block in list(rec._blocks):
-        if when < adc + len(block) / rec.rate:
-            return start + max(0, int((when - adc) * rec.rate))
-        start += len(block)
-    return start
-
-
-class InProcessServer:
-    """`rt serve`'s server (run_server, as `rt serve --port 0 --script ... --record FILE`) on its
-    own event loop in a thread, so the test reads what it received, audio included."""
-
-    def __init__(self, script: tuple[str, ...], record: Path) -> None:
-        from realtime_cli.server import ServerOptions
-
-        self.options = ServerOptions(port=0, script=script, record=record,
-                                     voice_engine="espeak")
-        self.url = ""
-        self.srv = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="rt-serve", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
-            self._error = exc
-            self._ready.set()
-
-    async def _main(self) -> None:
-        from realtime_cli.server import run_server
-
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with run_server(self.options) as srv:
-            self.srv, self.url = srv, srv.url
-            self._ready.set()
-            await self._stop.wait()
-
-    def __enter__(self) -> InProcessServer:
-        self._thread.start()
-        assert self._ready.wait(10), "the server did not start"
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-
-    def events(self, type_: str) -> list[dict]:
-        assert self.srv is not None
-        return list(self.srv.events(type_))
-
-    def appended_audio(self) -> npt.NDArray[np.int16]:
-        chunks = [base64.b64decode(e["audio"]) for e in self.events("input_audio_buffer.append")]
-        return np.frombuffer(b"".join(chunks), dtype="<i2")
-
-    def voice(self) -> str:
-        update = self.events("session.update")[0]
-        return str(update["session"]["audio"]["output"]["voice"])
-
-
-@dataclass
-class Talk:
-    """`rt talk --plain` as a subprocess; every stdout line stamped (PortAudio clock) on arrival."""
-
-    proc: subprocess.Popen[str]
-    lines: list[tuple[float, str]] = field(default_factory=list)
-    stderr: str = ""
-    _eof: bool = False
-    _cond: threading.Condition = field(default_factory=threading.Condition)
-
-    def start_reading(self) -> None:
-        def pump() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                with self._cond:
-                    self.lines.append((sd_now(), line.rstrip("\n")))
-                    self._cond.notify_all()
-            self.proc.stdout.close()
-            with self._cond:
-                self._eof = True
-                self._cond.notify_all()
-
-        threading.Thread(target=pump, daemon=True).start()
-
-    def wait_line(self, pattern: str, within: float) -> float:
-        """Arrival time of the first stdout line matching `pattern`."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + within
-        with self._cond:
-            while True:
-                for stamp, line in self.lines:
-                    if regex.search(line):
-                        return stamp
-                left = deadline - time.monotonic()
-                if left <= 0 or self._eof:
-                    raise AssertionError(f"no line matching {pattern!r} within {within} s; "
-                                         f"rt said:\n{self.text()}\nstderr: {self.read_err()}")
-                self._cond.wait(min(left, 0.1))
-
-    def finish(self, within: float) -> int:
-        try:
-            code = self.proc.wait(within)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"rt talk still running after {within} s:\n{self.text()}") \
-                from None
-        self.read_err()
-        with self._cond:  # the reader thread takes the last lines, then EOF
-            self._cond.wait_for(lambda: self._eof, timeout=2)
-        return code
-
-    def read_err(self) -> str:
-        if self.proc.poll() is not None and self.proc.stderr is not None and \
-                not self.proc.stderr.closed:
-            self.stderr = self.proc.stderr.read()
-            self.proc.stderr.close()
-        return self.stderr
-
-    def text(self) -> str:
-        return "\n".join(line for _, line in self.lines)
-
-
-@contextmanager
-def rt_talk(url: str, data_dir: Path, *extra: str,
-            env: dict[str, str] | None = None) -> Iterator[Talk]:
-    args = [*RT, "talk", "--url", url, "--plain", "--data-dir", str(data_dir),
-            "--input-device", "pulse:rt_sink.monitor", "--output-device", "pulse:rt_sink48",
-            *extra]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
-    talk = Talk(proc)
-    talk.start_reading()
-    try:
-        yield talk
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def play(wav: Path, sink: str = "rt_sink") -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["paplay", "-d", sink, str(wav)])
 
 
 @pytest.fixture
@@ -281,14 +69,6 @@ def speaker(sound: SoundServer) -> Iterator[MonitorRecorder]:
 def _tools() -> None:
     for tool in ("espeak-ng", "sox", "paplay"):
         assert shutil.which(tool), f"{tool} is missing (make system-deps)"
-
-
-def until(predicate: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        time.sleep(0.01)
 
 
 # ------------------------------------------------------------------ tests
@@ -307,7 +87,7 @@ def test_one_spoken_turn_on_real_devices(sound: SoundServer, speaker: MonitorRec
     question = speech_wav(QUESTION, tmp_path / "question.wav")
     record = tmp_path / "received.jsonl"
     with InProcessServer((ANSWER,), record) as server, \
-            rt_talk(server.url, tmp_path / "data", "--max-turns", "1") as talk:
+            rt_talk(server.url, tmp_path / "data", "--max-turns", "1", "--echo", "off") as talk:
         talk.wait_line(r"state: ready", 15)
         begin = len(speaker.signal())
         player = play(tmp_path / "question.wav")
@@ -369,7 +149,7 @@ def test_barge_in_on_real_devices(sound: SoundServer, speaker: MonitorRecorder,
     interruption = speech_wav(INTERRUPTION, tmp_path / "interruption.wav")
     record = tmp_path / "received.jsonl"
     with InProcessServer((LONG_ANSWER, SHORT_ANSWER), record) as server, \
-            rt_talk(server.url, tmp_path / "data", "--max-turns", "2") as talk:
+            rt_talk(server.url, tmp_path / "data", "--max-turns", "2", "--echo", "off") as talk:
         talk.wait_line(r"state: ready", 15)
         begin = len(speaker.signal())
         assert play(tmp_path / "question.wav").wait(10) == 0

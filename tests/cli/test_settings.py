@@ -135,7 +135,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
         "RT_NOISE_REDUCTION": "far_field", "RT_INPUT_DEVICE": "2", "RT_OUTPUT_DEVICE": "pulse:x",
         "RT_PREBUFFER_MS": "100", "RT_OUTPUT_BLOCK_MS": "10", "RT_KEEP_AUDIO": "off",
         "RT_IDLE_TIMEOUT_S": "off",
-        "RT_HALF_DUPLEX": "yes",
+        "RT_ECHO": "half-duplex",
         "RT_TOTAL_TIMEOUT_S": "600", "RT_RESPONSE_TIMEOUT_S": "30",
         "RT_CONNECTION_TIMEOUT_S": "5", "RT_ROLLOVER_MARGIN_S": "60",
         "RT_MAX_RECONNECT_ATTEMPTS": "2", "RT_REPLAY_MAX_TURNS": "10",
@@ -149,7 +149,6 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     assert (c.speed, c.max_output_tokens, c.stop_phrases) == (1.25, 512,
                                                                ("halt", "enough already"))
     assert (c.threshold, c.prefix_padding_ms, c.silence_duration_ms) == (0.6, 200, 800)
-    assert c.half_duplex
     assert (c.create_response, c.interrupt_response, c.idle_timeout_ms, c.eagerness) == (
         False, False, 6000, "high")
     assert (c.transcription_model, c.transcription_language, c.noise_reduction) == (
@@ -159,7 +158,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     assert (c.max_reconnect_attempts, c.replay_max_turns) == (2, 10)
     assert (s.input_device, s.output_device, s.prebuffer_ms, s.keep_audio) == (
         "2", "pulse:x", 100.0, False)
-    assert s.output_block_ms == 10.0
+    assert (s.output_block_ms, s.echo) == (10.0, "half-duplex")
 
 
 def test_runner_style_overrides() -> None:
@@ -225,6 +224,7 @@ def test_wrong_type_in_env() -> None:
 @pytest.mark.parametrize(("line", "message"), [
     ("prebuffer_ms = 5000", "audio.prebuffer_ms: must be between 60 and 120"),
     ("output_block_ms = 1", "audio.output_block_ms: must be between 2.5 and 50"),
+    ("echo = 'loud'", "audio.echo: 'loud' is not one of aec, half-duplex, off"),
 ])
 def test_audio_ranges_are_checked_here(cfg: Path, line: str, message: str) -> None:
     write(cfg, f"[audio]\n{line}\n")

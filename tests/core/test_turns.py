@@ -214,14 +214,3 @@ def test_send_text_while_the_assistant_speaks_interrupts_it_first(harness: Harne
     out = h.feed(peer.item_done(status="incomplete") + peer.response_done("cancelled",
                                                                          "client_cancelled"))
     assert_effects(out, Sent("response.create"))
-
-
-def test_half_duplex_sends_silence_while_the_assistant_is_audible() -> None:
-    """Loudspeakers without echo cancellation: the mic must not feed the answer back."""
-    h = Harness(SessionConfig(half_duplex=True))
-    h.ready()
-    silence = base64.b64encode(bytes(20 * 24 * 2)).decode()
-    assert_effects(h.mic(20, value=1234), Sent("input_audio_buffer.append",
-                                               audio=base64.b64encode(pcm(20, 1234)).decode()))
-    h.feed(*h.peer.response_created(), *h.peer.audio_item(), *h.peer.audio(200))
-    assert_effects(h.mic(20, value=1234), Sent("input_audio_buffer.append", audio=silence))

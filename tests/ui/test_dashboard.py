@@ -8,6 +8,8 @@ import pytest
 from rich.console import Console
 from rich.segment import Segment
 
+from realtime_cli.audio.echo import EchoStats
+from realtime_cli.audio.interfaces import SourceLevels
 from realtime_cli.core.snapshot import TranscriptLine
 from realtime_cli.core.states import SessionState
 from realtime_cli.ui.dashboard import CUT_MARK, Dashboard, render
@@ -186,3 +188,17 @@ def test_dashboard_starts_and_stops_live() -> None:
         dash.update(view())
         dash.refresh()
     assert "a1b2c3d4" in out.getvalue()
+
+
+@pytest.mark.parametrize(("stats", "shown"), [
+    (EchoStats("aec", True, True, False, 27.4, 0), "echo aec · -27 dB"),
+    (EchoStats("aec", True, False, True, 3.0, 12), "echo aec · warming up"),
+    (EchoStats("half-duplex", True, False, False, 0.0, 40), "echo half-duplex · gating"),
+    (EchoStats("half-duplex", False, False, False, 0.0, 40), "echo half-duplex"),
+    (EchoStats("off", False, False, False, 0.0, 0), "echo off (headphones)"),
+])
+def test_the_echo_row_shows_the_mode_and_its_state(stats: EchoStats, shown: str) -> None:
+    mic = SourceLevels(level_dbfs=-23.4, speech=True, echo=stats)
+    text = screen(view(mic=mic))
+    assert shown in text
+    assert "echo" not in screen(view())  # a WAV microphone: no echo row at all

@@ -1,0 +1,376 @@
+"""Client-side echo handling: keep the assistant's own voice from reaching the server's VAD.
+
+The loudspeaker's sound comes back into the microphone 20-200 ms later (acoustic path plus
+device latency) and server VAD takes it for the user: the assistant interrupts itself. Three
+modes, all 24 kHz mono int16, single-threaded (the caller serialises `far` and `near`):
+
+- `aec`: speexdsp's adaptive echo canceller plus its residual echo suppressor, then the
+  half-duplex gate applied to the canceller's *output* (a residual gate). Server VAD (Silero)
+  hears speech down to about -60 dBFS whatever its level, so the 25-35 dB speexdsp removes
+  is not enough on its own; the residual gate mutes what is left. Its learned echo level
+  starts high (strict: nothing leaks while the canceller converges) and falls as the canceller
+  converges, so a user over the echo passes once it has. A cross-correlation check catches
+  echo-path changes, which look like a loud user to an energy gate.
+- `half-duplex`: while the far end is audible, the microphone is muted unless it is clearly
+  louder than the echo expected from the far audio.
+- `off`: pass-through, with stats.
+
+Both streams are placed on one reference timeline, in samples of the stream clock: `far` gives
+the DAC time of its first sample and `near` the ADC time of its first sample, so the reference
+for a microphone frame is what the DAC played at that same instant, and the acoustic delay
+lies inside the canceller's filter span (causal).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from realtime_cli.audio.speexdsp import EchoCanceller, Preprocessor
+
+MODES = ("aec", "half-duplex", "off")
+REANCHOR_S = 0.005  # callback timestamps jitter by ~1 ms; only a real gap or jump moves the anchor
+HISTORY_S = 2.0  # reference kept: hangover + block + the canceller's pending frame, with room
+HANGOVER_S = 0.3  # max echo delay (200 ms) + reverb tail: how long echo can follow far audio
+FAR_FLOOR_DBFS = -50.0  # quieter far audio cannot make echo the VAD would take for speech
+CHUNK_S = 0.01  # far energy is measured per 10 ms chunk, so one loud syllable counts
+FRAME_S = 0.01  # speexdsp frame
+FILTER_S = 0.3  # 200 ms delay + reverb; shorter filters lose the 200 ms case (measured)
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class EchoStats:
+    """A snapshot for the dashboard; plain values, safe to hand to another thread."""
+
+    mode: str
+    active: bool  # far end audible now (or within the echo hangover)
+    converged: bool  # aec: the canceller removes enough echo to go without the gate
+    warming_up: bool  # aec: the half-duplex gate is still applied on top
+    echo_return_loss_db: float  # ERLE on echo-only blocks: mic input energy over output energy
+    gated_blocks: int  # microphone blocks replaced by silence so far
+
+
+class EchoProcessor(Protocol):
+    mode: str
+
+    def far(self, pcm: npt.NDArray[np.int16], t: float) -> None: ...
+
+    def near(self, pcm: npt.NDArray[np.int16], t: float) -> npt.NDArray[np.int16]: ...
+
+    def stats(self) -> EchoStats: ...
+
+
+class _Anchor:
+    """Maps a block's timestamp to its first sample index, keeping blocks contiguous.
+
+    Re-anchoring on every block would turn timestamp jitter into jumps in the echo path the
+    canceller sees and ruin its convergence, so the anchor only moves on a real disagreement.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.tolerance = round(REANCHOR_S * rate)
+        self.next: int | None = None
+        self.reanchors = 0
+
+    def place(self, t: float, n: int) -> int:
+        stamped = round(t * self.rate)
+        if self.next is None or abs(stamped - self.next) > self.tolerance:
+            if self.next is not None:
+                self.reanchors += 1
+            self.next = stamped
+        start = self.next
+        self.next = start + n
+        return start
+
+
+class _Reference:
+    """A bounded ring of far samples indexed by absolute sample; unknown samples read as zeros."""
+
+    def __init__(self, rate: int) -> None:
+        self.size = round(HISTORY_S * rate)
+        self.ring = np.zeros(self.size, dtype=np.int16)
+        self.end: int | None = None  # one past the newest sample written
+
+    def write(self, start: int, pcm: npt.NDArray[np.int16]) -> None:
+        if len(pcm) > self.size:
+            start, pcm = start + len(pcm) - self.size, pcm[-self.size:]
+        if self.end is not None and start > self.end:  # a gap: what played meanwhile is silence
+            gap = min(start - self.end, self.size)
+            self.ring[np.arange(start - gap, start) % self.size] = 0
+        self.ring[np.arange(start, start + len(pcm)) % self.size] = pcm
+        self.end = start + len(pcm)
+
+    def read(self, start: int, stop: int) -> npt.NDArray[np.int16]:
+        idx = np.arange(start, stop)
+        out = self.ring[idx % self.size]
+        if self.end is None:
+            return np.zeros(stop - start, dtype=np.int16)
+        out[(idx >= self.end) | (idx < self.end - self.size)] = 0
+        return out
+
+
+def _energy(pcm: npt.NDArray[np.int16]) -> float:
+    x = pcm.astype(np.float32)
+    return float(np.dot(x, x)) / max(1, len(x))
+
+
+def _db(ratio: float) -> float:
+    return 10.0 * math.log10(max(ratio, _EPS))
+
+
+class _Gate:
+    """The half-duplex decision: is this microphone block only echo of the far audio?
+
+    The echo estimate is the loudest 10 ms of far audio over the last `HANGOVER_S` times a
+    learned echo-path gain. The gain is the running 90th percentile (a stochastic quantile
+    tracker, in dB) of mic/far energy over blocks that look like echo only: a high percentile
+    because the estimate must bound the echo, and a tracker that ignores blocks already far
+    above it, so double talk cannot teach it that the user is echo. It starts at 0 dB (echo as
+    loud as the far audio), i.e. strict, and relaxes as it learns.
+    """
+
+    QUANTILE = 0.9
+    STEP_DB = 1.0
+    MARGIN_DB = 10.0  # user speech must beat the echo estimate by this much to pass
+    OPEN_HOLD_S = 0.15  # keep passing briefly after clear user speech: syllables dip
+    CONFIRM_S = 0.03  # louder than the echo estimate this long before it counts as the user
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.chunk = round(CHUNK_S * rate)
+        self.lookback = round(HANGOVER_S * rate)
+        self.floor = 32768.0**2 * 10 ** (FAR_FLOOR_DBFS / 10)
+        self.erl_db = 0.0
+        self.ratio_db = 0.0
+        self.open_until = -1
+        self.loud_since: int | None = None
+        self.confirm = round(self.CONFIRM_S * rate)
+        self.active = False
+
+    def far_peak(self, ref: _Reference, start: int, stop: int) -> float:
+        """Loudest 10 ms chunk energy of the far audio that can still echo in [start, stop)."""
+        span = ref.read(stop - self.lookback - self.chunk, stop).astype(np.float32)
+        usable = len(span) // self.chunk * self.chunk
+        chunks = span[len(span) - usable:].reshape(-1, self.chunk)
+        return float(np.max(np.einsum("ij,ij->i", chunks, chunks))) / self.chunk
+
+    def classify(self, near_energy: float, far_peak: float, start: int, stop: int) -> str:
+        """`idle` (no far audio), `user` (clearly louder than the echo), `hold`, or `echo`.
+
+        Only `echo` blocks teach the tracker; `hold` follows clear user speech for a moment,
+        since syllables dip under the margin and double talk must not be learnt as echo.
+        """
+        self.active = far_peak > self.floor
+        if not self.active:
+            self.loud_since = None
+            return "idle"
+        self.ratio_db = _db(near_energy / far_peak)
+        if self.ratio_db >= self.erl_db + self.MARGIN_DB:
+            self.loud_since = start if self.loud_since is None else self.loud_since
+            if stop - self.loud_since < self.confirm:  # a lone loud block is more likely a leak
+                return "echo"
+            self.open_until = stop + round(self.OPEN_HOLD_S * self.rate)
+            return "user"
+        self.loud_since = None
+        if start < self.open_until:
+            return "hold"
+        if self.ratio_db > self.erl_db:
+            self.erl_db += self.STEP_DB * self.QUANTILE
+        else:
+            self.erl_db -= self.STEP_DB * (1 - self.QUANTILE)
+        return "echo"
+
+    def overrule(self) -> None:
+        """The last `user` block was echo after all: learn its level at once and close again."""
+        self.erl_db = max(self.erl_db, self.ratio_db)
+        self.open_until = -1
+        self.loud_since = None
+
+
+class _Base:
+    """The shared timeline and gate; subclasses decide what a microphone block becomes."""
+
+    mode = "off"
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._far_anchor = _Anchor(rate)
+        self._near_anchor = _Anchor(rate)
+        self._ref = _Reference(rate)
+        self._gate = _Gate(rate)
+        self.gated_blocks = 0
+        self._far_peak = 0.0
+
+    def far(self, pcm: npt.NDArray[np.int16], t: float) -> None:
+        """Record what reaches the DAC at `t`; call for silence too, so gaps are known."""
+        self._ref.write(self._far_anchor.place(t, len(pcm)), np.asarray(pcm, dtype=np.int16))
+
+    def near(self, pcm: npt.NDArray[np.int16], t: float) -> npt.NDArray[np.int16]:
+        pcm = np.asarray(pcm, dtype=np.int16)
+        start = self._near_anchor.place(t, len(pcm))
+        return self._process(pcm, start, start + len(pcm))
+
+    def _process(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> npt.NDArray[np.int16]:
+        self._gate.active = self._gate.far_peak(self._ref, start, stop) > self._gate.floor
+        return pcm
+
+    def _classify(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> str:
+        self._far_peak = self._gate.far_peak(self._ref, start, stop)
+        return self._gate.classify(_energy(pcm), self._far_peak, start, stop)
+
+    def stats(self) -> EchoStats:
+        return EchoStats(mode=self.mode, active=self._gate.active, converged=False, warming_up=False,
+                         echo_return_loss_db=0.0, gated_blocks=self.gated_blocks)
+
+    def close(self) -> None:
+        """Release native state, if any."""
+
+
+class PassThrough(_Base):
+    mode = "off"
+
+
+class HalfDuplex(_Base):
+    mode = "half-duplex"
+
+    def _process(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> npt.NDArray[np.int16]:
+        if self._classify(pcm, start, stop) == "echo":
+            self.gated_blocks += 1
+            return np.zeros_like(pcm)
+        return pcm
+
+
+class SpeexAec(_Base):
+    """speexdsp echo canceller + residual suppressor + residual gate.
+
+    `converged`/ERLE are for the dashboard (mic input over output energy on echo-only
+    blocks, a canceller that still diverges reads low); the muting decision is the gate's.
+
+    The output lags the input by one 10 ms frame (the preprocessor's overlap-add), plus, for
+    blocks that are not whole 10 ms frames, a constant < 10 ms of buffering set by the first
+    block; output length always equals input length.
+    """
+
+    mode = "aec"
+    CONVERGED_DB = 12.0  # ERLE to report convergence
+    DIVERGED_DB = 6.0  # ERLE to report warming up again (the room or the device changed)
+    ERLE_TAU_S = 0.5
+    MIN_LEARN_S = 0.5  # echo-only audio needed before the ERLE estimate means anything
+    ECHO_CORRELATION = 0.5  # measured: user voice <= 0.55, echo after a path change 0.5-0.8
+
+    def __init__(self, rate: int, *, filter_s: float = FILTER_S, echo_suppress_db: int = -40,
+                 echo_suppress_active_db: int = -15, residual_gate: bool = True) -> None:
+        """`residual_gate=False` leaves only speexdsp: for measuring the canceller on its own."""
+        super().__init__(rate)
+        self.residual_gate = residual_gate
+        self.frame = round(FRAME_S * rate)
+        self._aec = EchoCanceller(self.frame, round(filter_s * rate), rate)
+        self._pre = Preprocessor(self.frame, rate, echo=self._aec, echo_suppress_db=echo_suppress_db,
+                                 echo_suppress_active_db=echo_suppress_active_db)
+        self._pending_near = np.zeros(0, dtype=np.int16)
+        self._pending_ref = np.zeros(0, dtype=np.int16)
+        self._out = np.zeros(0, dtype=np.int16)
+        self._in_energy = 0.0  # smoothed over echo-only blocks
+        self._out_energy = 0.0
+        self._learned = 0
+        self.converged = False
+        self._residual = _Gate(rate)  # the same gate on the canceller's output
+        self._xcorr_len = round(0.1 * rate)
+        self._recent = np.zeros(0, dtype=np.int16)
+
+    def _process(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> npt.NDArray[np.int16]:
+        raw = self._classify(pcm, start, stop)
+        out = self._cancel_block(pcm, start, stop)
+        residual = self._residual.classify(_energy(out), self._far_peak, start, stop)
+        if residual == "user" and raw != "user" and self._correlates_with_far(stop - len(self._pending_near)):
+            self._residual.overrule()  # the echo path changed: this is echo the filter missed
+            residual = "echo"
+        if raw == "echo" and residual == "echo":
+            self._learn(pcm, out)
+        if residual == "echo" and self.residual_gate:
+            self.gated_blocks += 1
+            return np.zeros_like(out)
+        return out
+
+    def _cancel_block(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> npt.NDArray[np.int16]:
+        """Run whole 10 ms frames; the output keeps the block's length behind a fixed lag."""
+        self._pending_near = np.concatenate([self._pending_near, pcm])
+        self._pending_ref = np.concatenate([self._pending_ref, self._ref.read(start, stop)])
+        whole = len(self._pending_near) // self.frame * self.frame
+        linear = [self._aec.cancel(self._pending_near[i:i + self.frame], self._pending_ref[i:i + self.frame])
+                  for i in range(0, whole, self.frame)]
+        self._recent = np.concatenate([self._recent, *linear])[-self._xcorr_len:]
+        self._out = np.concatenate([self._out, *(self._pre.run(x) for x in linear)])
+        self._pending_near, self._pending_ref = self._pending_near[whole:], self._pending_ref[whole:]
+        n = len(pcm)
+        if len(self._out) < n:  # only until the lag settles: at most one frame, once
+            self._out = np.concatenate([np.zeros(n - len(self._out), dtype=np.int16), self._out])
+        out, self._out = self._out[:n], self._out[n:]
+        return out
+
+    def _correlates_with_far(self, stop: int) -> bool:
+        """Is the recent output a delayed copy of the far audio (echo), not a second voice?
+
+        Energy alone cannot tell a changed echo path from a user as loud as the echo; the
+        shape can: normalised cross-correlation of the canceller's last 100 ms of linear output
+        (before the non-linear suppressor, which distorts the residual), ending at sample
+        `stop`, with the far audio over every lag the echo can have. Only runs when the
+        energies disagree.
+        """
+        return self._far_correlation(stop) >= self.ECHO_CORRELATION
+
+    def _far_correlation(self, stop: int) -> float:
+        e = self._recent.astype(np.float64)
+        f = self._ref.read(stop - len(e) - self._gate.lookback, stop).astype(np.float64)
+        size = 1 << (len(f) + len(e) - 1).bit_length()
+        xc = np.fft.irfft(np.fft.rfft(f, size) * np.conj(np.fft.rfft(e, size)), size)[: len(f) - len(e) + 1]
+        power = np.concatenate([[0.0], np.cumsum(f * f)])
+        window = power[len(e):] - power[: len(f) - len(e) + 1]
+        norm = np.sqrt(window * float(np.dot(e, e))) + 1.0
+        return float(np.max(np.abs(xc) / norm))
+
+    def _learn(self, rec: npt.NDArray[np.int16], out: npt.NDArray[np.int16]) -> None:
+        """Track ERLE on echo-only audio: double talk would read as the canceller failing."""
+        alpha = min(1.0, len(rec) / (self.ERLE_TAU_S * self.rate))
+        self._in_energy += alpha * (_energy(rec) - self._in_energy)
+        self._out_energy += alpha * (_energy(out) - self._out_energy)
+        self._learned += len(rec)
+        if self._learned < self.MIN_LEARN_S * self.rate:
+            return
+        erle = self.erle_db()
+        if erle >= self.CONVERGED_DB:
+            self.converged = True
+        elif erle < self.DIVERGED_DB:
+            self.converged = False
+
+    def erle_db(self) -> float:
+        if self._learned == 0:
+            return 0.0
+        return _db((self._in_energy + 1.0) / (self._out_energy + 1.0))
+
+    def stats(self) -> EchoStats:
+        return EchoStats(mode=self.mode, active=self._gate.active, converged=self.converged,
+                         warming_up=not self.converged, echo_return_loss_db=round(self.erle_db(), 1),
+                         gated_blocks=self.gated_blocks)
+
+    def close(self) -> None:
+        """Free the native state; the preprocessor first, as it points into the canceller."""
+        self._pre.close()
+        self._aec.close()
+
+
+def make_echo(mode: str, rate: int = 24_000) -> EchoProcessor:
+    """The echo processor for `mode`; `aec` raises `AudioDeviceError` without libspeexdsp."""
+    if mode == "aec":
+        return SpeexAec(rate)
+    if mode == "half-duplex":
+        return HalfDuplex(rate)
+    if mode == "off":
+        return PassThrough(rate)
+    raise ValueError(f"unknown echo mode {mode!r}: choose one of {', '.join(MODES)}")

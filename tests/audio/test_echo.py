@@ -1,0 +1,263 @@
+"""Echo handling on a simulated speaker-to-microphone path with real (espeak-ng) speech.
+
+No devices: the far audio, the room and the second talker are numpy arrays, timestamps are
+made up on a 24 kHz stream clock, so every run is the same.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from realtime_cli.audio import echo, speexdsp
+from realtime_cli.errors import AudioDeviceError
+from tests.e2e.support import speech
+
+RATE = 24_000
+BLOCK = 480  # 20 ms
+T0 = 50.0  # stream clock of the first sample
+
+
+@functools.cache
+def assistant() -> npt.NDArray[np.int16]:
+    texts = ("The quick brown fox jumps over the lazy dog near the river bank.",
+             "I think we should check the weather before we go out for a walk today.",
+             "Numbers like three hundred and forty two are easy to say but hard to remember.")
+    gap = np.zeros(RATE // 5, dtype=np.int16)
+    return np.concatenate([part for t in texts for part in (speech(t), gap)])
+
+
+@functools.cache
+def talker() -> npt.NDArray[np.int16]:
+    """The user: a different voice from the assistant's, as in life (same-voice double talk
+    correlates with the far audio and can be taken for a changed echo path)."""
+    from realtime_cli.server.speech import espeak_wav_to_pcm
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("needs espeak-ng for a second voice (scripts/system-deps.sh installs it)")
+    wav = subprocess.run([exe, "-v", "en-us+f3", "-s", "155", "-p", "70", "--stdout", "--",
+                          "Hold on, stop talking, I have a different question for you."],
+                         capture_output=True, check=True, timeout=30).stdout
+    return np.frombuffer(espeak_wav_to_pcm(wav), dtype="<i2").copy()
+
+
+def room(delay_ms: float, gain: float, seed: int = 7) -> npt.NDArray[np.float64]:
+    """Direct path after `delay_ms`, then a 50 ms exponentially decaying noise tail."""
+    rng = np.random.default_rng(seed)
+    d, n = int(delay_ms * RATE / 1000), int(0.05 * RATE)
+    h = np.zeros(d + 1 + n)
+    h[d] = 1.0
+    h[d + 1:] = 0.08 * rng.standard_normal(n) * np.exp(-np.arange(n) / (0.008 * RATE))
+    return h * gain
+
+
+def mic(far: npt.NDArray[np.int16], h: npt.NDArray[np.float64],
+        near_talk: npt.NDArray[np.float64] | None = None, seed: int = 3) -> npt.NDArray[np.int16]:
+    noise = np.random.default_rng(seed).standard_normal(len(far)) * 32768 * 1e-3  # -60 dBFS
+    y = np.convolve(far.astype(np.float64), h)[: len(far)] + noise
+    if near_talk is not None:
+        y += near_talk
+    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+def run(proc: echo.EchoProcessor, far: npt.NDArray[np.int16], near: npt.NDArray[np.int16],
+        *, block: int = BLOCK, jitter_s: float = 0.0, gap_at: int | None = None) -> npt.NDArray[np.int16]:
+    """Feed both streams block by block; `gap_at` drops 100 ms of both streams at that block."""
+    rng = np.random.default_rng(11)
+    out = []
+    t_offset = 0.0
+    for i in range(0, len(far) - block + 1, block):
+        if gap_at is not None and i == gap_at:
+            t_offset += 0.1
+        t = T0 + i / RATE + t_offset
+        j = rng.uniform(-jitter_s, jitter_s, 2)
+        proc.far(far[i:i + block], t + j[0])
+        out.append(proc.near(near[i:i + block], t + j[1]))
+    return np.concatenate(out)
+
+
+def level(x: npt.NDArray[np.int16] | npt.NDArray[np.float64]) -> float:
+    return float(np.mean(np.square(x.astype(np.float64))))
+
+
+def reduction_db(before: npt.NDArray[np.int16], after: npt.NDArray[np.int16]) -> float:
+    return float(10 * np.log10(level(before) / max(level(after), 1e-3)))
+
+
+# ------------------------------------------------------------------------------------------ aec
+
+
+WARM = 3 * RATE
+
+
+@pytest.mark.parametrize("delay_ms", [20, 80, 200])
+def test_the_canceller_alone_removes_echo_after_warmup(delay_ms: float) -> None:
+    """speexdsp without the residual gate (measured: 35, 31, 28 dB after 3 s)."""
+    far = assistant()
+    near = mic(far, room(delay_ms, 0.5))
+    proc = echo.SpeexAec(RATE, residual_gate=False)
+    out = run(proc, far, near)
+    assert len(out) == len(far) // BLOCK * BLOCK
+    assert proc.gated_blocks == 0
+    assert reduction_db(near[WARM:len(out)], out[WARM:]) >= 20
+    assert proc.stats().converged and proc.stats().echo_return_loss_db >= 20
+    proc.close()
+
+
+@pytest.mark.parametrize("delay_ms", [20, 80, 200])
+def test_aec_with_its_gate_leaves_no_audible_echo(delay_ms: float) -> None:
+    far = assistant()
+    near = mic(far, room(delay_ms, 0.5))
+    proc = echo.make_echo("aec")
+    out = run(proc, far, near)
+    assert reduction_db(near[WARM:len(out)], out[WARM:]) >= 40  # measured 51 dB
+
+
+def test_aec_keeps_a_second_talker_during_double_talk() -> None:
+    far = assistant()
+    start = 5 * RATE
+    user = np.zeros(len(far))
+    words = talker().astype(np.float64) * 0.8
+    user[start:start + len(words)] = words[: len(far) - start]
+    proc = echo.SpeexAec(RATE)
+    out = run(proc, far, mic(far, room(80, 0.5), user)).astype(np.float64)
+    span = slice(start, start + len(words))
+    clean = user[span]
+    got = out[span]
+    lag = int(np.argmax(np.correlate(got[:RATE], clean[:RATE], "full"))) - (RATE - 1)
+    assert 0 <= lag <= 240  # the preprocessor's overlap-add delays by one 10 ms frame
+    got, clean = got[lag:], clean[: len(clean) - lag]
+    corr = float(np.corrcoef(got, clean)[0, 1])
+    assert corr > 0.8, corr
+    assert abs(10 * np.log10(level(got) / level(clean))) < 3
+    proc.close()
+
+
+def test_aec_gates_while_warming_up() -> None:
+    far = assistant()
+    proc = echo.SpeexAec(RATE)
+    out = run(proc, far[: RATE // 2], mic(far, room(80, 0.5))[: RATE // 2])
+    stats = proc.stats()
+    assert stats.warming_up and not stats.converged and stats.active
+    assert stats.gated_blocks > 0
+    assert not np.any(out[-BLOCK:])
+    proc.close()
+
+
+def test_aec_output_length_matches_any_block_size() -> None:
+    far = assistant()[: 2 * RATE]
+    near = mic(far, room(20, 0.5))
+    proc = echo.SpeexAec(RATE)
+    rng = np.random.default_rng(5)
+    i = 0
+    while i < len(far) - 700:
+        n = int(rng.integers(100, 700))
+        assert len(proc.near(near[i:i + n], T0 + i / RATE)) == n
+        proc.far(far[i:i + n], T0 + i / RATE)
+        i += n
+    proc.close()
+
+
+# ---------------------------------------------------------------------------------- alignment
+
+
+def test_jittered_timestamps_do_not_break_convergence() -> None:
+    far = assistant()
+    near = mic(far, room(80, 0.5))
+    proc = echo.SpeexAec(RATE)
+    out = run(proc, far, near, jitter_s=0.001)
+    assert proc._near_anchor.reanchors == 0 and proc._far_anchor.reanchors == 0
+    assert reduction_db(near[4 * RATE:len(out)], out[4 * RATE:]) >= 25
+    proc.close()
+
+
+def test_a_timestamp_jump_reanchors_both_streams() -> None:
+    far = assistant()
+    near = mic(far, room(80, 0.5))
+    proc = echo.SpeexAec(RATE)
+    out = run(proc, far, near, gap_at=100 * BLOCK)
+    assert proc._near_anchor.reanchors == 1 and proc._far_anchor.reanchors == 1
+    # Both streams skipped the same 100 ms, so the echo path is unchanged and stays cancelled.
+    assert reduction_db(near[6 * RATE:len(out)], out[6 * RATE:]) >= 25
+    proc.close()
+
+
+def test_reference_reads_what_was_at_the_dac_and_zeros_elsewhere() -> None:
+    ref = echo._Reference(RATE)
+    ref.write(1000, np.arange(1, 101, dtype=np.int16))
+    ref.write(1200, np.full(10, 7, dtype=np.int16))  # a gap: 1100..1199 played silence
+    got = ref.read(990, 1215)
+    assert not np.any(got[:10])
+    assert np.array_equal(got[10:110], np.arange(1, 101))
+    assert not np.any(got[110:210])
+    assert np.all(got[210:220] == 7) and not np.any(got[220:])
+
+
+# ------------------------------------------------------------------------------- half-duplex
+
+
+def test_half_duplex_mutes_echo_only_blocks() -> None:
+    far = assistant()
+    proc = echo.make_echo("half-duplex")
+    out = run(proc, far, mic(far, room(80, 0.5)))
+    stats = proc.stats()
+    assert stats.mode == "half-duplex" and stats.gated_blocks > 0
+    talking = np.abs(far[: len(out)].astype(np.int32)) > 3000
+    assert not np.any(out[talking])  # every block while the assistant talks is muted
+
+
+def test_half_duplex_passes_clearly_louder_user_speech() -> None:
+    far = (assistant() * 0.25).astype(np.int16)  # a quiet answer: the user is ~20 dB over its echo
+    start = 5 * RATE
+    user = np.zeros(len(far))
+    words = talker().astype(np.float64) * 2.0
+    user[start:start + len(words)] = words[: len(far) - start]
+    near = mic(far, room(80, 0.5), user)
+    out = run(echo.make_echo("half-duplex"), far, near)
+    span = slice(start, start + len(words))
+    assert level(out[span]) > 0.7 * level(near[span])  # measured 0.89
+    assert reduction_db(near[2 * RATE:start], out[2 * RATE:start]) >= 30  # the answer alone: muted
+
+
+def test_half_duplex_passes_everything_when_the_far_end_is_silent() -> None:
+    near = talker()
+    far = np.zeros_like(near)
+    out = run(echo.make_echo("half-duplex"), far, near)
+    assert np.array_equal(out, near[: len(out)])
+
+
+# --------------------------------------------------------------------------------- off, errors
+
+
+def test_off_is_identity_and_reports_activity() -> None:
+    far = assistant()[: RATE]
+    near = mic(far, room(20, 0.5))
+    proc = echo.make_echo("off")
+    out = run(proc, far, near)
+    assert np.array_equal(out, near[: len(out)])
+    assert proc.stats() == echo.EchoStats(mode="off", active=True, converged=False, warming_up=False,
+                                          echo_return_loss_db=0.0, gated_blocks=0)
+
+
+def test_unknown_mode_is_a_one_line_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown echo mode 'loud'") as info:
+        echo.make_echo("loud")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_library_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(name: str | None) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(speexdsp, "_lib", None)
+    monkeypatch.setattr(speexdsp, "_load", missing)
+    with pytest.raises(AudioDeviceError, match="apt-get install libspeexdsp1") as info:
+        echo.make_echo("aec")
+    assert "\n" not in info.value.message
+    assert isinstance(echo.make_echo("half-duplex"), echo.HalfDuplex)  # needs no library
