@@ -4,7 +4,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := libportaudio2 pulseaudio pulseaudio-utils alsa-utils libasound2-plugins espeak-ng sox tmux
+APT_PKGS := libportaudio2 libspeexdsp1 pulseaudio pulseaudio-utils alsa-utils libasound2-plugins espeak-ng sox tmux
 
 .PHONY: help install system-deps test bench lint typecheck demo sound-up sound-down clean
 

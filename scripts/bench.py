@@ -1,7 +1,9 @@
 """`make bench`: measured performance figures of rt, printed as one table.
 
 Targets come from the issues; nothing here asserts, it measures and prints. Sections that need
-something this machine lacks (a sound server) print "n/a" with the reason.
+something this machine lacks (a sound server) print "n/a" with the reason. The table is also
+written to bench/results.json (with the time, the commit and the machine), and the previous
+run's file, if any, fills a "previous" column so figures can be compared run to run.
 """
 
 from __future__ import annotations
@@ -240,6 +242,43 @@ def optional(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
         return [(name, f"n/a ({type(exc).__name__}: {exc})"[:90], "")]
 
 
+def echo() -> list[Row]:
+    """The simulated room of scripts/echo_sim.py: 100 assistant turns per mode."""
+    import echo_sim
+
+    rows: list[Row] = []
+    for mode in ("off", "aec", "half-duplex"):
+        r = echo_sim.run(mode, turns=100, seed=0)
+        rows.append((f"echo {mode}: self-interruptions per 100 assistant turns (simulated room)",
+                     f"{r['self_interruptions_per_100']:.0f}", "<= 1 (aec)"))
+        rows.append((f"echo {mode}: real barge-ins detected ({r['barge_ins']:.0f} in the run)",
+                     f"{r['barge_ins_detected_pct']:.1f} %", ">= 95 % (aec)"))
+        rows.append((f"echo {mode}: cost per 20 ms microphone block", f"{r['us_per_block']:.0f} µs", ""))
+    return rows
+
+
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def _machine() -> dict[str, Any]:
+    import os
+    import platform
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True, check=False).stdout.strip()
+    return {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "commit": commit or None,
+            "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count()}
+
+
+def _previous() -> dict[str, str]:
+    try:
+        old = json.loads(RESULTS.read_text())
+        return {r["figure"]: r["measured"] for r in old["rows"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def main() -> int:
     sections: list[tuple[str, Callable[[], list[Row]]]] = [
         ("session core", bench_core),
@@ -252,6 +291,7 @@ def main() -> int:
         sections += bench_extra.SECTIONS
     except ImportError:
         pass
+    sections.append(("echo (simulated room)", echo))
     rows: list[Row] = []
     for name, fn in sections:
         print(f"measuring {name} ...", file=sys.stderr, flush=True)
@@ -259,13 +299,20 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
+    previous = _previous()
     table = Table(title="rt benchmarks (this machine)")
     table.add_column("figure")
     table.add_column("measured", justify="right")
     table.add_column("goal")
+    if previous:
+        table.add_column("previous run", justify="right", style="dim")
     for row in rows:
-        table.add_row(*row)
-    Console(width=140).print(table)
+        table.add_row(*row, *([previous.get(row[0], "")] if previous else []))
+    Console(width=160).print(table)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({**_machine(), "rows": [
+        {"figure": f, "measured": m, "goal": g} for f, m, g in rows]}, indent=2, ensure_ascii=False) + "\n")
+    print(f"written to {RESULTS.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 
