@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -61,13 +62,46 @@ def _opt_str(obj: dict[str, Any], key: str) -> str | None:
     return value
 
 
+MAX_INT = 2**53  # integers a JSON peer can send exactly; beyond that a position is garbage
+
+
 def _int(obj: dict[str, Any], key: str, default: int | None = None) -> int:
     value = obj.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Bad(f"{key!r} must be a number")
     if isinstance(value, float) and not math.isfinite(value):
         raise _Bad(f"{key!r} must be a finite number")
+    if abs(value) > MAX_INT:
+        raise _Bad(f"{key!r} is out of range")
     return int(value)
+
+
+# JSON may escape lone UTF-16 surrogates ("\\ud800"); Python then holds strings that no encoder
+# accepts, and the first print or database write of one would fail. The search is cheap and
+# almost never matches (audio deltas are base64), so only such frames pay for the rewrite.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """`value` with every lone surrogate replaced by U+FFFD (recursively; paired ones too,
+    as json.loads already joined the valid pairs)."""
+    if isinstance(value, str):
+        if not _has_surrogate(value):
+            return value
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _finite(value: Any) -> bool:
@@ -322,6 +356,8 @@ def decode(frame: str | bytes) -> ev.ServerEvent:
         obj = json.loads(frame)
     except (ValueError, RecursionError) as exc:
         return ev.MalformedServerEvent(reason=f"invalid JSON: {exc}", excerpt=_excerpt(frame))
+    if _SURROGATE_ESCAPE.search(frame) is not None:
+        obj = _without_surrogates(obj)
     if not isinstance(obj, dict):
         return ev.MalformedServerEvent(reason="event is not an object", excerpt=_excerpt(frame))
     kind = obj.get("type")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -123,8 +124,14 @@ def run_conversation(conv: Conversation) -> int:
         if use_dashboard:
             from realtime_cli.runtime.interactive import run_with_dashboard
 
-            return run_with_dashboard(runner, conv)
-        return asyncio.run(runner.run())
-    finally:
-        if journal is not None:
-            journal.close(timeout=10.0)
+            code = run_with_dashboard(runner, conv)
+        else:
+            code = asyncio.run(runner.run())
+    except BaseException:
+        if journal is not None:  # still saved what it can; the error in flight says more
+            with contextlib.suppress(Exception):
+                journal.close(timeout=10.0)
+        raise
+    if journal is not None:
+        journal.close(timeout=10.0)  # records that could not be saved: StorageError, one line
+    return code

@@ -39,6 +39,10 @@ SIGNAL_EXITS = (130, 143)  # Ctrl-C / SIGTERM: the user's wish, not an error to 
 class JournalSink(Protocol):
     def submit(self, record: JournalRecord) -> None: ...
 
+    def take_warning(self) -> str | None:
+        """The first write failure, once: the disk never stops the conversation, it is told."""
+        ...
+
 
 class Observer(Protocol):
     """Something that shows the session: plain lines, JSON lines or the dashboard."""
@@ -244,10 +248,21 @@ class Runner:
             now = self.clock.monotonic()
             self.poll_playback()
             self.feed(inp.Tick(now=now))
+            self._check_journal()
             self._check_exit_conditions(now)
             if self.view is not None and now >= next_view:
                 next_view = now + VIEW_EVERY_S
                 self.view.update(self.core.snapshot(now), self.source.levels(), self.sink.status())
+
+    def _check_journal(self) -> None:
+        """A full disk or a locked database: one warning, like any notice; talking goes on."""
+        problem = self.journal.take_warning() if self.journal is not None else None
+        if problem is not None:
+            notice = cmd.Notice(level="warning",
+                                text=f"could not save to the journal ({problem}); the "
+                                     "conversation goes on")
+            self.core.notice = notice  # the dashboard shows the latest notice
+            self._execute([notice])
 
     def _check_exit_conditions(self, now: float) -> None:
         if self._done.is_set() or not self.core.lifecycle.is_active():

@@ -4,12 +4,15 @@ The event loop only calls `submit(record)`, which puts the record on an unbounde
 returns at once: a long session never waits on the disk. The writer thread commits each record
 in its own transaction (`BEGIN IMMEDIATE` ... `COMMIT`), so a `kill -9` loses at most what was
 still queued, never a half-written record. Errors are not lost: the writer keeps going, collects
-them, and `flush()`/`close()` raise them as one StorageError. From asyncio, call the blocking
-`flush`/`close` through `asyncio.to_thread`.
+them, and `flush()`/`close()` raise them as one StorageError. A full disk or a database another
+process keeps locked never reaches the conversation: `take_warning()` hands the first failure out
+once, for the one warning a person sees, and the conversation goes on unsaved. From asyncio, call
+the blocking `flush`/`close` through `asyncio.to_thread`.
 
     writer = JournalWriter(db_path, keep_audio=True)   # opens + migrates; raises at once
     writer.submit(SessionStarted(...))                 # never blocks
     writer.flush(timeout=5)                            # everything submitted so far is on disk
+    writer.take_warning()                              # the first failure, once (else None)
     writer.close()                                     # drain, stop, close the connection
 """
 
@@ -61,6 +64,8 @@ class JournalWriter:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._errors: list[str] = []
         self._error_count = 0
+        self._warning: str | None = None
+        self._warned = False
         self._lock = threading.Lock()
         self._closed = False
         self._written = 0
@@ -82,6 +87,14 @@ class JournalWriter:
     def written(self) -> int:
         """Records committed so far (including ones that failed and were reported)."""
         return self._written
+
+    def take_warning(self) -> str | None:
+        """The first write failure, the first time it is asked for after it happened; else None."""
+        with self._lock:
+            if self._warned or self._warning is None:
+                return None
+            self._warned = True
+            return self._warning
 
     @property
     def has_errors(self) -> bool:
@@ -110,7 +123,12 @@ class JournalWriter:
             self._queue.put(_STOP)
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise StorageError(f"the session journal did not finish writing within {timeout:g} s")
+            # still waiting on the disk or on a lock: what is queued will not be written
+            with self._lock:
+                failed, first = self._error_count, self._errors[0] if self._errors else None
+            queued = max(0, self._queue.qsize() - 1)  # less the stop marker
+            why = first or f"the database did not take them within {timeout:g} s"
+            raise StorageError(f"{failed + queued + 1} journal record(s) not saved: {why}")
         self._raise_errors()
 
     def __enter__(self) -> JournalWriter:
@@ -169,14 +187,16 @@ class JournalWriter:
         try:
             with atomic(self._conn):
                 heartbeat(self._conn, list(self._owned), self._owner, time.time())
-        except Exception as exc:
-            self._fail(f"heartbeat: {exc}")
+        except Exception as exc:  # loses no record: worth a warning, not an error
+            with self._lock:
+                self._warning = self._warning or f"{exc}"
 
     def _fail(self, message: str) -> None:
         with self._lock:
             if len(self._errors) < 20:
                 self._errors.append(message)
             self._error_count += 1
+            self._warning = self._warning or message.split(": ", 1)[-1]
 
     def _drain_markers(self) -> None:
         """Write what raced in after the stop and release anyone waiting on a flush."""

@@ -13,12 +13,14 @@ runs one `BEGIN IMMEDIATE`/`COMMIT` per record, bulk loaders may group many). Up
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import re
 import sqlite3
 import time
-from typing import Any
+from typing import Any, cast
 
 from realtime_cli.core.records import (
     ConnectionRecord,
@@ -80,7 +82,8 @@ def scrub_secrets(value: Any) -> Any:
 
 
 def config_json(config: dict[str, Any]) -> str:
-    return json.dumps(scrub_secrets(config), sort_keys=True, default=str, ensure_ascii=False)
+    return storable_text(
+        json.dumps(scrub_secrets(config), sort_keys=True, default=str, ensure_ascii=False))
 
 
 def make_title(text: str, limit: int = TITLE_CHARS) -> str:
@@ -103,6 +106,44 @@ class Owner:
         self.host = this_host() if host is None else host
 
 
+def storable_text(text: str) -> str:
+    """`text` as SQLite can store it: a lone UTF-16 surrogate (a server may send `"\\ud800"` in
+    JSON, which Python decodes to a str no codec accepts) becomes U+FFFD, so one odd character
+    never costs a whole record."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _storable_value(value: Any) -> Any:
+    """A field value SQLite takes: text without lone surrogates, integers within 64 bits
+    (clamped), finite reals (else 0.0). A server's absurd number is kept as absurd, not lost."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(max(value, _INT64[0]), _INT64[1])
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0.0
+    return value
+
+
+def _storable(record: JournalRecord) -> JournalRecord:
+    changes = {
+        f.name: new
+        for f in dataclasses.fields(record)
+        if (new := _storable_value(old := getattr(record, f.name))) is not old
+    }
+    if not changes:
+        return record
+    storable: JournalRecord = dataclasses.replace(cast(Any, record), **changes)
+    return storable
+
+
 def apply_record(
     conn: sqlite3.Connection,
     record: JournalRecord,
@@ -113,6 +154,7 @@ def apply_record(
 ) -> None:
     """Write one record (inside the caller's transaction)."""
     now = time.time() if now is None else now
+    record = _storable(record)
     if isinstance(record, ItemRecord):
         _item(conn, record, keep_audio)
     elif isinstance(record, SessionStarted):

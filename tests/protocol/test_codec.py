@@ -255,3 +255,19 @@ def _paths(obj: dict[str, Any], prefix: tuple[str, ...] = ()):  # type: ignore[n
         yield (*prefix, key)
         if isinstance(value, dict):
             yield from _paths(value, (*prefix, key))
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    """JSON can escape half a UTF-16 pair; such a string would break the first print or write."""
+    e = codec.decode('{"type":"error","error":{"type":"x","message":"bad \\ud800 \\udfff end"}}')
+    assert isinstance(e, ev.ServerError) and e.message == "bad \ufffd \ufffd end"
+    e.message.encode("utf-8")
+    ok = codec.decode('{"type":"error","error":{"type":"x","message":"pair \\ud83d\\ude00"}}')
+    assert isinstance(ok, ev.ServerError) and ok.message == "pair \U0001f600"
+
+
+@pytest.mark.parametrize("position", ["-1e308", "1e300", "9007199254740993"])
+def test_absurd_positions_are_malformed(position: str) -> None:
+    e = codec.decode('{"type":"input_audio_buffer.speech_started","item_id":"i",'
+               f'"audio_start_ms":{position}}}')
+    assert isinstance(e, ev.MalformedServerEvent) and "out of range" in e.reason
