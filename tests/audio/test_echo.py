@@ -261,3 +261,44 @@ def test_missing_library_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> No
         echo.make_echo("aec")
     assert "\n" not in info.value.message
     assert isinstance(echo.make_echo("half-duplex"), echo.HalfDuplex)  # needs no library
+
+
+# ------------------------------------------------------------------------ delay, pass-through
+
+
+def test_aec_passes_the_user_bit_exact_when_the_far_end_is_silent() -> None:
+    """Nothing played within the echo hangover: the microphone reaches the server untouched
+    (no denoise, no lag), also right after the canceller has been working on an answer."""
+    answer = assistant()[: 2 * RATE]
+    user = talker()
+    far = np.concatenate([answer, np.zeros(RATE // 2 + len(user), dtype=np.int16)])
+    near_talk = np.zeros(len(far))
+    near_talk[len(answer) + RATE // 2:] = user
+    near = mic(far, room(80, 0.5), near_talk)
+    proc = echo.SpeexAec(RATE)
+    out = run(proc, far, near)
+    quiet = len(answer) + round((echo.HANGOVER_S + echo.CHUNK_S) * RATE) + BLOCK  # block-aligned margin
+    assert np.array_equal(out[quiet:], near[quiet:len(out)])
+    assert not proc.stats().active
+    proc.close()
+    silent = echo.SpeexAec(RATE)
+    out = run(silent, np.zeros_like(user), user)
+    assert np.array_equal(out, user[: len(out)])
+    silent.close()
+
+
+def test_aec_estimates_the_echo_delay_and_follows_a_path_change() -> None:
+    far = assistant()
+    half = len(far) // 2 // BLOCK * BLOCK
+    near = np.concatenate([mic(far, room(150, 0.5))[:half], mic(far, room(40, 0.4))[half:]])
+    proc = echo.SpeexAec(RATE)
+    out = run(proc, far[:half], near[:half])
+    assert proc.delay is not None and abs(proc.delay - 150 * RATE // 1000) <= RATE // 1000
+    assert proc.shift == proc.delay - round(echo.DELAY_MARGIN_S * RATE)
+    assert reduction_db(near[WARM:half], out[WARM:]) >= 40  # the short, pre-shifted filter + gate
+    for i in range(half, len(far) - BLOCK + 1, BLOCK):  # the same stream goes on in another room
+        proc.far(far[i:i + BLOCK], T0 + i / RATE)
+        proc.near(near[i:i + BLOCK], T0 + i / RATE)
+    assert proc.delay is not None and abs(proc.delay - 40 * RATE // 1000) <= RATE // 1000
+    assert proc.path_changes == 1
+    proc.close()
