@@ -302,3 +302,24 @@ def test_aec_estimates_the_echo_delay_and_follows_a_path_change() -> None:
     assert proc.delay is not None and abs(proc.delay - 40 * RATE // 1000) <= RATE // 1000
     assert proc.path_changes == 1
     proc.close()
+
+
+def test_the_reference_ring_matches_a_plain_timeline() -> None:
+    """Random writes (with gaps, wrapping the ring) and reads against a dict of every sample."""
+    from realtime_cli.audio.echo import _Reference
+
+    rng = np.random.default_rng(1)
+    ring, truth, pos = _Reference(RATE), {}, 1000
+    for _ in range(400):
+        gap = int(rng.integers(0, 3)) * int(rng.integers(0, 3000))
+        data = rng.integers(-30000, 30000, int(rng.integers(1, 5000))).astype(np.int16)
+        pos += gap
+        ring.write(pos, data)
+        truth.update({j: 0 for j in range(pos - gap, pos)})
+        truth.update({pos + j: int(v) for j, v in enumerate(data)})
+        pos += len(data)
+        a = int(rng.integers(pos - 60_000, pos + 100))
+        b = a + int(rng.integers(0, 6000))
+        kept = range(pos - ring.size, pos)
+        want = [truth.get(j, 0) if j in kept else 0 for j in range(a, b)]
+        assert ring.read(a, b).tolist() == want
