@@ -289,5 +289,5 @@ def echo_text(stats: EchoStats | None) -> tuple[str, str]:
     if stats.mode == "half-duplex":
         return ("half-duplex · gating", "yellow") if stats.active else ("half-duplex", "")
     if stats.warming_up:
-        return "aec · warming up", "yellow"
+        return "aec · learning the room", "yellow"
     return f"aec · {-abs(stats.echo_return_loss_db):.0f} dB", "green"

@@ -192,7 +192,7 @@ def test_dashboard_starts_and_stops_live() -> None:
 
 @pytest.mark.parametrize(("stats", "shown"), [
     (EchoStats("aec", True, True, False, 27.4, 0), "echo aec · -27 dB"),
-    (EchoStats("aec", True, False, True, 3.0, 12), "echo aec · warming up"),
+    (EchoStats("aec", True, False, True, 3.0, 12), "echo aec · learning the room"),
     (EchoStats("half-duplex", True, False, False, 0.0, 40), "echo half-duplex · gating"),
     (EchoStats("half-duplex", False, False, False, 0.0, 40), "echo half-duplex"),
     (EchoStats("off", False, False, False, 0.0, 0), "echo off (headphones)"),
