@@ -29,6 +29,7 @@ class EchoLink:
         self.processor = processor
         self._played: deque[tuple[Int16Array, float]] = deque(maxlen=MAX_PENDING)
         self._resampler: Resampler | None = None
+        self._wants_far = processor.mode != "off"  # headphones: nothing to copy or resample
 
     @property
     def mode(self) -> str:
@@ -40,7 +41,8 @@ class EchoLink:
 
     def played(self, block: Int16Array, dac_time: float) -> None:
         """PortAudio output thread: one mono block at the device rate, as handed to the DAC."""
-        self._played.append((block.copy(), dac_time))
+        if self._wants_far:
+            self._played.append((block.copy(), dac_time))
 
     def clean(self, pcm: Int16Array, adc_time: float) -> Int16Array:
         """Loop thread: 24 kHz mono microphone audio (first sample at `adc_time`), echo handled."""

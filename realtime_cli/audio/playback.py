@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 # The voice stops at most one block plus the device's latency after a flush, and the ALSA
 # `pulse` device's latency is 2 x blocksize: 5 ms blocks put barge-in-to-silence near 20 ms
-# (measured: 20 ms blocks gave 66/74 ms p50/p99). The callback only copies a prepared block,
-# so 200 calls a second cost well under 1 % of a core; `audio.output_block_ms` raises it.
+# (measured: 20 ms blocks gave 66/74 ms p50/p99). 200 callbacks a second cost about 1 % of a
+# core more than 50 (make bench); `audio.output_block_ms` raises the block on a busy machine.
 OUTPUT_BLOCK_MS = 5.0
 
 

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import wave
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Self
@@ -378,3 +378,14 @@ class ThreadedWsServer:
         assert self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set_result, None)
         self._thread.join(10)
+
+
+async def until_one_ends(*jobs: Callable[[], Awaitable[None]]) -> None:
+    """Run a proxy's pumps until one of them ends (a side closed), then stop the others."""
+    tasks = [asyncio.create_task(job()) for job in jobs]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from realtime_cli.server.faults import expiry_error, expiry_message
 
@@ -32,6 +31,7 @@ from .support import (
     run_rt,
     session_json,
     sessions_json,
+    until_one_ends,
 )
 
 pytestmark = pytest.mark.slow
@@ -162,15 +162,7 @@ class ExpiringProxy(ThreadedWsServer):
                 await ws.send(json.dumps(expiry_error(self.after)))
                 await ws.close(1001, expiry_message(self.after))
 
-            tasks = [asyncio.create_task(t()) for t in (down, upward, expire)]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            except ConnectionClosed:
-                pass
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await until_one_ends(down, upward, expire)
 
     def serve_options(self) -> dict[str, Any]:
         return {"max_size": None, "compression": None}

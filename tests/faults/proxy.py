@@ -4,14 +4,12 @@ may act on frames going up (`up`); everything else is plain forwarding on loopba
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
-from e2e.support import ThreadedWsServer
+from e2e.support import ThreadedWsServer, until_one_ends
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 
 def event_type(frame: str | bytes) -> str | None:
@@ -59,15 +57,7 @@ class Proxy(ThreadedWsServer):
                 async for frame in ws:
                     await self.up(conn, frame, ws, up)
 
-            tasks = [asyncio.create_task(t()) for t in (downward, upward)]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            except ConnectionClosed:
-                pass
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await until_one_ends(downward, upward)
 
     def serve_options(self) -> dict[str, Any]:
         return {"max_size": None, "compression": None, "ping_interval": None}
