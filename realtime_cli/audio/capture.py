@@ -167,3 +167,6 @@ class MicSource:
                 stream.close(ignore_errors=True)
             except Exception:  # noqa: BLE001 - a lost device may fail to close; nothing to do
                 pass
+        if self._echo is not None:  # the stream is closed: no block will need it any more
+            self._echo.close()
+            self._echo = None

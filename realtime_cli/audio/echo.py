@@ -75,6 +75,10 @@ class EchoProcessor(Protocol):
 
     def stats(self) -> EchoStats: ...
 
+    def close(self) -> None:
+        """Free the native state (the canceller's); the processor is not used afterwards."""
+        ...
+
 
 class _Anchor:
     """Maps a block's timestamp to its first sample index, keeping blocks contiguous.
@@ -172,7 +176,7 @@ class _Gate:
     QUANTILE = 0.9
     STEP_DB = 1.0
     FAST_STEP_DB = 6.0  # downward step while re-learning after a path change (upward stays STEP_DB)
-    MARGIN_DB = 9.0  # user speech must beat the echo estimate by this much to pass
+    MARGIN_DB = 10.0  # user speech must beat the echo estimate by this much to pass
     OPEN_HOLD_S = 0.15  # keep passing briefly after clear user speech: syllables dip
     CONFIRM_S = 0.03  # louder than the echo estimate this long before it counts as the user
 

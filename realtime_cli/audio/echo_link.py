@@ -56,3 +56,7 @@ class EchoLink:
 
     def stats(self) -> EchoStats:
         return self.processor.stats()
+
+    def close(self) -> None:
+        self._played.clear()
+        self.processor.close()

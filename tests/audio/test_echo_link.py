@@ -26,6 +26,9 @@ class Recorder:
     def stats(self) -> EchoStats:
         return EchoStats(self.mode, False, False, False, 0.0, 0)
 
+    def close(self) -> None:
+        self.calls.append(("close", 0, 0.0))
+
 
 def test_played_blocks_reach_the_processor_resampled_and_before_the_microphone() -> None:
     rec = Recorder("aec")
@@ -42,6 +45,8 @@ def test_played_blocks_reach_the_processor_resampled_and_before_the_microphone()
     assert 4800 - 240 <= sum(n for _, n, _ in far) <= 4800  # 200 ms at 24 kHz (soxr holds ~4 ms)
     assert [t for *_, t in far] == sorted(t for *_, t in far) and far[0][2] >= 100.0
     assert link.clean(mic, 100.22) is not None and rec.calls[-1][0] == "near"  # drained: no far
+    link.close()
+    assert rec.calls[-1][0] == "close"
 
 
 def test_headphones_cost_nothing_on_the_speaker_side() -> None:
