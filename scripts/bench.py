@@ -267,6 +267,19 @@ def echo() -> list[Row]:
 SEEDS = (0, 1, 2)  # three sets of rooms for the mode that has goals: one lucky seed proves little
 
 
+def echo_devices() -> list[Row]:
+    """rt talk itself on the null sinks, in the simulated room (scripts/bench_echo_devices.py)."""
+    import bench_echo_devices
+
+    r = bench_echo_devices.run()
+    return [
+        (f"echo aec, rt talk on real devices in the simulated room: self-interruptions "
+         f"({r['turns']:.0f} assistant turns)", f"{r['self_interruptions']:.0f}", "<= 1 per 100"),
+        ("echo aec, rt talk on real devices: barge-ins detected within 1.5 s",
+         f"{r['detected']:.0f} of {r['barge_ins']:.0f}", ">= 95 %"),
+    ]
+
+
 RESULTS = ROOT / "bench" / "results.json"
 
 
@@ -302,6 +315,7 @@ def main() -> int:
     except ImportError:
         pass
     sections.append(("echo (simulated room)", echo))
+    sections.append(("echo (real devices)", echo_devices))
     rows: list[Row] = []
     for name, fn in sections:
         print(f"measuring {name} ...", file=sys.stderr, flush=True)

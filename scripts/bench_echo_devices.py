@@ -1,0 +1,95 @@
+"""Echo on real devices: `rt talk` (default `--echo aec`) in the simulated room of
+tests/audio/echo_room.py (120 ms, gain 0.5, a 50 ms tail, -60 dBFS noise) against `rt serve`,
+for `TURNS` assistant turns in one conversation. Every other turn a second voice talks over the
+answer 0.5-2.5 s in (seeded); the other turns nobody does.
+
+Counted from rt's own `--plain` lines: a self-interruption is any interruption other than the
+one the second voice causes (in the follow-up answer too); a barge-in is detected when rt
+reports the interruption within 1.5 s of the second voice starting. Before each question rt
+must have been `ready` for 1.5 s, so a question never lands on the tail of an answer.
+Real time: about 14 s per turn.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.audio.echo_room import EchoRoom  # noqa: E402
+from tests.audio.talk_support import (  # noqa: E402
+    INTERRUPTION,
+    QUESTION,
+    InProcessServer,
+    Talk,
+    play,
+    rt_talk,
+    speech_wav,
+)
+
+TURNS = 16
+ANSWER = ("the weather today is sunny and warm with a light breeze from the west and it should stay "
+          "that way through the afternoon and well into the evening")
+CUT = r"\] interrupted \(speech_overlap\) at \d+ ms"
+
+
+def settle(talk: Talk, quiet_s: float = 1.5, within: float = 60.0) -> None:
+    """Wait until rt has been `ready` for `quiet_s` (the answer and any follow-up played out),
+    so the next question never lands on the tail of an answer."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        states = [(stamp, line) for stamp, line in list(talk.lines) if "] state: " in line]
+        if states and "state: ready" in states[-1][1] and time.time() - states[-1][0] >= quiet_s:
+            return
+        time.sleep(0.05)
+    raise AssertionError("rt did not settle in state ready")
+
+
+def run(turns: int = TURNS, seed: int = 0, verbose: bool = False) -> dict[str, float]:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        question, barge = tmpdir / "q.wav", tmpdir / "b.wav"
+        speech_wav(QUESTION, question)
+        speech_wav(INTERRUPTION, barge)
+        self_cuts = barge_ins = detected = 0
+        with EchoRoom(delay_ms=120, gain=0.5, reverb_ms=50, noise_dbfs=-60, seed=1), \
+                InProcessServer((ANSWER,) * (2 * turns), tmpdir / "rec.jsonl") as server, \
+                rt_talk(server.url, tmpdir / "data") as talk:
+            talk.wait_line(r"state: ready", 15)
+            settle(talk)
+            for k in range(turns):
+                mark = talk.mark()
+                assert play(question).wait(10) == 0
+                talk.wait_line(r"state: responding", 15, since=mark)
+                if k % 2:
+                    time.sleep(rng.uniform(0.5, 2.5))
+                    cut_mark = talk.mark()
+                    started = time.time()
+                    player = play(barge)
+                    barge_ins += 1
+                    try:
+                        if talk.wait_line(CUT, 1.5, since=cut_mark) - started <= 1.5:
+                            detected += 1
+                    except AssertionError:
+                        pass
+                    player.wait(10)
+                talk.wait_line(r"state: ready", 60, since=mark)
+                settle(talk)
+                cuts = len(re.findall(CUT, "\n".join(line for _, line in talk.lines[mark:])))
+                self_cuts += cuts - (1 if k % 2 and cuts else 0)
+                if verbose:
+                    print(f"turn {k}: {'barge-in' if k % 2 else 'plain'}, interruptions {cuts}")
+                    print("\n".join(line for _, line in talk.lines[mark:] if "interrupted" in line))
+    return {"turns": float(turns), "self_interruptions": float(self_cuts),
+            "barge_ins": float(barge_ins), "detected": float(detected)}
+
+
+if __name__ == "__main__":
+    print(run(int(sys.argv[1]) if len(sys.argv) > 1 else TURNS, verbose=True))
