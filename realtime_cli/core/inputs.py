@@ -99,6 +99,14 @@ class ToolOutput:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StorageTrouble:
+    """The journal could not write (a full disk, a locked database); told once, talking goes on."""
+
+    now: float
+    problem: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
     """Time passed; the driver sends one at `next_deadline()` or whenever it likes."""
 
@@ -115,5 +123,6 @@ Input = (
     | Playback
     | UserCommand
     | ToolOutput
+    | StorageTrouble
     | Tick
 )

@@ -47,6 +47,9 @@ class SessionCore(ConnectionFlow, TurnFlow):
                 self._user(event, out)
             case inp.ToolOutput():
                 self._tool_output(event, out)
+            case inp.StorageTrouble():
+                self._note("warning", f"could not save to the journal ({event.problem}); the "
+                                      "conversation goes on", out)
             case inp.Tick():
                 self._tick(event.now, out)
         return out

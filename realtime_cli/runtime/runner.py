@@ -258,11 +258,7 @@ class Runner:
         """A full disk or a locked database: one warning, like any notice; talking goes on."""
         problem = self.journal.take_warning() if self.journal is not None else None
         if problem is not None:
-            notice = cmd.Notice(level="warning",
-                                text=f"could not save to the journal ({problem}); the "
-                                     "conversation goes on")
-            self.core.notice = notice  # the dashboard shows the latest notice
-            self._execute([notice])
+            self.feed(inp.StorageTrouble(now=self.clock.monotonic(), problem=problem))
 
     def _check_exit_conditions(self, now: float) -> None:
         if self._done.is_set() or not self.core.lifecycle.is_active():

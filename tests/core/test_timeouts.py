@@ -7,7 +7,7 @@ from helpers import Harness, Sent, assert_effects, records
 
 from realtime_cli.core import commands as cmd
 from realtime_cli.core.config import SessionConfig
-from realtime_cli.core.inputs import Action
+from realtime_cli.core.inputs import Action, StorageTrouble
 from realtime_cli.core.records import SessionEnded
 from realtime_cli.core.session import EXIT_FATAL
 from realtime_cli.core.states import SessionState as S
@@ -135,3 +135,14 @@ def test_no_deadline_once_closed() -> None:
     h = ready(idle_timeout_s=30.0, total_timeout_s=100.0)
     h.user(Action.QUIT)
     assert h.core.next_deadline() is None
+
+
+def test_storage_trouble_is_told_once_as_a_notice_and_talking_goes_on() -> None:
+    h = Harness(SessionConfig())
+    h.ready()
+    out = h.feed(StorageTrouble(now=h.now, problem="database or disk is full"))
+    assert out == [cmd.Notice(level="warning", text="could not save to the journal (database or "
+                              "disk is full); the conversation goes on")]
+    snap = h.core.snapshot(h.now)
+    assert (snap.notice_level, snap.state) == ("warning", S.READY)
+    assert "disk is full" in (snap.notice_text or "")
