@@ -14,7 +14,13 @@ modes, all 24 kHz mono int16, single-threaded (the caller serialises `far` and `
   estimated (GCC-PHAT of far against microphone) and the reference pre-shifted by it, so a
   short filter (`FILTER_S`) spans the echo and re-converges quickly; when the delay moves
   (the room or the device changed) the canceller restarts and the residual gate re-learns
-  its level quickly for `RELEARN_S`.
+  its level quickly for `RELEARN_S`. When either stream's timeline skips (an underrun, a
+  stall: measured on PulseAudio under load), the residual gate goes back to the raw echo
+  level, as strict as half-duplex, and relaxes at its usual pace as the canceller recovers.
+  The same happens when "speech" appears over the echo while the canceller's output is louder
+  than its input: it is subtracting echo that is not there (a glitch the stamps did not show,
+  or a filter the last double talk bent), and what comes through is echo. On real devices
+  these were the self-interruptions left (scripts/echo_replay.py on recordings).
   When nothing has played within the echo hangover, the microphone passes bit-exact.
 - `half-duplex`: while the far end is audible, the microphone is muted unless it is clearly
   louder than the echo expected from the far audio.
@@ -38,8 +44,6 @@ import numpy.typing as npt
 from realtime_cli.audio.speexdsp import EchoCanceller, Preprocessor
 
 MODES = ("aec", "half-duplex", "off")
-REANCHOR_S = 0.005  # callback timestamps jitter by ~1 ms; a lasting 5 ms disagreement moves the anchor
-GAP_S = 0.04  # ... and a jump this large (a stalled or restarted stream) moves it at once
 HISTORY_S = 2.0  # reference kept: hangover + block + the canceller's pending frame, with room
 HANGOVER_S = 0.3  # max echo delay (200 ms) + reverb tail: how long echo can follow far audio
 FAR_FLOOR_DBFS = -50.0  # quieter far audio cannot make echo the VAD would take for speech
@@ -83,36 +87,63 @@ class EchoProcessor(Protocol):
 class _Anchor:
     """Maps a block's timestamp to its first sample index, keeping blocks contiguous.
 
-    Re-anchoring on every block would turn timestamp jitter into jumps in the echo path the
-    canceller sees and ruin its convergence. Measured on PulseAudio, single blocks arrive with
-    stamps 5-9 ms off and the next one is back in line; following those moved the reference
-    twice per outlier. So the anchor moves at once only on a real gap (a stalled stream, a new
-    stream), and otherwise only when the disagreement persists for `PERSIST` blocks.
+    The sample count is exact and the timestamps are not: measured on PulseAudio, capture stamps
+    wander by up to 8 ms over seconds and single ones are 12 ms off, while no sample is lost.
+    Any step in this mapping is a step in the echo path the canceller sees, and one 5 ms step
+    (re-anchoring on a lasting 5 ms disagreement, as this class once did) undid convergence on
+    real devices and let the echo through mid-answer. So the anchor moves at once only for a
+    real skip (a stalled, overflowed or restarted stream: stamps off by more than `JUMP_S` for
+    `JUMP_BLOCKS` blocks in a row), and otherwise follows only a lasting clock drift between two
+    devices: a slow mean of the disagreement, beyond `DRIFT_DEADBAND_S`, moves it by one sample
+    per `DRIFT_SLIDE_S` of audio (10 samples/s, four times a 100 ppm drift), which the canceller
+    tracks without noticing.
     """
 
-    PERSIST = 4
+    JUMP_S = 0.02
+    JUMP_BLOCKS = 2
+    DRIFT_TAU_S = 10.0
+    DRIFT_DEADBAND_S = 0.01
+    DRIFT_SLIDE_S = 0.1
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
-        self.tolerance = round(REANCHOR_S * rate)
-        self.gap = round(GAP_S * rate)
+        self.jump = round(self.JUMP_S * rate)
+        self.tau = self.DRIFT_TAU_S * rate
+        self.deadband = self.DRIFT_DEADBAND_S * rate
+        self.slide_every = round(self.DRIFT_SLIDE_S * rate)
         self.next: int | None = None
         self.reanchors = 0
+        self.slid = 0  # samples the anchor moved to follow drift
+        self.drift = 0.0  # slow mean of (stamp - count), samples
         self._strikes = 0
+        self._since_slide = 0
 
     def place(self, t: float, n: int) -> int:
         stamped = round(t * self.rate)
         if self.next is None:
             self.next = stamped
         else:
-            off = abs(stamped - self.next)
-            self._strikes = self._strikes + 1 if off > self.tolerance else 0
-            if off > self.gap or self._strikes >= self.PERSIST:
+            off = stamped - self.next
+            self._strikes = self._strikes + 1 if abs(off) > self.jump else 0
+            if self._strikes >= self.JUMP_BLOCKS:
                 self.reanchors += 1
-                self.next, self._strikes = stamped, 0
+                self.next, self._strikes, self.drift = stamped, 0, 0.0
+            elif self._strikes == 0:  # an outlier stamp says nothing about drift
+                self._follow_drift(off, n)
         start = self.next
         self.next = start + n
         return start
+
+    def _follow_drift(self, off: int, n: int) -> None:
+        assert self.next is not None
+        self.drift += (off - self.drift) * min(1.0, n / self.tau)
+        self._since_slide = min(self._since_slide + n, self.slide_every)
+        if abs(self.drift) > self.deadband and self._since_slide >= self.slide_every:
+            step = 1 if self.drift > 0 else -1
+            self.next += step
+            self.drift -= step
+            self.slid += step
+            self._since_slide = 0
 
 
 class _Reference:
@@ -175,7 +206,7 @@ class _Gate:
 
     QUANTILE = 0.9
     STEP_DB = 1.0
-    FAST_STEP_DB = 6.0  # downward step while re-learning after a path change (upward stays STEP_DB)
+    FAST_STEP_DB = 3.0  # downward step while re-learning after a path change (upward stays STEP_DB)
     MARGIN_DB = 10.0  # user speech must beat the echo estimate by this much to pass
     OPEN_HOLD_S = 0.15  # keep passing briefly after clear user speech: syllables dip
     CONFIRM_S = 0.03  # louder than the echo estimate this long before it counts as the user
@@ -196,6 +227,15 @@ class _Gate:
     def relearn(self, until: int) -> None:
         """The echo path changed and the canceller restarted: track its level quickly for a while."""
         self.fast_until = until
+
+    def distrust(self, level_db: float) -> None:
+        """A stream skipped and the far audio no longer lines up with the echo the canceller
+        learned: assume echo as loud as `level_db` at once, and learn the level again at the
+        usual pace (no quick re-learning: the canceller re-converges unevenly after a skip)."""
+        self.erl_db = max(self.erl_db, level_db)
+        self.fast_until = -1
+        self.open_until = -1
+        self.loud_since = None
 
     def far_peak(self, ref: _Reference, start: int, stop: int) -> float:
         """Loudest 10 ms chunk energy of the far audio that can still echo in [start, stop)."""
@@ -354,6 +394,7 @@ class SpeexAec(_Base):
     ERLE_TAU_S = 0.5
     MIN_LEARN_S = 0.5  # echo-only audio needed before the ERLE estimate means anything
     RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
+    SLIP_DB = 0.5  # canceller output this much louder than its input at speech onset: a slip
     ECHO_CORRELATION = 0.5  # measured: user voice <= 0.55, echo after a path change 0.5-0.8
 
     def __init__(self, rate: int, *, filter_s: float = FILTER_S, echo_suppress_db: int = -40,
@@ -379,6 +420,9 @@ class SpeexAec(_Base):
         self.delay: int | None = None  # estimated echo delay (samples)
         self.shift = 0  # the reference is read this many samples earlier: delay - margin
         self.path_changes = 0
+        self._jumps = 0  # anchor jumps seen so far, both streams
+        self._passing = False  # the last block passed as the user's (double talk)
+        self._gain_db = 0.0  # output over input energy of the last frames the canceller ran
 
     def _track_delay(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> None:
         """Re-estimate the echo delay; when it moved, pre-shift the reference and re-learn."""
@@ -397,16 +441,34 @@ class SpeexAec(_Base):
             if changed:  # the gate's echo level was learned on the old path: let it fall fast
                 self._residual.relearn(stop + round(self.RELEARN_S * self.rate))
 
+    def _skipped(self) -> bool:
+        """Did either stream's timeline just jump (a stall, an underrun, a restarted stream)?
+        The far audio then lines up with the echo differently, whatever the stamps say."""
+        jumps = self._far_anchor.reanchors + self._near_anchor.reanchors
+        skipped, self._jumps = jumps != self._jumps, jumps
+        return skipped
+
     def _process(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> npt.NDArray[np.int16]:
         raw = self._classify(pcm, start, stop)
+        if self._skipped():  # back to half-duplex strictness until the canceller re-converges
+            self._residual.distrust(self._gate.erl_db)
         self._track_delay(pcm, start, stop)
         out = self._cancel_block(pcm, start, stop)
         if raw == "idle":  # nothing played within the echo hangover: the user, untouched
+            self._passing = False
             return pcm
         residual = self._residual.classify(_energy(out), self._far_peak, start, stop)
+        if residual == "user" and raw != "user" and not self._passing and self._gain_db > self.SLIP_DB:
+            # Speech appears over the echo, yet the canceller adds energy: it subtracts echo
+            # that is not there, its reference no longer lines up (a playback or capture glitch
+            # the stamps did not show). This is echo it misses, not the user.
+            self._residual.overrule()
+            self._residual.distrust(self._gate.erl_db)
+            residual = "echo"
         if residual == "user" and raw != "user" and self._correlates_with_far(stop - len(self._pending_near)):
             self._residual.overrule()  # the echo path changed: this is echo the filter missed
             residual = "echo"
+        self._passing = residual in ("user", "hold")
         if raw == "echo" and residual == "echo":
             self._learn(pcm, out)
         if residual == "echo" and self.residual_gate:
@@ -423,6 +485,9 @@ class SpeexAec(_Base):
         linear = [self._aec.cancel(self._pending_near[i:i + self.frame], self._pending_ref[i:i + self.frame])
                   for i in range(0, whole, self.frame)]
         self._recent = np.concatenate([self._recent, *linear])[-self._xcorr_len:]
+        if linear:  # the canceller's gain over the frames just run: > 0 dB means it added energy
+            gained = (_energy(np.concatenate(linear)) + 1.0) / (_energy(self._pending_near[:whole]) + 1.0)
+            self._gain_db = _db(gained)
         self._out = np.concatenate([self._out, *(self._pre.run(x) for x in linear)])
         self._pending_near, self._pending_ref = self._pending_near[whole:], self._pending_ref[whole:]
         n = len(pcm)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -78,15 +79,21 @@ def open_audio(conv: Conversation) -> tuple[AudioSource, AudioSink]:
 
 
 def _echo_link(mode: str) -> EchoLink:
-    from realtime_cli.audio.echo import make_echo
+    """The echo processor for `mode`, recorded to $RT_ECHO_RECORD when set (see echo_record)."""
+    from realtime_cli.audio.echo import EchoProcessor, make_echo
     from realtime_cli.audio.echo_link import EchoLink
     from realtime_cli.errors import AudioDeviceError
 
     try:
-        return EchoLink(make_echo(mode))
+        processor: EchoProcessor = make_echo(mode)
     except AudioDeviceError as exc:  # no libspeexdsp: the gate still keeps the echo out
         print(f"rt: warning: {exc.message}; using --echo half-duplex", file=sys.stderr)
-        return EchoLink(make_echo("half-duplex"))
+        processor = make_echo("half-duplex")
+    if record := os.environ.get("RT_ECHO_RECORD"):
+        from realtime_cli.audio.echo_record import EchoRecorder
+
+        processor = EchoRecorder(processor, Path(record))
+    return EchoLink(processor)
 
 
 def _quiet_native_stderr() -> None:

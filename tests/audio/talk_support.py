@@ -245,9 +245,13 @@ def rt_talk(url: str, data_dir: Path, *extra: str,
     try:
         yield talk
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a failed test: end rt as a user would, so it tidies up
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def play(wav: Path, sink: str = "rt_sink") -> subprocess.Popen[bytes]:

@@ -1,0 +1,42 @@
+"""Echo recordings: a conversation's echo processing, saved by `rt talk` and replayed exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from realtime_cli.audio import echo
+from realtime_cli.audio.echo_record import FAR, NEAR, EchoRecorder, load, replay
+
+from .test_echo import BLOCK, RATE, T0, assistant, mic, room, talker
+
+
+def test_a_recording_replays_to_the_same_output(tmp_path: Path) -> None:
+    far = assistant()[: 8 * RATE]
+    user = np.zeros(len(far))
+    words = talker()[: 2 * RATE].astype(np.float64) * 0.8
+    user[5 * RATE: 5 * RATE + len(words)] = words  # someone talks over the answer: output to compare
+    near = mic(far, room(80, 0.5), user)
+    path = tmp_path / "echo.npz"
+    recorder = EchoRecorder(echo.SpeexAec(RATE), path)
+    sent = []
+    for i in range(0, len(far) - BLOCK + 1, BLOCK):
+        for k in range(4):  # the speaker's 5 ms blocks, then the microphone's 20 ms one
+            part = far[i + k * BLOCK // 4: i + (k + 1) * BLOCK // 4]
+            recorder.far(part, T0 + (i + k * BLOCK // 4) / RATE)
+        sent.append(recorder.near(near[i:i + BLOCK], T0 + i / RATE + 0.0004))
+    recorder.close()
+
+    mode, calls = load(path)
+    assert mode == "aec"
+    assert [c.kind for c in calls[:5]] == [FAR, FAR, FAR, FAR, NEAR]
+    assert calls[4].t == T0 + 0.0004 and np.array_equal(calls[4].pcm, near[:BLOCK])
+    assert np.count_nonzero(np.concatenate(sent)) > RATE // 2  # the second voice got through
+    fresh = echo.SpeexAec(RATE)
+    outs = replay(calls, fresh)
+    fresh.close()
+    assert len(outs) == len(sent)
+    assert all(np.array_equal(a, b) for a, b in zip(outs, sent, strict=True))
+    assert all(np.array_equal(c.out, b) for c, b in zip((c for c in calls if c.kind == NEAR), sent,
+                                                         strict=True))
