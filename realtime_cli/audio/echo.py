@@ -395,6 +395,7 @@ class SpeexAec(_Base):
     MIN_LEARN_S = 0.5  # echo-only audio needed before the ERLE estimate means anything
     RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
     SLIP_DB = 0.5  # canceller output this much louder than its input at speech onset: a slip
+    ONSET_MAX_CUT_DB = 9.0
     ECHO_CORRELATION = 0.5  # measured: user voice <= 0.55, echo after a path change 0.5-0.8
 
     def __init__(self, rate: int, *, filter_s: float = FILTER_S, echo_suppress_db: int = -40,
@@ -458,13 +459,17 @@ class SpeexAec(_Base):
             self._passing = False
             return pcm
         residual = self._residual.classify(_energy(out), self._far_peak, start, stop)
-        if residual == "user" and raw != "user" and not self._passing and self._gain_db > self.SLIP_DB:
-            # Speech appears over the echo, yet the canceller adds energy: it subtracts echo
-            # that is not there, its reference no longer lines up (a playback or capture glitch
-            # the stamps did not show). This is echo it misses, not the user.
-            self._residual.overrule()
-            self._residual.distrust(self._gate.erl_db)
-            residual = "echo"
+        if residual == "user" and raw != "user" and not self._passing:
+            if self._gain_db > self.SLIP_DB:
+                # Speech appears over the echo, yet the canceller adds energy: it subtracts echo
+                # that is not there, its reference no longer lines up (a playback or capture
+                # glitch the stamps did not show). This is echo it misses, not the user.
+                self._residual.overrule()
+                self._residual.distrust(self._gate.erl_db)
+                residual = "echo"
+            elif self._gain_db < -self.ONSET_MAX_CUT_DB:
+                self._residual.overrule()  # mostly echo, removed but for a part it had not learned
+                residual = "echo"
         if residual == "user" and raw != "user" and self._correlates_with_far(stop - len(self._pending_near)):
             self._residual.overrule()  # the echo path changed: this is echo the filter missed
             residual = "echo"
