@@ -206,7 +206,7 @@ class _Gate:
 
     QUANTILE = 0.9
     STEP_DB = 1.0
-    FAST_STEP_DB = 3.0  # downward step while re-learning after a path change (upward stays STEP_DB)
+    FAST_STEP_DB = 4.0  # downward step while re-learning after a path change (upward stays STEP_DB)
     MARGIN_DB = 10.0  # user speech must beat the echo estimate by this much to pass
     OPEN_HOLD_S = 0.15  # keep passing briefly after clear user speech: syllables dip
     CONFIRM_S = 0.03  # louder than the echo estimate this long before it counts as the user
@@ -229,9 +229,8 @@ class _Gate:
         self.fast_until = until
 
     def distrust(self, level_db: float) -> None:
-        """A stream skipped and the far audio no longer lines up with the echo the canceller
-        learned: assume echo as loud as `level_db` at once, and learn the level again at the
-        usual pace (no quick re-learning: the canceller re-converges unevenly after a skip)."""
+        """The canceller cannot be trusted for now (a stream skipped, or it slipped): assume
+        echo as loud as `level_db` at once, and learn the level again at the usual pace."""
         self.erl_db = max(self.erl_db, level_db)
         self.fast_until = -1
         self.open_until = -1
@@ -395,7 +394,7 @@ class SpeexAec(_Base):
     MIN_LEARN_S = 0.5  # echo-only audio needed before the ERLE estimate means anything
     RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
     SLIP_DB = 0.5  # canceller output this much louder than its input at speech onset: a slip
-    ONSET_MAX_CUT_DB = 9.0
+    ONSET_MAX_CUT_DB = 9.0  # a user over the echo dominates the block: the canceller cuts it less
     ECHO_CORRELATION = 0.5  # measured: user voice <= 0.55, echo after a path change 0.5-0.8
 
     def __init__(self, rate: int, *, filter_s: float = FILTER_S, echo_suppress_db: int = -40,
@@ -423,11 +422,14 @@ class SpeexAec(_Base):
         self.path_changes = 0
         self._jumps = 0  # anchor jumps seen so far, both streams
         self._passing = False  # the last block passed as the user's (double talk)
+        self._passed_at = -(1 << 62)  # end of the last such block (sample)
         self._gain_db = 0.0  # output over input energy of the last frames the canceller ran
 
     def _track_delay(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> None:
         """Re-estimate the echo delay; when it moved, pre-shift the reference and re-learn."""
         self._delay.near.write(start, pcm)
+        if stop - self._passed_at < self._delay.window:  # a second voice in the window would
+            return  # correlate with the far audio by chance: a wrong delay, a needless reset
         delay = self._delay.estimate(self._ref, stop)
         if delay is None or (self.delay is not None and abs(delay - self.delay) <= self.frame // 2):
             return
@@ -474,6 +476,8 @@ class SpeexAec(_Base):
             self._residual.overrule()  # the echo path changed: this is echo the filter missed
             residual = "echo"
         self._passing = residual in ("user", "hold")
+        if self._passing:
+            self._passed_at = stop
         if raw == "echo" and residual == "echo":
             self._learn(pcm, out)
         if residual == "echo" and self.residual_gate:
