@@ -21,13 +21,11 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from echo_sim import SETTINGS  # noqa: E402  (the service's server_vad defaults)
+
 from realtime_cli.audio.echo import make_echo  # noqa: E402
 from realtime_cli.audio.echo_record import NEAR, EchoCall, load, replay  # noqa: E402
-from realtime_cli.server.session_config import TurnSettings  # noqa: E402
 from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector  # noqa: E402
-
-SETTINGS = TurnSettings(kind="server_vad", threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500,
-                        create_response=True, interrupt_response=True, idle_timeout_ms=None)
 
 
 def speech_starts(outs: list[npt.NDArray[np.int16]], times: list[float]) -> list[float]:
