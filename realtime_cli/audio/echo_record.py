@@ -12,6 +12,7 @@ meant for diagnosis, not for every day.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +55,13 @@ class EchoRecorder:
         return self.inner.stats()
 
     def close(self) -> None:
+        """Save, then free the inner processor; a recording that cannot be written is a warning:
+        the conversation itself is already stored."""
         try:
             save(self.calls, self.path, self.mode)
+        except OSError as exc:
+            print(f"rt: warning: echo recording not written to {self.path}: {exc.strerror or exc}",
+                  file=sys.stderr)
         finally:
             self.inner.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from realtime_cli.audio import echo
 from realtime_cli.audio.echo_record import FAR, NEAR, EchoRecorder, load, replay
@@ -40,3 +41,12 @@ def test_a_recording_replays_to_the_same_output(tmp_path: Path) -> None:
     assert all(np.array_equal(a, b) for a, b in zip(outs, sent, strict=True))
     assert all(np.array_equal(c.out, b) for c, b in zip((c for c in calls if c.kind == NEAR), sent,
                                                          strict=True))
+
+
+def test_a_recording_that_cannot_be_written_is_one_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recorder = EchoRecorder(echo.PassThrough(RATE), tmp_path / "missing" / "echo.npz")
+    recorder.near(np.zeros(BLOCK, dtype=np.int16), T0)
+    recorder.close()
+    err = capsys.readouterr().err
+    assert err.startswith("rt: warning: echo recording not written to ") and err.count("\n") == 1, err
