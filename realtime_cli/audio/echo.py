@@ -19,8 +19,10 @@ modes, all 24 kHz mono int16, single-threaded (the caller serialises `far` and `
   level, as strict as half-duplex, and relaxes at its usual pace as the canceller recovers.
   The same happens when "speech" appears over the echo while the canceller's output is louder
   than its input: it is subtracting echo that is not there (a glitch the stamps did not show,
-  or a filter the last double talk bent), and what comes through is echo. On real devices
-  these were the self-interruptions left (scripts/echo_replay.py on recordings).
+  or a filter the last double talk bent), and what comes through is echo. Speech that appears
+  in a block the canceller cut by more than 9 dB is echo it half-learned (a user over the echo
+  dominates the block). The delay is not re-estimated within a second of double talk. These
+  came from real-device recordings (RT_ECHO_RECORD, scripts/echo_replay.py).
   When nothing has played within the echo hangover, the microphone passes bit-exact.
 - `half-duplex`: while the far end is audible, the microphone is muted unless it is clearly
   louder than the echo expected from the far audio.
