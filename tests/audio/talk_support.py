@@ -245,7 +245,8 @@ def rt_talk(url: str, data_dir: Path, *extra: str,
     try:
         yield talk
     finally:
-        if proc.poll() is None:  # a failed test: end rt as a user would, so it tidies up
+        if proc.poll() is None:  # still running (a failed test, or one done early): end rt as a
+            # user would, so it tidies up and writes an echo recording if one was asked for
             proc.terminate()
             try:
                 proc.wait(10)
