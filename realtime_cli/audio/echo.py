@@ -495,10 +495,11 @@ class SpeexAec(_Base):
         whole = len(self._pending_near) // self.frame * self.frame
         linear = [self._aec.cancel(self._pending_near[i:i + self.frame], self._pending_ref[i:i + self.frame])
                   for i in range(0, whole, self.frame)]
-        self._recent = np.concatenate([self._recent, *linear])[-self._xcorr_len:]
-        if linear:  # the canceller's gain over the frames just run: > 0 dB means it added energy
-            gained = (_energy(np.concatenate(linear)) + 1.0) / (_energy(self._pending_near[:whole]) + 1.0)
-            self._gain_db = _db(gained)
+        if linear:
+            ran = np.concatenate(linear)
+            self._recent = np.concatenate([self._recent, ran])[-self._xcorr_len:]
+            # the canceller's gain over the frames just run: > 0 dB means it added energy
+            self._gain_db = _db((_energy(ran) + 1.0) / (_energy(self._pending_near[:whole]) + 1.0))
         self._out = np.concatenate([self._out, *(self._pre.run(x) for x in linear)])
         self._pending_near, self._pending_ref = self._pending_near[whole:], self._pending_ref[whole:]
         n = len(pcm)
