@@ -21,7 +21,10 @@ modes, all 24 kHz mono int16, single-threaded (the caller serialises `far` and `
   than its input: it is subtracting echo that is not there (a glitch the stamps did not show,
   or a filter the last double talk bent), and what comes through is echo. Speech that appears
   in a block the canceller cut by more than 9 dB is echo it half-learned (a user over the echo
-  dominates the block). The delay is not re-estimated within a second of double talk. These
+  dominates the block). The delay is not re-estimated within a second of double talk. While a
+  block is cut much less than the canceller usually cuts (a voice it cannot explain, a user
+  under the gate's margin), the residual gate may not raise its echo level, or a user quieter
+  than the echo would teach it his own voice and lock himself out. These
   came from real-device recordings (RT_ECHO_RECORD, scripts/echo_replay.py).
   When nothing has played within the echo hangover, the microphone passes bit-exact.
 - `half-duplex`: while the far end is audible, the microphone is muted unless it is clearly
@@ -245,11 +248,14 @@ class _Gate:
         chunks = span[len(span) - usable:].reshape(-1, self.chunk)
         return float(np.max(np.einsum("ij,ij->i", chunks, chunks))) / self.chunk
 
-    def classify(self, near_energy: float, far_peak: float, start: int, stop: int) -> str:
+    def classify(self, near_energy: float, far_peak: float, start: int, stop: int,
+                 doubt: bool = False) -> str:
         """`idle` (no far audio), `user` (clearly louder than the echo), `hold`, or `echo`.
 
         Only `echo` blocks teach the tracker; `hold` follows clear user speech for a moment,
         since syllables dip under the margin and double talk must not be learnt as echo.
+        `doubt` says the block may hold a second voice under the margin: it may lower the
+        learned level but not raise it, or a user under the margin would lock himself out.
         """
         self.active = far_peak > self.floor
         if not self.active:
@@ -267,7 +273,8 @@ class _Gate:
             return "hold"
         down = self.FAST_STEP_DB if start < self.fast_until else self.STEP_DB
         if self.ratio_db > self.erl_db:
-            self.erl_db += self.STEP_DB * self.QUANTILE
+            if not doubt:
+                self.erl_db += self.STEP_DB * self.QUANTILE
         else:
             self.erl_db -= down * (1 - self.QUANTILE)
         return "echo"
@@ -338,6 +345,7 @@ class _Base:
         self._gate = _Gate(rate)
         self.gated_blocks = 0
         self._far_peak = 0.0
+        self._near_energy = 0.0  # of the last microphone block classified
 
     def far(self, pcm: npt.NDArray[np.int16], t: float) -> None:
         """Record what reaches the DAC at `t`; call for silence too, so gaps are known."""
@@ -354,7 +362,8 @@ class _Base:
 
     def _classify(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> str:
         self._far_peak = self._gate.far_peak(self._ref, start, stop)
-        return self._gate.classify(_energy(pcm), self._far_peak, start, stop)
+        self._near_energy = _energy(pcm)
+        return self._gate.classify(self._near_energy, self._far_peak, start, stop)
 
     def stats(self) -> EchoStats:
         return EchoStats(mode=self.mode, active=self._gate.active, converged=False, warming_up=False,
@@ -398,6 +407,10 @@ class SpeexAec(_Base):
     SLIP_DB = 0.5  # canceller output this much louder than its input at speech onset: a slip
     ONSET_MAX_CUT_DB = 9.0  # a user over the echo dominates the block: the canceller cuts it less
     ECHO_CORRELATION = 0.5  # measured: user voice <= 0.55, echo after a path change 0.5-0.8
+    DEPTH_STEP_DB = 0.3  # the depth tracker's step: a median that follows in seconds, not blocks
+    DOUBT_DB = 9.0  # a block the canceller cuts this much less than usual may hold a second voice
+    DOUBT_FLOOR_DBFS = -45.0  # quieter blocks are room noise, which no canceller removes
+    SLIP_MEMORY_S = 0.5  # a canceller that added energy this recently explains nothing
 
     def __init__(self, rate: int, *, filter_s: float = FILTER_S, echo_suppress_db: int = -40,
                  echo_suppress_active_db: int = -15, residual_gate: bool = True) -> None:
@@ -426,6 +439,9 @@ class SpeexAec(_Base):
         self._passing = False  # the last block passed as the user's (double talk)
         self._passed_at = -(1 << 62)  # end of the last such block (sample)
         self._gain_db = 0.0  # output over input energy of the last frames the canceller ran
+        self._depth_db = 0.0  # running median of that gain while the far end plays
+        self._slipped_at = -(1 << 62)  # end of the last block the canceller added energy to
+        self._doubt_floor = 32768.0**2 * 10 ** (self.DOUBT_FLOOR_DBFS / 10)
 
     def _track_delay(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> None:
         """Re-estimate the echo delay; when it moved, pre-shift the reference and re-learn."""
@@ -446,6 +462,20 @@ class SpeexAec(_Base):
             if changed:  # the gate's echo level was learned on the old path: let it fall fast
                 self._residual.relearn(stop + round(self.RELEARN_S * self.rate))
 
+    def _doubt(self, stop: int) -> bool:
+        """May this block hold a second voice? A converged canceller cuts echo-only blocks by
+        `_depth_db` (a running median); one it cuts by `DOUBT_DB` less holds sound the far audio
+        does not explain, a user under the gate's margin. Not when the canceller itself slipped
+        lately (it added energy: its output is echo it got wrong), nor in room noise."""
+        if self._near_energy < self._doubt_floor:
+            return False
+        if self._gain_db > self.SLIP_DB:
+            self._slipped_at = stop
+        doubt = self._gain_db > self._depth_db + self.DOUBT_DB and \
+            stop - self._slipped_at > self.SLIP_MEMORY_S * self.rate
+        self._depth_db += self.DEPTH_STEP_DB * (0.5 if self._gain_db > self._depth_db else -0.5)
+        return doubt
+
     def _skipped(self) -> bool:
         """Did either stream's timeline just jump (a stall, an underrun, a restarted stream)?
         The far audio then lines up with the echo differently, whatever the stamps say."""
@@ -462,7 +492,7 @@ class SpeexAec(_Base):
         if raw == "idle":  # nothing played within the echo hangover: the user, untouched
             self._passing = False
             return pcm
-        residual = self._residual.classify(_energy(out), self._far_peak, start, stop)
+        residual = self._residual.classify(_energy(out), self._far_peak, start, stop, self._doubt(stop))
         if residual == "user" and raw != "user" and not self._passing:
             if self._gain_db > self.SLIP_DB:
                 # Speech appears over the echo, yet the canceller adds energy: it subtracts echo
