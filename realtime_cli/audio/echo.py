@@ -20,12 +20,14 @@ modes, all 24 kHz mono int16, single-threaded (the caller serialises `far` and `
   The same happens when "speech" appears over the echo while the canceller's output is louder
   than its input: it is subtracting echo that is not there (a glitch the stamps did not show,
   or a filter the last double talk bent), and what comes through is echo. Speech that appears
-  in a block the canceller cut by more than 9 dB is echo it half-learned (a user over the echo
-  dominates the block). The delay is not re-estimated within a second of double talk. While a
-  block is cut much less than the canceller usually cuts (a voice it cannot explain, a user
-  under the gate's margin), the residual gate may not raise its echo level, or a user quieter
-  than the echo would teach it his own voice and lock himself out. These
-  came from real-device recordings (RT_ECHO_RECORD, scripts/echo_replay.py).
+  in a block the canceller cut by more than 9 dB is muted as echo it half-learned (a user over
+  the echo dominates the block), without raising the gate's level: a user under the echo is
+  heard a block or two later, once his voice dominates. The delay is not re-estimated within a
+  second of double talk. These came from real-device recordings (RT_ECHO_RECORD,
+  scripts/echo_replay.py). While a block is cut much less than the canceller usually cuts (a
+  voice it cannot explain, a user under the gate's margin), the residual gate may not raise
+  its echo level, or a user quieter than the echo would teach it his own voice and lock
+  himself out (scripts/echo_sim.py: most missed barge-ins were that).
   When nothing has played within the echo hangover, the microphone passes bit-exact.
 - `half-duplex`: while the far end is audible, the microphone is muted unless it is clearly
   louder than the echo expected from the far audio.
@@ -279,9 +281,11 @@ class _Gate:
             self.erl_db -= down * (1 - self.QUANTILE)
         return "echo"
 
-    def overrule(self) -> None:
-        """The last `user` block was echo after all: learn its level at once and close again."""
-        self.erl_db = max(self.erl_db, self.ratio_db)
+    def overrule(self, learn: bool = True) -> None:
+        """The last `user` block was echo after all: close again, and learn its level at once
+        unless `learn` is False (this block only: the next ones are judged afresh)."""
+        if learn:
+            self.erl_db = max(self.erl_db, self.ratio_db)
         self.open_until = -1
         self.loud_since = None
 
@@ -502,7 +506,9 @@ class SpeexAec(_Base):
                 self._residual.distrust(self._gate.erl_db)
                 residual = "echo"
             elif self._gain_db < -self.ONSET_MAX_CUT_DB:
-                self._residual.overrule()  # mostly echo, removed but for a part it had not learned
+                # mostly echo, removed but for a part it had not learned; or a user under the
+                # echo whose onset it still cuts: mute this block only, judge the next afresh
+                self._residual.overrule(learn=False)
                 residual = "echo"
         if residual == "user" and raw != "user" and self._correlates_with_far(stop - len(self._pending_near)):
             self._residual.overrule()  # the echo path changed: this is echo the filter missed
