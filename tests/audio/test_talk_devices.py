@@ -194,7 +194,9 @@ def test_barge_in_on_real_devices(sound: SoundServer, speaker: MonitorRecorder,
     # what was heard of the answer vs what rt told the server had been heard
     reply = server_speech(LONG_ANSWER, voice).astype(np.float64)
     heard = to_24k(ch0[:k], rate)
-    lag, score = align(heard, reply[:RATE])  # the answer's first second starts it
+    # The answer's first 250 ms place its start. A longer piece loses its match to one device
+    # underrun inside it (10 ms of silence shifts the rest: 0.67 seen in a loaded full run).
+    lag, score = align(heard, reply[: RATE // 4])
     assert score > 0.9, score
     heard_ms = (len(heard) - lag) / 24
     print(f"\nbarge-in on real devices: speech_started received {detect_ms:.0f} ms after the "
