@@ -195,7 +195,8 @@ def test_barge_in_on_real_devices(sound: SoundServer, speaker: MonitorRecorder,
     reply = server_speech(LONG_ANSWER, voice).astype(np.float64)
     heard = to_24k(ch0[:k], rate)
     # The answer's first 250 ms place its start. A longer piece loses its match to one device
-    # underrun inside it (10 ms of silence shifts the rest: 0.67 seen in a loaded full run).
+    # underrun inside it: 10 ms of silence shifts the rest (a 1 s piece then scores 0.5-0.8;
+    # a loaded full run once scored 0.67 here, its cause not proven).
     lag, score = align(heard, reply[: RATE // 4])
     assert score > 0.9, score
     heard_ms = (len(heard) - lag) / 24
