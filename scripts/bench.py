@@ -245,7 +245,7 @@ def optional(name: str, fn: Callable[[], list[Row]]) -> list[Row]:
 
 
 def echo() -> list[Row]:
-    """The simulated room of scripts/echo_sim.py: 100 assistant turns per mode."""
+    """The simulated rooms of scripts/echo_sim.py: 100 assistant turns per run, one run per seed."""
     import echo_sim
 
     plan = (("off", (0,)), ("aec", SEEDS), ("half-duplex", (0,)))

@@ -200,6 +200,11 @@ def _db(ratio: float) -> float:
     return 10.0 * math.log10(max(ratio, _EPS))
 
 
+def _energy_at(dbfs: float) -> float:
+    """The `_energy` of a signal at `dbfs`: thresholds in dBFS, compared in int16 units."""
+    return 32768.0**2 * 10 ** (dbfs / 10)
+
+
 class _Gate:
     """The half-duplex decision: is this microphone block only echo of the far audio?
 
@@ -222,7 +227,7 @@ class _Gate:
         self.rate = rate
         self.chunk = round(CHUNK_S * rate)
         self.lookback = round(HANGOVER_S * rate)
-        self.floor = 32768.0**2 * 10 ** (FAR_FLOOR_DBFS / 10)
+        self.floor = _energy_at(FAR_FLOOR_DBFS)
         self.erl_db = 0.0
         self.ratio_db = 0.0
         self.open_until = -1
@@ -273,12 +278,11 @@ class _Gate:
         self.loud_since = None
         if start < self.open_until:
             return "hold"
-        down = self.FAST_STEP_DB if start < self.fast_until else self.STEP_DB
-        if self.ratio_db > self.erl_db:
-            if not doubt:
-                self.erl_db += self.STEP_DB * self.QUANTILE
-        else:
+        if self.ratio_db <= self.erl_db:
+            down = self.FAST_STEP_DB if start < self.fast_until else self.STEP_DB
             self.erl_db -= down * (1 - self.QUANTILE)
+        elif not doubt:
+            self.erl_db += self.STEP_DB * self.QUANTILE
         return "echo"
 
     def overrule(self, learn: bool = True) -> None:
@@ -312,7 +316,7 @@ class _DelayEstimator:
         self.due = 0
         n = (self.window + self.max_lag) // DELAY_DECIMATE
         self.size = 1 << (2 * n - 1).bit_length()
-        self.floor = 32768.0**2 * 10 ** (FAR_FLOOR_DBFS / 10)
+        self.floor = _energy_at(FAR_FLOOR_DBFS)
 
     def estimate(self, ref: _Reference, stop: int) -> int | None:
         """The echo delay in samples at `stop`, or None when not due or not confident."""
@@ -445,7 +449,7 @@ class SpeexAec(_Base):
         self._gain_db = 0.0  # output over input energy of the last frames the canceller ran
         self._depth_db = 0.0  # running median of that gain while the far end plays
         self._slipped_at = -(1 << 62)  # end of the last block the canceller added energy to
-        self._doubt_floor = 32768.0**2 * 10 ** (self.DOUBT_FLOOR_DBFS / 10)
+        self._doubt_floor = _energy_at(self.DOUBT_FLOOR_DBFS)
 
     def _track_delay(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> None:
         """Re-estimate the echo delay; when it moved, pre-shift the reference and re-learn."""
@@ -470,7 +474,8 @@ class SpeexAec(_Base):
         """May this block hold a second voice? A converged canceller cuts echo-only blocks by
         `_depth_db` (a running median); one it cuts by `DOUBT_DB` less holds sound the far audio
         does not explain, a user under the gate's margin. Not when the canceller itself slipped
-        lately (it added energy: its output is echo it got wrong), nor in room noise."""
+        lately (it added energy: its output is echo it got wrong), nor in room noise. Call once
+        per block over far audio: it also moves the median and the slip memory."""
         if self._near_energy < self._doubt_floor:
             return False
         if self._gain_db > self.SLIP_DB:
