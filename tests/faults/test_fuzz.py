@@ -47,6 +47,9 @@ class FuzzingProxy(Proxy):
         self.kinds: dict[str, int] = {}
         # (role, id) of the items the real server made (heard turns, answers), in order
         self.real_items: list[tuple[str, str]] = []
+        # how the real server finished each answer: "completed", or "incomplete" when the user's
+        # second question cut into an answer to a forged tool call
+        self.finished: dict[str, str] = {}
 
     async def down(self, conn: int, frame: str | bytes, ws: ServerConnection,
                    up: ClientConnection) -> None:
@@ -56,6 +59,9 @@ class FuzzingProxy(Proxy):
             self.real_items.append(("user", json.loads(frame)["item_id"]))
         elif kind == "response.output_item.added" and isinstance(frame, str):
             self.real_items.append(("assistant", json.loads(frame)["item"]["id"]))
+        elif kind == "response.output_item.done" and isinstance(frame, str):
+            item = json.loads(frame)["item"]
+            self.finished[item["id"]] = item["status"]
         if conn != 1 or self.sent:
             return
         if kind is not None and kind not in {t["type"] for t in self.templates}:
@@ -103,12 +109,15 @@ def test_ten_thousand_fuzzed_events_then_a_real_turn(serve, wavs: Wavs, env, dat
         by_server.setdefault(item["server_id"], item)
     real = [by_server.get(sid) for _, sid in proxy.real_items]
     assert all(real), (proxy.real_items, items)
+    # ...each as the server finished it (user turns are always whole)
     assert [(i["role"], i["status"]) for i in real] == [
-        (role, "completed") for role, _ in proxy.real_items], real
+        (role, proxy.finished[sid] if role == "assistant" else "completed")
+        for role, sid in proxy.real_items], real
     assert [i["seq"] for i in real] == sorted(i["seq"] for i in real)
     assert [i["kind"] for i in real if i["role"] == "user"] == ["user_audio"] * 2, real
     last = real[-1]  # the answer to the second question
-    assert last["role"] == "assistant" and last["transcript"] in SHORT_ANSWERS, real
+    assert last["role"] == "assistant" and last["status"] == "completed", real
+    assert last["transcript"] in SHORT_ANSWERS, real
     assert last["seq"] > max(i["seq"] for i in real if i["role"] == "user")
     assert last["transcript"] in said
 
