@@ -5,6 +5,7 @@ and a flush stops the voice within a block."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import numpy as np
@@ -74,7 +75,19 @@ async def test_loopback_speaker_to_mic(
     sound: SoundServer, out_rate: int | None, in_rate: int | None, channels: int | None
 ) -> None:
     """24 kHz mono is bit-exact; at 48 kHz stereo both directions go through our resamplers
-    (rt_sink48 runs at 48 kHz, so PulseAudio does not convert)."""
+    (rt_sink48 runs at 48 kHz, so PulseAudio does not convert).
+
+    An xrun the devices report (a starved speaker inserts silence, a late microphone drops a
+    block: seen with the machine's cores all busy) voids the comparison, so that try is
+    played again, up to three times; without a reported xrun any mismatch fails at once."""
+    for attempt in range(3):
+        if await _loop_once(sound, out_rate, in_rate, channels, last=attempt == 2):
+            return
+
+
+async def _loop_once(sound: SoundServer, out_rate: int | None, in_rate: int | None,
+                     channels: int | None, *, last: bool) -> bool:
+    """One loopback; True when it matched, False when it did not after a reported xrun."""
     on48 = out_rate == 48_000
     speaker = SpeakerSink(sound.sink48 if on48 else sound.sink, samplerate=out_rate, channels=channels)
     mic = MicSource(sound.monitor48 if on48 else sound.monitor, samplerate=in_rate, channels=channels)
@@ -97,18 +110,20 @@ async def test_loopback_speaker_to_mic(
         other.stop()
         await mic.close()
         await speaker.close()
+    assert not other.signal().any(), "audio leaked to the other null sink"
+    assert speaker.status().played_samples == len(signal)
+    xruns = speaker.status().underruns + mic.levels().overflows
     got = np.frombuffer(b"".join(captured), dtype="<i2")
     start = locate(got, signal[:4800])
     heard = got[start : start + len(signal)]
-    assert len(heard) == len(signal)
     if out_rate is None and in_rate is None:
-        assert np.array_equal(heard, signal)
+        matched = len(heard) == len(signal) and np.array_equal(heard, signal)
     else:
         corr = np.corrcoef(heard.astype(float), signal.astype(float))[0, 1]
-        assert corr > 0.995
-        assert heard.std() / signal.std() == pytest.approx(1.0, abs=0.02)
-    assert not other.signal().any(), "audio leaked to the other null sink"
-    assert speaker.status().played_samples == len(signal)
+        matched = len(heard) == len(signal) and corr > 0.995
+        assert not matched or heard.std() / signal.std() == pytest.approx(1.0, abs=0.02)
+    assert matched or (xruns and not last), f"loopback mismatch ({xruns} xruns reported)"
+    return matched
 
 
 @pytest.mark.parametrize("on48", [False, True], ids=["24k-mono", "48k-stereo"])
@@ -154,15 +169,43 @@ async def test_played_position_matches_what_reached_the_device(sound: SoundServe
     assert worst <= 10.0, f"position error up to {worst:.1f} ms: {[round(e, 1) for e in errors_ms]}"
 
 
+class PullLog:
+    """Wraps the speaker's feed: the DAC time and item frames of every block the callback
+    pulls, and a flush taken under the same lock, so "pulled after the flush" is exact."""
+
+    def __init__(self, speaker: SpeakerSink) -> None:
+        feed = speaker._feed
+        assert feed is not None
+        self.speaker, self.feed = speaker, feed
+        self.starts: list[float] = []  # DAC time of each pulled block, in order
+        self.flushed_after = -1  # blocks pulled before the flush
+        self.pulled_at_flush = 0  # item frames pulled before the flush
+        self._lock = threading.Lock()
+        pull = feed.pull
+
+        def logged(frames: int, start: float) -> np.ndarray:
+            with self._lock:
+                self.starts.append(start)
+                return pull(frames, start)
+
+        feed.pull = logged  # type: ignore[method-assign]
+
+    def flush(self) -> None:
+        with self._lock:
+            self.flushed_after = len(self.starts)
+            self.pulled_at_flush = self.feed._jitter._offsets.get("item", 0)
+            self.speaker.flush()
+
+
 async def test_flush_stops_within_one_block_with_a_fade(
     speaker: SpeakerSink, recorder: MonitorRecorder
 ) -> None:
     item = noise(3.0, seed=9)
+    log = PullLog(speaker)
     speaker.play("item", item.tobytes())
     await wait_for(lambda: speaker.status().played_samples >= 12_000, 3, "500 ms heard")
     flushed_at = speaker.clock()
-    speaker.flush()
-    at_flush = speaker.status().played_samples
+    log.flush()
     await wait_for(lambda: speaker.status().idle, 2, "silence after the flush")
     await asyncio.sleep(0.15)
     final = speaker.status()
@@ -180,11 +223,14 @@ async def test_flush_stops_within_one_block_with_a_fade(
     faded = np.round(item[heard - n : heard] * ramp).astype(np.int16)
     assert np.array_equal(got[start + heard - n : start + heard], faded)
     assert not got[start + heard :].any()
-    # After the flush: the audio already handed to the device, plus at most one block + fade.
-    budget_ms = speaker.output_latency * 1000 + OUTPUT_BLOCK_MS + FADE_MS + 2
-    assert (heard - at_flush) / 24 <= budget_ms
-    silent_after_ms = (recorder.time_of(end) - flushed_at) * 1000
-    assert silent_after_ms <= budget_ms
+    # After the flush only the faded tail of the item goes to the device (under one block),
+    # at the start of the very next block: the voice is silent on the device when that
+    # block's first few ms have played (recorder and DAC clocks agree within 0.2 ms).
+    assert heard - log.pulled_at_flush == n <= OUTPUT_BLOCK_MS * RATE / 1000
+    next_dac = log.starts[log.flushed_after]
+    assert next_dac > flushed_at
+    silent_at = recorder.time_of(end)
+    assert abs(silent_at - (next_dac + n / RATE)) <= 0.002, (silent_at, next_dac)
 
 
 async def test_underrun_is_filled_with_silence_and_counted(
