@@ -16,7 +16,8 @@ and `FIGURES` (name, callable returning the measured text, goal) feeds `make ben
 * client CPU: process CPU time / wall time while capturing at 48 kHz stereo, playing at 48 kHz
   stereo and resampling both ways (the audio layer alone, in this process), and the whole
   `rt talk --plain` process on the null sinks while a conversation runs (rt serve answering
-  spoken questions), % of one core.
+  spoken questions), % of one core. The floor row opens the same streams with callbacks that
+  do nothing: what the audio stack costs this machine before rt does any work.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from realtime_cli.audio.capture import MicSource  # noqa: E402
+from realtime_cli.audio.devices import open_stream, resolve_device  # noqa: E402
 from realtime_cli.audio.jitter import FADE_MS  # noqa: E402
 from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink  # noqa: E402
 from realtime_cli.audio.probe import MonitorRecorder, Trace, locate  # noqa: E402
@@ -194,6 +196,25 @@ async def _cpu(seconds: float, block_ms: float = OUTPUT_BLOCK_MS) -> float:
         await sink.close()
 
 
+def floor_cpu(seconds: float = 8.0, block_ms: float = OUTPUT_BLOCK_MS) -> float:
+    """% of one core for the same two streams as `_cpu`, opened the way rt opens them, with
+    callbacks that do nothing (output: zeros): what PortAudio and PulseAudio cost before rt
+    does any work. rt's own share of the audio layer is the difference."""
+    streams = []
+    try:
+        streams.append(open_stream(resolve_device(SINK48, "output"), "output", 48_000, 2, block_ms,
+                                   lambda out, *_: out.fill(0), lambda: None))
+        streams.append(open_stream(resolve_device(MONITOR48, "input"), "input", 48_000, 2, 20.0,
+                                   lambda *_: None, lambda: None))
+        time.sleep(1.0)  # both running
+        wall0, cpu0 = time.monotonic(), time.process_time()
+        time.sleep(seconds)
+        return (time.process_time() - cpu0) / (time.monotonic() - wall0) * 100
+    finally:
+        for stream in streams:
+            stream.close(ignore_errors=True)
+
+
 def client_cpu(seconds: float = 5.0, block_ms: float = OUTPUT_BLOCK_MS) -> dict[str, float]:
     return {"client_cpu_percent": asyncio.run(_cpu(seconds, block_ms)),
             "cpu_cores": float(os.cpu_count() or 1)}
@@ -330,6 +351,8 @@ FIGURES: list[tuple[str, Callable[[], str], str]] = [
      lambda: f"{_audio_cpu(OUTPUT_BLOCK_MS):.1f} % of one core", "<= 5 %"),
     ("client CPU, audio layer, 20 ms playback blocks",
      lambda: f"{_audio_cpu(20.0):.1f} % of one core", "<= 5 %"),
+    (f"  floor: the same two streams with empty callbacks (PortAudio + PulseAudio, no rt), {_DEF}",
+     lambda: f"{floor_cpu():.1f} % of one core", ""),
     ("client CPU, whole `rt talk --plain --echo off` talking with rt serve (mic 24 kHz mono, "
      "speaker 48 kHz stereo)", lambda: f"{_talk_cpu('off'):.1f} % of one core", "<= 5 %"),
     ("the same with echo cancelling (--echo aec, the default on real devices)",
