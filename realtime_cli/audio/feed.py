@@ -30,7 +30,8 @@ class PlaybackFeed:
         self._jitter = JitterBuffer(rate, prebuffer_ms=prebuffer_ms, fade_ms=fade_ms)
         self._timeline = PlayTimeline(rate)
         self._resampling: tuple[str, Resampler] | None = None  # loop thread only
-        self._level = SILENCE_DBFS
+        self._last_block: Int16Array | None = None  # the last pulled block with audio, or None
+        self._level: tuple[Int16Array | None, float] = (None, SILENCE_DBFS)  # loop thread only
         self.device_underruns = 0  # incremented by the consumer (PortAudio output underflow)
 
     # --- loop side -------------------------------------------------------------------------
@@ -64,10 +65,20 @@ class PlaybackFeed:
             item_id=item_id,
             played_samples=self.to_api_samples(frames),
             buffered_ms=queued * 1000.0 / self.rate,
-            level_dbfs=self._level,
+            level_dbfs=self._output_level(),
             underruns=underruns,
             idle=idle,
         )
+
+    def _output_level(self) -> float:
+        """Level of the last block handed out, computed here when asked (the dashboard wants
+        a few a second) rather than in the audio callback for every 5 ms block."""
+        block = self._last_block
+        if block is None:
+            return SILENCE_DBFS
+        if block is not self._level[0]:
+            self._level = (block, level_dbfs(block))
+        return self._level[1]
 
     def to_api_samples(self, frames: int) -> int:
         return frames if self.rate == SAMPLE_RATE else round(frames * SAMPLE_RATE / self.rate)
@@ -97,7 +108,7 @@ class PlaybackFeed:
         with self._lock:
             pulled = self._jitter.pull(frames)
             self._timeline.record(start, pulled.spans)
-        self._level = level_dbfs(pulled.block) if pulled.spans else SILENCE_DBFS
+        self._last_block = pulled.block if pulled.spans else None  # never written after this
         return pulled.block
 
     def stopped(self, when: float) -> None:

@@ -10,6 +10,7 @@ import pytest
 from realtime_cli.audio.convert import CaptureConverter, Resampler
 from realtime_cli.audio.feed import PlaybackFeed
 from realtime_cli.audio.levels import SpeechIndicator
+from realtime_cli.audio.pcm import SILENCE_DBFS
 
 
 def sine(freq: float, seconds: float, rate: int, amp: float = 0.3) -> np.ndarray:
@@ -34,6 +35,24 @@ def test_feed_at_48k_resamples_each_item_and_reports_24k_positions() -> None:
     assert dominant_hz(audio, 48_000) == pytest.approx(440, abs=3)
     status = feed.status(now=10.0)
     assert status.item_id == "a" and status.played_samples == 12_000 and status.idle
+
+
+def test_feed_reports_the_level_of_the_last_block_handed_out() -> None:
+    feed = PlaybackFeed(24_000, prebuffer_ms=60)
+    assert feed.status(0.0).level_dbfs == SILENCE_DBFS
+    loud = sine(1000, 0.2, 24_000, amp=0.5)  # rms 0.5/sqrt(2) of full scale: -9.0 dBFS
+    feed.play("a", loud.tobytes())
+    feed.end_of_item("a")
+    feed.pull(480, start=0.0)
+    assert feed.status(0.0).level_dbfs == pytest.approx(-9.0, abs=0.1)
+    feed.play("b", (loud // 10).tobytes())  # 20 dB quieter, after the 200 ms of "a"
+    for k in range(1, 12):
+        feed.pull(480, start=k * 0.02)
+    assert feed.status(0.3).level_dbfs == pytest.approx(-29.0, abs=0.2)
+    feed.flush()
+    feed.pull(480, start=0.3)  # the fade-out
+    feed.pull(480, start=0.32)  # silence
+    assert feed.status(0.4).level_dbfs == SILENCE_DBFS
 
 
 def test_feed_status_is_consistent_while_a_thread_pulls() -> None:
