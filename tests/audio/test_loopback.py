@@ -170,8 +170,9 @@ async def test_played_position_matches_what_reached_the_device(sound: SoundServe
 
 
 class PullLog:
-    """Wraps the speaker's feed: the DAC time and item frames of every block the callback
-    pulls, and a flush taken under the same lock, so "pulled after the flush" is exact."""
+    """Wraps the speaker's feed: the DAC time of every block the callback pulls, and a flush
+    taken under the same lock that notes how much of the item had been pulled, so "pulled
+    after the flush" is exact."""
 
     def __init__(self, speaker: SpeakerSink) -> None:
         feed = speaker._feed
@@ -225,7 +226,8 @@ async def test_flush_stops_within_one_block_with_a_fade(
     assert not got[start + heard :].any()
     # After the flush only the faded tail of the item goes to the device (under one block),
     # at the start of the very next block: the voice is silent on the device when that
-    # block's first few ms have played (recorder and DAC clocks agree within 0.2 ms).
+    # block's first few ms have played (the recorder's smoothed stamps and the DAC times
+    # agreed within 1.2 ms in 18 runs, 10 of them with both cores busy).
     assert heard - log.pulled_at_flush == n <= OUTPUT_BLOCK_MS * RATE / 1000
     next_dac = log.starts[log.flushed_after]
     assert next_dac > flushed_at
