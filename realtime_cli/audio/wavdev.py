@@ -73,7 +73,8 @@ def _read(path: Path) -> tuple[int, npt.NDArray[np.generic]]:
     except (wave.Error, EOFError) as exc:
         if "unknown format" in str(exc):
             return decode_riff(path.read_bytes(), str(path))
-        raise AudioDeviceError(f"not a usable WAV file: {path} ({exc or 'truncated'})") from None
+        why = str(exc) or "too short: the file ends inside its header"
+        raise AudioDeviceError(f"not a usable WAV file: {path} ({why})") from None
 
 
 def decode_riff(data: bytes, path: str) -> tuple[int, npt.NDArray[np.generic]]:

@@ -77,10 +77,12 @@ def test_load_wav_extensible_and_float_from_sox(tmp_path: Path, args: list[str])
 def test_bad_files_are_one_line_device_errors(tmp_path: Path) -> None:
     (tmp_path / "text.wav").write_text("hello, not audio")
     (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "short.wav").write_bytes(b"hi\n")
     cases = {
         tmp_path / "missing.wav": "not found",
         tmp_path / "text.wav": "not a",
         tmp_path / "empty.wav": "not a usable WAV",
+        tmp_path / "short.wav": "(too short: the file ends inside its header)",
         tmp_path: "directory",
     }
     for path, words in cases.items():
