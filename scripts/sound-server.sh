@@ -16,6 +16,7 @@
 # $STATE/leases and `down` stops the server only when no other live caller holds a lease.
 # Keep-alive `parec` readers on both monitors make the null sinks render in small blocks
 # (without them the first capture callback comes 0.4-2 s late; see /work/shared/AUDIO.md).
+# PulseAudio logs to $STATE/pulse.log (the daemon once vanished mid-run; see tests/audio/conftest.py).
 set -uo pipefail
 
 STATE="${RT_SOUND_STATE:-/tmp/rt-sound}"
@@ -46,13 +47,27 @@ fully_up() {
   keepalives_ok
 }
 
+clear_stale_pid() {
+  # A daemon killed outright (the kernel's SIGKILL at RLIMIT_RTTIME) stays a zombie where PID 1
+  # does not reap orphans, and its PID file then makes `pulseaudio --start` say "Daemon already
+  # running" while nothing answers. A PID file of a dead or zombie process is removed.
+  local f pid state
+  for f in "${XDG_RUNTIME_DIR:-/nonexistent}/pulse/pid" "$HOME"/.config/pulse/*-runtime/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f" 2>/dev/null)
+    state=$(awk '{print $3}' "/proc/${pid:-0}/stat" 2>/dev/null)
+    if [ -z "$state" ] || [ "$state" = "Z" ]; then rm -f "$f"; fi
+  done
+}
+
 start_daemon() {
   command -v pulseaudio >/dev/null || die "pulseaudio is not installed (make system-deps)"
   command -v pactl >/dev/null || die "pactl is not installed (pulseaudio-utils)"
+  clear_stale_pid
   local out
-  out=$(pulseaudio --start --exit-idle-time=-1 --disallow-exit 2>&1) || {
-    out=$(pulseaudio -D --system=false --exit-idle-time=-1 --disallow-exit 2>&1) ||
-      die "pulseaudio would not start: $(echo "$out" | grep -v 'not intended to be run as root' | tail -1)"
+  out=$(pulseaudio --start --exit-idle-time=-1 --disallow-exit --log-target="newfile:$STATE/pulse.log" 2>&1) || {
+    out=$(pulseaudio -D --system=false --exit-idle-time=-1 --disallow-exit --log-target="newfile:$STATE/pulse.log" 2>&1) ||
+      die "pulseaudio would not start: $( { echo "$out"; grep '^E:' "$STATE/pulse.log" 2>/dev/null; } | grep -v 'not intended to be run as root' | tail -1)"
   }
   for _ in $(seq 1 100); do pa_ready && return 0; sleep 0.05; done
   die "pulseaudio started but pactl info does not answer after 5 s"
@@ -101,13 +116,17 @@ live_leases_except() {
   echo "$n"
 }
 
-stop_all() {
+stop_keepalives() {
   local f
   for f in "$STATE"/parec-*.pid; do
     [ -e "$f" ] || continue
     alive "$(cat "$f")" && kill "$(cat "$f")" 2>/dev/null
     rm -f "$f"
   done
+}
+
+stop_all() {
+  stop_keepalives
   if pa_ready; then pulseaudio --kill 2>/dev/null || true; fi
   for _ in $(seq 1 40); do pa_ready || break; sleep 0.05; done
   rm -f "$LEASES"/*
@@ -117,7 +136,10 @@ cmd_up() {
   mkdir -p "$LEASES" || die "cannot create $STATE"
   touch "$LEASES/$CALLER"
   if fully_up; then echo "sound server already up (rt_sink 24 kHz mono, rt_sink48 48 kHz stereo)"; return 0; fi
-  pa_ready || start_daemon
+  if ! pa_ready; then
+    stop_keepalives  # readers of a daemon that died: they are on their way out too
+    start_daemon
+  fi
   local loaded=0 spec
   for spec in "${SINKS[@]}"; do has_sink "${spec%%:*}" || loaded=1; done
   load_sinks
