@@ -48,7 +48,7 @@ fully_up() {
 }
 
 clear_stale_pid() {
-  # A daemon killed outright (the kernel's SIGKILL at RLIMIT_RTTIME) stays a zombie where PID 1
+  # A daemon killed outright (SIGKILL: the kernel sends it at RLIMIT_RTTIME) stays a zombie where PID 1
   # does not reap orphans, and its PID file then makes `pulseaudio --start` say "Daemon already
   # running" while nothing answers. A PID file of a dead or zombie process is removed.
   local f pid state
