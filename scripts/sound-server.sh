@@ -30,7 +30,14 @@ pa_ready() { pactl info >/dev/null 2>&1; }
 
 has_sink() { pactl list short sinks 2>/dev/null | awk '{print $2}' | grep -qx "$1"; }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# Running, not a zombie: PID 1 here does not reap orphans, so a daemon or keep-alive that died
+# after its starter exited stays a zombie, which `kill -0` still finds.
+alive() {
+  local stat
+  [ -n "${1:-}" ] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != "Z" ]
+}
 
 keepalives_ok() {
   local spec name
@@ -48,25 +55,22 @@ fully_up() {
 }
 
 clear_stale_pid() {
-  # A daemon killed outright (SIGKILL: the kernel sends it at RLIMIT_RTTIME) stays a zombie where PID 1
-  # does not reap orphans, and its PID file then makes `pulseaudio --start` say "Daemon already
-  # running" while nothing answers. A PID file of a dead or zombie process is removed.
-  local f pid state
+  # A daemon killed outright (SIGKILL: the kernel sends it at RLIMIT_RTTIME) leaves its PID file,
+  # which makes `pulseaudio --start` say "Daemon already running" while nothing answers.
+  local f
   for f in "${XDG_RUNTIME_DIR:-/nonexistent}/pulse/pid" "$HOME"/.config/pulse/*-runtime/pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f" 2>/dev/null)
-    state=$(awk '{print $3}' "/proc/${pid:-0}/stat" 2>/dev/null)
-    if [ -z "$state" ] || [ "$state" = "Z" ]; then rm -f "$f"; fi
+    [ -f "$f" ] && ! alive "$(cat "$f" 2>/dev/null)" && rm -f "$f"
   done
+  return 0
 }
 
 start_daemon() {
   command -v pulseaudio >/dev/null || die "pulseaudio is not installed (make system-deps)"
   command -v pactl >/dev/null || die "pactl is not installed (pulseaudio-utils)"
   clear_stale_pid
-  local out
-  out=$(pulseaudio --start --exit-idle-time=-1 --disallow-exit --log-target="newfile:$STATE/pulse.log" 2>&1) || {
-    out=$(pulseaudio -D --system=false --exit-idle-time=-1 --disallow-exit --log-target="newfile:$STATE/pulse.log" 2>&1) ||
+  local out flags=(--exit-idle-time=-1 --disallow-exit --log-target="newfile:$STATE/pulse.log")
+  out=$(pulseaudio --start "${flags[@]}" 2>&1) || {
+    out=$(pulseaudio -D --system=false "${flags[@]}" 2>&1) ||
       die "pulseaudio would not start: $( { echo "$out"; grep '^E:' "$STATE/pulse.log" 2>/dev/null; } | grep -v 'not intended to be run as root' | tail -1)"
   }
   for _ in $(seq 1 100); do pa_ready && return 0; sleep 0.05; done
