@@ -31,7 +31,6 @@ class PlaybackFeed:
         self._timeline = PlayTimeline(rate)
         self._resampling: tuple[str, Resampler] | None = None  # loop thread only
         self._last_block: Int16Array | None = None  # the last pulled block with audio, or None
-        self._level: tuple[Int16Array | None, float] = (None, SILENCE_DBFS)  # loop thread only
         self.device_underruns = 0  # incremented by the consumer (PortAudio output underflow)
 
     # --- loop side -------------------------------------------------------------------------
@@ -71,14 +70,10 @@ class PlaybackFeed:
         )
 
     def _output_level(self) -> float:
-        """Level of the last block handed out, computed here when asked (the dashboard wants
-        a few a second) rather than in the audio callback for every 5 ms block."""
+        """Level of the last block handed out, computed here when asked (a few dozen times a
+        second) rather than in the audio callback for every 5 ms block."""
         block = self._last_block
-        if block is None:
-            return SILENCE_DBFS
-        if block is not self._level[0]:
-            self._level = (block, level_dbfs(block))
-        return self._level[1]
+        return SILENCE_DBFS if block is None else level_dbfs(block)
 
     def to_api_samples(self, frames: int) -> int:
         return frames if self.rate == SAMPLE_RATE else round(frames * SAMPLE_RATE / self.rate)
