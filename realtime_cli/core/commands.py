@@ -21,6 +21,14 @@ class Play:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EndOfAudio:
+    """All of `item_id`'s audio has arrived: play out what is below the prebuffer, then go
+    idle. Without it the last block of an answer waits for audio that never comes."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlushPlayback:
     """Stop the voice now and drop everything queued (barge-in)."""
 
@@ -73,5 +81,5 @@ class Shutdown:
 
 
 Command = (
-    Send | Play | FlushPlayback | Journal | StatusChanged | Connect | RunTool | Notice | Shutdown
+    Send | Play | EndOfAudio | FlushPlayback | Journal | StatusChanged | Connect | RunTool | Notice | Shutdown
 )
