@@ -6,32 +6,16 @@ sample, a millisecond and a level.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 
 import numpy as np
 import numpy.typing as npt
 
-SAMPLE_RATE = 24_000
-SAMPLE_WIDTH = 2  # bytes per PCM16 sample
-SAMPLES_PER_MS = SAMPLE_RATE // 1000  # 24
+from realtime_cli.protocol.audio_format import SAMPLE_RATE, SAMPLE_WIDTH, SAMPLES_PER_MS
+
+__all__ = ["SAMPLES_PER_MS", "SAMPLE_RATE", "SAMPLE_WIDTH", "SILENCE_DBFS"]
+
 SILENCE_DBFS = -120.0
-
-
-def b64encode_pcm(pcm: bytes) -> str:
-    return binascii.b2a_base64(pcm, newline=False).decode("ascii")  # base64's, minus a layer
-
-
-def b64decode_pcm(text: str) -> bytes | None:
-    """Decode base64 audio; None when it is not valid base64 or not whole PCM16 samples."""
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    if len(raw) % SAMPLE_WIDTH:
-        return None
-    return raw
 
 
 def samples_in(pcm: bytes) -> int:

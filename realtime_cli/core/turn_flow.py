@@ -5,7 +5,7 @@ after `response.done` (§7).
 
 from __future__ import annotations
 
-from realtime_cli.audio.pcm import SAMPLES_PER_MS, b64encode_pcm
+from realtime_cli.audio.pcm import SAMPLES_PER_MS
 from realtime_cli.core import commands as cmd
 from realtime_cli.core import inputs as inp
 from realtime_cli.core.config import END_CONVERSATION
@@ -297,7 +297,7 @@ class TurnFlow(CoreBase):
             return
         pcm = bytes(len(event.pcm)) if self.muted else event.pcm
         self.metrics.audio_ms_sent += self.sent.append(pcm)
-        out.append(cmd.Send(event=ev.InputAudioBufferAppend(audio=b64encode_pcm(pcm))))
+        out.append(cmd.Send(event=ev.InputAudioBufferAppend(audio=pcm)))
 
     def _playback(self, event: inp.Playback, out: Commands) -> None:
         if event.item_id is not None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from realtime_cli.audio.pcm import b64decode_pcm
+from realtime_cli.protocol.audio_format import b64decode_pcm, b64encode_pcm
 from realtime_cli.protocol import events as ev
 
 _EXCERPT = 160
@@ -35,7 +35,7 @@ def to_dict(event: ev.ClientEvent) -> dict[str, Any]:
         value = getattr(event, f.name)
         if value is None:
             continue
-        out[f.name] = value
+        out[f.name] = b64encode_pcm(value) if isinstance(value, bytes) else value
     return out
 
 

@@ -58,7 +58,7 @@ class SessionUpdate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InputAudioBufferAppend:
-    audio: str  # base64 PCM16 24 kHz mono
+    audio: bytes = field(repr=False)  # PCM16 24 kHz mono; the codec writes it as base64
     event_id: str | None = None
     type: str = field(default="input_audio_buffer.append", init=False)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from realtime_cli.audio.pcm import b64decode_pcm
+from realtime_cli.protocol.audio_format import b64decode_pcm
 from realtime_cli.server.conversation import Conversation, StoredItem, item_from_client
 from realtime_cli.server.input_buffer import InputBuffer
 from realtime_cli.server.options import ServerOptions

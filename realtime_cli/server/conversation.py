@@ -10,13 +10,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from realtime_cli.audio.pcm import (
-    SAMPLE_WIDTH,
-    b64decode_pcm,
-    b64encode_pcm,
-    bytes_to_ms,
-    ms_to_samples,
-)
+from realtime_cli.audio.pcm import SAMPLE_WIDTH, bytes_to_ms, ms_to_samples
+from realtime_cli.protocol.audio_format import b64decode_pcm, b64encode_pcm
 from realtime_cli.server.wire import ClientError, JsonDict, new_id
 
 AUDIO_PARTS = ("input_audio", "output_audio")

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from realtime_cli.audio.pcm import SAMPLE_WIDTH, SAMPLES_PER_MS, b64encode_pcm, bytes_to_ms
+from realtime_cli.audio.pcm import SAMPLE_WIDTH, SAMPLES_PER_MS, bytes_to_ms
+from realtime_cli.protocol.audio_format import b64encode_pcm
 from realtime_cli.server.conversation import Conversation, StoredItem
 from realtime_cli.server.speech import SpeechEngine
 from realtime_cli.server.usage import Tokens, UsageLedger, audio_tokens, text_tokens, usage_dict

@@ -18,7 +18,8 @@ from typing import Any
 from conformance import validate_server_event
 from websockets.asyncio.client import ClientConnection, connect
 
-from realtime_cli.audio.pcm import b64encode_pcm, silence
+from realtime_cli.audio.pcm import silence
+from realtime_cli.protocol.audio_format import b64encode_pcm
 from realtime_cli.server.speech import espeak_wav_to_pcm, synthetic_voice
 
 Event = dict[str, Any]
