@@ -3,7 +3,7 @@
 Each function returns numbers and prints nothing; `python scripts/bench_audio.py` prints them,
 and `FIGURES` (name, callable returning the measured text, goal) feeds `make bench`
 (bench_extra.audio()). Ground truth is the null sink's monitor recorded raw with ADC times
-(realtime_cli.audio.probe).
+(realtime_cli.testing.monitor).
 
 * barge-in: flush() called (= speech_started arrived; rt flushes in the same step) -> the last
   sample of the voice on the monitor, p50/p99 ms over `trials`. Split in two: rt's part, flush ->
@@ -43,7 +43,7 @@ from realtime_cli.audio.capture import MicSource  # noqa: E402
 from realtime_cli.audio.devices import open_stream, resolve_device  # noqa: E402
 from realtime_cli.audio.jitter import FADE_MS  # noqa: E402
 from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink  # noqa: E402
-from realtime_cli.audio.probe import MonitorRecorder, Trace, locate  # noqa: E402
+from realtime_cli.testing.monitor import MonitorRecorder, Trace, locate  # noqa: E402
 
 SINK, MONITOR = "pulse:rt_sink", "pulse:rt_sink.monitor"
 SINK48, MONITOR48 = "pulse:rt_sink48", "pulse:rt_sink48.monitor"

@@ -1,5 +1,5 @@
 """Echo on real devices: `rt talk` (default `--echo aec`) in the simulated room of
-tests/audio/echo_room.py (120 ms, gain 0.5, a 50 ms tail, -60 dBFS noise) against `rt serve`,
+realtime_cli/testing/echo_room.py (120 ms, gain 0.5, a 50 ms tail, -60 dBFS noise) against `rt serve`,
 for `TURNS` assistant turns in one conversation. Every other turn a second voice talks over the
 answer 0.5-2.5 s in (seeded); the other turns nobody does.
 
@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.audio.echo_room import EchoRoom  # noqa: E402
-from tests.audio.talk_support import (  # noqa: E402
+from realtime_cli.testing.echo_room import EchoRoom  # noqa: E402
+from realtime_cli.testing.talk import (  # noqa: E402
     INTERRUPTION,
     QUESTION,
     InProcessServer,

@@ -1,6 +1,6 @@
 """Loudspeakers without headphones, on real devices: rt talk's speaker leaks back into its
-microphone through a simulated room (echo_room.EchoRoom: 120 ms, gain 0.5, a 50 ms reverberation
-tail, noise at -60 dBFS), and `rt serve`'s Silero VAD listens to what rt sends.
+microphone through a simulated room (`realtime_cli.testing.echo_room.EchoRoom`: 120 ms, gain 0.5,
+a 50 ms reverberation tail, noise at -60 dBFS), and `rt serve`'s Silero VAD listens to what rt sends.
 
 - `--echo off` proves the room is a real problem: the assistant interrupts itself.
 - `--echo aec` (the default) answers three questions without one self-interruption, then a
@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from realtime_cli.testing.echo_room import EchoRoom
+from realtime_cli.testing.talk import INTERRUPTION, QUESTION, InProcessServer, Talk, play, rt_talk, speech_wav
+
 from .conftest import SoundServer
-from .echo_room import EchoRoom
-from .talk_support import INTERRUPTION, QUESTION, InProcessServer, Talk, play, rt_talk, speech_wav
 
 pytestmark = pytest.mark.sound
 

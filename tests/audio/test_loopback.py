@@ -15,7 +15,7 @@ from realtime_cli.audio.capture import MicSource
 from realtime_cli.audio.convert import Resampler
 from realtime_cli.audio.jitter import FADE_MS, fade
 from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink
-from realtime_cli.audio.probe import MonitorRecorder, Trace, locate
+from realtime_cli.testing.monitor import MonitorRecorder, Trace, locate
 
 from .conftest import SoundServer
 

@@ -2,9 +2,10 @@
 
 rt's microphone is `pulse:rt_sink.monitor`, its speaker `pulse:rt_sink48` (a separate sink, so rt
 never hears itself). The test speaks into rt_sink with `paplay -d rt_sink` (espeak-ng speech) and
-records rt_sink48's monitor raw with ADC times (probe.MonitorRecorder), the ground truth of what
-rt's speaker really played. `--echo off`: these tests check that the microphone path is
-bit-exact, which an echo canceller is not (tests/audio/test_echo_devices.py covers it).
+records rt_sink48's monitor raw with ADC times (`realtime_cli.testing.monitor.MonitorRecorder`),
+the ground truth of what rt's speaker really played. `--echo off`: these tests check that the
+microphone path is bit-exact, which an echo canceller is not (tests/audio/test_echo_devices.py
+covers it).
 
 The server is `rt serve`'s server (realtime_cli.server.run_server, the code `rt serve` runs) in a
 thread of this process: its in-memory record keeps the audio of every input_audio_buffer.append
@@ -29,26 +30,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_cli.audio.probe import MonitorRecorder
+from realtime_cli.testing.monitor import MonitorRecorder
+from realtime_cli.testing.talk import (
+    INTERRUPTION,
+    QUESTION,
+    RATE,
+    InProcessServer,
+    play,
+    rt_talk,
+    sd_now,
+    speech_wav,
+)
 
 from .conftest import SoundServer
 from .talk_support import (
     ANSWER,
-    INTERRUPTION,
     LONG_ANSWER,
-    QUESTION,
-    RATE,
     SHORT_ANSWER,
     SILENT,
-    InProcessServer,
     align,
-    play,
     rms,
-    rt_talk,
     sample_at,
-    sd_now,
     server_speech,
-    speech_wav,
     to_24k,
     until,
     voiced_extent,

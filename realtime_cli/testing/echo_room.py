@@ -34,7 +34,7 @@ def reverb_tail(ms: float, rng: np.random.Generator, decay_db: float = 60.0) -> 
     t = np.arange(n) / n
     tail = rng.standard_normal(n) * 10 ** (-decay_db * t / 20) * 0.3
     tail[0] = 1.0
-    return tail / np.sqrt(np.sum(tail**2))
+    return np.asarray(tail / np.sqrt(np.sum(tail**2)), dtype=np.float64)
 
 
 class EchoRoom:
