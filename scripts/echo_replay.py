@@ -12,20 +12,15 @@ real server would have answered differently.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from echo_sim import SETTINGS  # the service's server_vad defaults
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from echo_sim import SETTINGS  # noqa: E402  (the service's server_vad defaults)
-
-from realtime_cli.audio.echo import make_echo  # noqa: E402
-from realtime_cli.audio.echo_record import NEAR, EchoCall, load, replay  # noqa: E402
-from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector  # noqa: E402
+from realtime_cli.audio.echo import make_echo
+from realtime_cli.audio.echo_record import NEAR, EchoCall, load, replay
+from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector
 
 
 def speech_starts(outs: list[npt.NDArray[np.int16]], times: list[float]) -> list[float]:

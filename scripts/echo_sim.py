@@ -21,7 +21,6 @@ import argparse
 import hashlib
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,12 +29,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from realtime_cli.audio.echo import make_echo  # noqa: E402
-from realtime_cli.server.session_config import TurnSettings  # noqa: E402
-from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector  # noqa: E402
+from realtime_cli.audio.echo import make_echo
+from realtime_cli.server.session_config import TurnSettings
+from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector
 
 RATE = 24_000
 BLOCK = 480  # 20 ms
