@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from realtime_cli.errors import ConfigError
 from realtime_cli.usage import TokenUsage
 
-__all__ = ["DEFAULT_PRICES", "ModelPrice", "TokenUsage", "estimate_cost", "price_for", "price_table"]
+__all__ = ["DEFAULT_PRICES", "ModelPrice", "estimate_cost", "price_for", "price_table"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

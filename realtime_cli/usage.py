@@ -1,12 +1,17 @@
-"""Token counts, as `response.done` reports them (PROTOCOL.md §5): one type for the protocol,
-the session metrics, the dashboard and the price estimate.
+"""Token counts, as `response.done` reports them (docs/protocol.md#responses-and-output-audio):
+one type for the protocol, the session metrics, the journal, the dashboard and the price estimate.
 
-Cached tokens are part of the input tokens, not extra to them.
+`TOKEN_FIELDS` names the counts once; the journal's columns, `rt stats` sums and the stored-turn
+readers are derived from it, and `WIRE_PATHS` says where each count sits in the service's usage
+object, for whoever reads or writes that shape. Cached tokens are part of the input tokens, not
+extra to them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,8 +34,17 @@ class TokenUsage:
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
-            **{f: getattr(self, f) + getattr(other, f) for f in _USAGE_FIELDS},
+            **{f: getattr(self, f) + getattr(other, f) for f in TOKEN_FIELDS},
         )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TokenUsage:
+        """The counts named by `TOKEN_FIELDS` in `values` (a database row, a dict), as ints;
+        other keys are ignored, so a row holding more columns can be passed as it is."""
+        return cls(**{f: int(values[f]) for f in TOKEN_FIELDS})
+
+    def as_dict(self) -> dict[str, int]:
+        return {f: getattr(self, f) for f in TOKEN_FIELDS}
 
     def split(self) -> TokenUsage:
         in_text, in_audio = self.input_text_tokens, self.input_audio_tokens
@@ -54,4 +68,32 @@ class TokenUsage:
         )
 
 
-_USAGE_FIELDS = tuple(f.name for f in fields(TokenUsage))
+TOKEN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TokenUsage))
+"""The counts of a `TokenUsage`, in declaration order: also the journal's token columns."""
+
+WIRE_PATHS: dict[str, tuple[str, ...]] = {
+    "input_tokens": ("input_tokens",),
+    "output_tokens": ("output_tokens",),
+    "cached_tokens": ("input_token_details", "cached_tokens"),
+    "input_text_tokens": ("input_token_details", "text_tokens"),
+    "input_audio_tokens": ("input_token_details", "audio_tokens"),
+    "output_text_tokens": ("output_token_details", "text_tokens"),
+    "output_audio_tokens": ("output_token_details", "audio_tokens"),
+    "cached_text_tokens": ("input_token_details", "cached_tokens_details", "text_tokens"),
+    "cached_audio_tokens": ("input_token_details", "cached_tokens_details", "audio_tokens"),
+}
+"""Where each count sits in `response.done.response.usage` (the SDK's RealtimeResponseUsage)."""
+
+
+def to_wire(usage: TokenUsage) -> dict[str, Any]:
+    """`usage` in the service's nested shape, with the totals and zero image counts the service
+    also sends (rt itself reads neither)."""
+    out: dict[str, Any] = {"total_tokens": usage.input_tokens + usage.output_tokens}
+    for name, path in WIRE_PATHS.items():
+        node = out
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = getattr(usage, name)
+    out["input_token_details"]["image_tokens"] = 0
+    out["input_token_details"]["cached_tokens_details"]["image_tokens"] = 0
+    return out

@@ -162,21 +162,10 @@ def _list_rich(rows: list[SessionSummary]) -> None:
 
 
 def _session_cost(detail: SessionDetail) -> float | None:
-    from realtime_cli.pricing import TokenUsage, estimate_cost
+    from realtime_cli.pricing import estimate_cost
+    from realtime_cli.usage import TokenUsage
 
-    usage = TokenUsage()
-    for t in detail.turns:
-        usage = usage + TokenUsage(
-            input_tokens=t.input_tokens,
-            output_tokens=t.output_tokens,
-            cached_tokens=t.cached_tokens,
-            input_text_tokens=t.input_text_tokens,
-            input_audio_tokens=t.input_audio_tokens,
-            output_text_tokens=t.output_text_tokens,
-            output_audio_tokens=t.output_audio_tokens,
-            cached_text_tokens=t.cached_text_tokens,
-            cached_audio_tokens=t.cached_audio_tokens,
-        )
+    usage = sum((t.usage for t in detail.turns), TokenUsage())
     return estimate_cost(detail.summary.model, usage, configured_prices())
 
 

@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime_cli.usage import TokenUsage
+
 
 class ItemKind(enum.StrEnum):
     USER_AUDIO = "user_audio"
@@ -111,18 +113,8 @@ class TurnRecord:
     started_at: float
     duration_ms: float
     latency_ms: float | None  # end of user speech -> first audio delta
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    input_text_tokens: int = 0
-    input_audio_tokens: int = 0
-    output_text_tokens: int = 0
-    output_audio_tokens: int = 0
+    usage: TokenUsage = TokenUsage()  # as `response.done` reported it, cached split included
     interrupted: bool = False
-    # The split of cached_tokens (usage.input_token_details.cached_tokens_details): cached text
-    # and cached audio are priced differently.
-    cached_text_tokens: int = 0
-    cached_audio_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -85,12 +85,13 @@ class LineOutput:
                 lat = f"{record.latency_ms:.0f} ms" if record.latency_ms is not None else "n/a"
                 self._emit(elapsed, "turn",
                            f"turn {record.turn_index}: {record.status}, latency {lat}, "
-                           f"tokens in {record.input_tokens} (cached {record.cached_tokens}) "
-                           f"out {record.output_tokens}",
+                           f"tokens in {record.usage.input_tokens} "
+                           f"(cached {record.usage.cached_tokens}) out {record.usage.output_tokens}",
                            {"turn": record.turn_index, "status": record.status,
-                            "latency_ms": record.latency_ms, "input_tokens": record.input_tokens,
-                            "cached_tokens": record.cached_tokens,
-                            "output_tokens": record.output_tokens,
+                            "latency_ms": record.latency_ms,
+                            "input_tokens": record.usage.input_tokens,
+                            "cached_tokens": record.usage.cached_tokens,
+                            "output_tokens": record.usage.output_tokens,
                             "interrupted": record.interrupted})
             case SessionEnded():
                 self._emit(elapsed, "end", f"session ended: {record.reason}",

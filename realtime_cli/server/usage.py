@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from realtime_cli.server.conversation import StoredItem
 from realtime_cli.server.wire import JsonDict
+from realtime_cli.usage import TokenUsage, to_wire
 
 MS_PER_AUDIO_TOKEN = 50
 CHARS_PER_TEXT_TOKEN = 4
@@ -110,20 +111,15 @@ class UsageLedger:
 
 
 def usage_dict(input_total: Tokens, cached: Tokens, output: Tokens) -> JsonDict:
-    return {
-        "total_tokens": input_total.total + output.total,
-        "input_tokens": input_total.total,
-        "output_tokens": output.total,
-        "input_token_details": {
-            "text_tokens": input_total.text,
-            "audio_tokens": input_total.audio,
-            "image_tokens": 0,
-            "cached_tokens": cached.total,
-            "cached_tokens_details": {
-                "text_tokens": cached.text,
-                "audio_tokens": cached.audio,
-                "image_tokens": 0,
-            },
-        },
-        "output_token_details": {"text_tokens": output.text, "audio_tokens": output.audio},
-    }
+    """The `usage` object of `response.done` for these counts, in the service's shape."""
+    return to_wire(TokenUsage(
+        input_tokens=input_total.total,
+        output_tokens=output.total,
+        cached_tokens=cached.total,
+        input_text_tokens=input_total.text,
+        input_audio_tokens=input_total.audio,
+        output_text_tokens=output.text,
+        output_audio_tokens=output.audio,
+        cached_text_tokens=cached.text,
+        cached_audio_tokens=cached.audio,
+    ))

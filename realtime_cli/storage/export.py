@@ -16,6 +16,7 @@ from typing import Any
 from realtime_cli.errors import StorageError
 from realtime_cli.storage.queries import SessionDetail
 from realtime_cli.storage.transcript import cut_label, format_offset, transcript_lines
+from realtime_cli.usage import TokenUsage
 
 
 def detail_to_json(detail: SessionDetail, *, cost_usd: float | None = None) -> dict[str, Any]:
@@ -59,7 +60,16 @@ def detail_to_json(detail: SessionDetail, *, cost_usd: float | None = None) -> d
 
 
 def _fields(record: Any) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__slots__ if name != "session_id"}
+    """A record's fields without its session id; a turn's token counts stay flat beside them,
+    as the turns table stores them."""
+    out: dict[str, Any] = {}
+    for name in record.__slots__:
+        value = getattr(record, name)
+        if isinstance(value, TokenUsage):
+            out.update(value.as_dict())
+        elif name != "session_id":
+            out[name] = value
+    return out
 
 
 def export_json(detail: SessionDetail, *, cost_usd: float | None = None) -> str:

@@ -23,6 +23,7 @@ from realtime_cli.core.records import (
 )
 from realtime_cli.errors import StorageError, UnknownSessionError
 from realtime_cli.storage.db import atomic, open_db
+from realtime_cli.usage import TOKEN_FIELDS, TokenUsage
 
 SHORT_ID = 8
 _MAX_CANDIDATES = 5
@@ -245,21 +246,30 @@ def _config(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+_TURN_COLUMNS = ("response_id", "turn_index", "status", "started_at", "duration_ms", "latency_ms",
+                 "interrupted", *TOKEN_FIELDS)
+
+
 def _turns(conn: sqlite3.Connection, session_id: str) -> list[TurnRecord]:
     rows = conn.execute(
-        """SELECT response_id, turn_index, status, started_at, duration_ms, latency_ms,
-               input_tokens, output_tokens, cached_tokens, input_text_tokens,
-               input_audio_tokens, output_text_tokens, output_audio_tokens, interrupted,
-               cached_text_tokens, cached_audio_tokens
+        f"""SELECT {", ".join(_TURN_COLUMNS)}
            FROM turns WHERE session_id = ? ORDER BY turn_index, started_at""",
         (session_id,),
     ).fetchall()
-    out = []
-    for r in rows:
-        values = _row(r)
-        values["interrupted"] = bool(values["interrupted"])
-        out.append(TurnRecord(session_id=session_id, **values))
-    return out
+    return [
+        TurnRecord(
+            session_id=session_id,
+            response_id=r["response_id"],
+            turn_index=r["turn_index"],
+            status=r["status"],
+            started_at=r["started_at"],
+            duration_ms=r["duration_ms"],
+            latency_ms=r["latency_ms"],
+            interrupted=bool(r["interrupted"]),
+            usage=TokenUsage.from_mapping(_row(r)),
+        )
+        for r in rows
+    ]
 
 
 def _interruptions(conn: sqlite3.Connection, session_id: str) -> list[InterruptionRecord]:

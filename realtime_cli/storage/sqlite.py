@@ -20,7 +20,7 @@ import os
 import re
 import sqlite3
 import time
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from realtime_cli.core.records import (
     ConnectionRecord,
@@ -32,6 +32,7 @@ from realtime_cli.core.records import (
     TurnRecord,
 )
 from realtime_cli.storage.liveness import this_host
+from realtime_cli.usage import TOKEN_FIELDS, TokenUsage
 
 TITLE_CHARS = 60
 
@@ -129,10 +130,15 @@ def _storable_value(value: Any) -> Any:
         return min(max(value, _INT64[0]), _INT64[1])
     if isinstance(value, float) and not math.isfinite(value):
         return 0.0
+    if isinstance(value, TokenUsage):
+        return _storable(value)
     return value
 
 
-def _storable(record: JournalRecord) -> JournalRecord:
+_Fields = TypeVar("_Fields", JournalRecord, TokenUsage)
+
+
+def _storable(record: _Fields) -> _Fields:
     changes = {
         f.name: new
         for f in dataclasses.fields(record)
@@ -140,7 +146,7 @@ def _storable(record: JournalRecord) -> JournalRecord:
     }
     if not changes:
         return record
-    storable: JournalRecord = dataclasses.replace(cast(Any, record), **changes)
+    storable: _Fields = dataclasses.replace(cast(Any, record), **changes)
     return storable
 
 
@@ -282,44 +288,36 @@ def _item(conn: sqlite3.Connection, r: ItemRecord, keep_audio: bool) -> None:
         )
 
 
+_TURN_COLUMNS = (
+    "session_id", "response_id", "turn_index", "status", "started_at", "duration_ms",
+    "latency_ms", "interrupted", *TOKEN_FIELDS,
+)
+_TURN_SQL = f"""
+INSERT INTO turns ({", ".join(_TURN_COLUMNS)})
+VALUES ({", ".join(f":{c}" for c in _TURN_COLUMNS)})
+ON CONFLICT (session_id, response_id) DO UPDATE SET
+    turn_index = excluded.turn_index, status = excluded.status,
+    started_at = excluded.started_at, duration_ms = excluded.duration_ms,
+    latency_ms = COALESCE(excluded.latency_ms, latency_ms),
+    interrupted = excluded.interrupted,
+    {", ".join(f"{c} = excluded.{c}" for c in TOKEN_FIELDS)}
+"""
+
+
 def _turn(conn: sqlite3.Connection, r: TurnRecord) -> None:
     conn.execute(
-        """INSERT INTO turns (session_id, response_id, turn_index, status, started_at,
-               duration_ms, latency_ms, input_tokens, output_tokens, cached_tokens, interrupted,
-               input_text_tokens, input_audio_tokens, output_text_tokens, output_audio_tokens,
-               cached_text_tokens, cached_audio_tokens)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (session_id, response_id) DO UPDATE SET
-               turn_index = excluded.turn_index, status = excluded.status,
-               started_at = excluded.started_at, duration_ms = excluded.duration_ms,
-               latency_ms = COALESCE(excluded.latency_ms, latency_ms),
-               input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-               cached_tokens = excluded.cached_tokens, interrupted = excluded.interrupted,
-               input_text_tokens = excluded.input_text_tokens,
-               input_audio_tokens = excluded.input_audio_tokens,
-               output_text_tokens = excluded.output_text_tokens,
-               output_audio_tokens = excluded.output_audio_tokens,
-               cached_text_tokens = excluded.cached_text_tokens,
-               cached_audio_tokens = excluded.cached_audio_tokens""",
-        (
-            r.session_id,
-            r.response_id,
-            r.turn_index,
-            r.status,
-            r.started_at,
-            r.duration_ms,
-            r.latency_ms,
-            r.input_tokens,
-            r.output_tokens,
-            r.cached_tokens,
-            int(r.interrupted),
-            r.input_text_tokens,
-            r.input_audio_tokens,
-            r.output_text_tokens,
-            r.output_audio_tokens,
-            r.cached_text_tokens,
-            r.cached_audio_tokens,
-        ),
+        _TURN_SQL,
+        {
+            "session_id": r.session_id,
+            "response_id": r.response_id,
+            "turn_index": r.turn_index,
+            "status": r.status,
+            "started_at": r.started_at,
+            "duration_ms": r.duration_ms,
+            "latency_ms": r.latency_ms,
+            "interrupted": int(r.interrupted),
+            **r.usage.as_dict(),
+        },
     )
 
 

@@ -16,7 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from realtime_cli.errors import ConfigError
-from realtime_cli.pricing import ModelPrice, TokenUsage, estimate_cost
+from realtime_cli.percentiles import percentile
+from realtime_cli.pricing import ModelPrice, estimate_cost
+from realtime_cli.usage import TOKEN_FIELDS, TokenUsage
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -35,17 +37,6 @@ def parse_since(text: str, *, now: float | None = None) -> float:
             f"bad --since {text!r}: use a duration like 7d, 12h, 30m or a date like 2026-11-01"
         ) from None
     return moment.timestamp()  # naive -> local time
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default method); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * p / 100.0
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,20 +95,7 @@ class Stats:
         }
 
 
-_TOKEN_SUMS = ", ".join(
-    f"COALESCE(SUM(t.{c}), 0) AS {c}"
-    for c in (
-        "input_tokens",
-        "output_tokens",
-        "cached_tokens",
-        "input_text_tokens",
-        "input_audio_tokens",
-        "output_text_tokens",
-        "output_audio_tokens",
-        "cached_text_tokens",
-        "cached_audio_tokens",
-    )
-)
+_TOKEN_SUMS = ", ".join(f"COALESCE(SUM(t.{c}), 0) AS {c}" for c in TOKEN_FIELDS)
 
 
 def compute_stats(
@@ -151,7 +129,7 @@ def compute_stats(
     usage = TokenUsage()
     costs: dict[str, float | None] = {}
     for row in by_model:
-        model_usage = TokenUsage(**{k: int(row[k]) for k in row.keys() if k != "model"})
+        model_usage = TokenUsage.from_mapping(dict(row))
         usage = usage + model_usage
         costs[str(row["model"])] = estimate_cost(str(row["model"]), model_usage, prices)
     priced = [c for c in costs.values() if c is not None]

@@ -69,8 +69,9 @@ def test_full_turn_from_connect_to_journaled_turn(harness: Harness) -> None:
     assert turn.status == "completed" and turn.turn_index == 1 and not turn.interrupted
     assert turn.latency_ms == pytest.approx(350.0)
     assert turn.duration_ms == pytest.approx(250.0)
-    assert (turn.input_tokens, turn.output_tokens, turn.cached_tokens) == (132, 118, 64)
-    assert (turn.cached_audio_tokens, turn.output_audio_tokens) == (64, 96)
+    assert (turn.usage.input_tokens, turn.usage.output_tokens, turn.usage.cached_tokens) == (
+        132, 118, 64)
+    assert (turn.usage.cached_audio_tokens, turn.usage.output_audio_tokens) == (64, 96)
     assert h.state is S.RESPONDING  # the user is still hearing the answer
 
     out = h.play(peer.item_id, 250 * 24, idle=True)

@@ -19,6 +19,7 @@ from realtime_cli.core.records import (
 )
 from realtime_cli.storage.db import atomic, open_db
 from realtime_cli.storage.sqlite import apply_record
+from realtime_cli.usage import TokenUsage
 
 SECRET = "sk-test-SECRETVALUE-0123456789abcdef"
 MS = 24 * 2  # bytes of PCM16 24 kHz mono per millisecond
@@ -115,15 +116,17 @@ def session_records(
                 started_at=t + 2 + 5 * n,
                 duration_ms=2000,
                 latency_ms=300.0 + 100 * n,
-                input_tokens=1000,
-                output_tokens=500,
-                cached_tokens=200,
-                input_text_tokens=100,
-                input_audio_tokens=900,
-                output_text_tokens=100,
-                output_audio_tokens=400,
-                cached_text_tokens=50,
-                cached_audio_tokens=150,
+                usage=TokenUsage(
+                    input_tokens=1000,
+                    output_tokens=500,
+                    cached_tokens=200,
+                    input_text_tokens=100,
+                    input_audio_tokens=900,
+                    output_text_tokens=100,
+                    output_audio_tokens=400,
+                    cached_text_tokens=50,
+                    cached_audio_tokens=150,
+                ),
                 interrupted=cut,
             )
         )

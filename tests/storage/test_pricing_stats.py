@@ -9,7 +9,6 @@ from realtime_cli.errors import ConfigError
 from realtime_cli.pricing import (
     DEFAULT_PRICES,
     ModelPrice,
-    TokenUsage,
     estimate_cost,
     price_for,
     price_table,
@@ -17,6 +16,7 @@ from realtime_cli.pricing import (
 from realtime_cli.storage.sqlite import make_title
 from realtime_cli.storage.stats import parse_since, percentile
 from realtime_cli.storage.transcript import format_duration, format_offset, split_heard
+from realtime_cli.usage import TokenUsage
 
 MILLION = 1_000_000
 

@@ -22,6 +22,7 @@ from realtime_cli.storage import liveness
 from realtime_cli.storage.db import open_db
 from realtime_cli.storage.journal import JournalWriter
 from realtime_cli.storage.queries import load_items
+from realtime_cli.usage import TokenUsage
 
 from .synth import new_id, pcm, session_records
 
@@ -141,7 +142,7 @@ def test_turn_rewrite_adjusts_token_totals(db_file: Path, writer: JournalWriter)
             status="in_progress",
             duration_ms=0.0,
             latency_ms=250.0,
-            input_tokens=10,
+            usage=TokenUsage(input_tokens=10),
         )
     )
     writer.submit(
@@ -150,8 +151,7 @@ def test_turn_rewrite_adjusts_token_totals(db_file: Path, writer: JournalWriter)
             status="completed",
             duration_ms=900.0,
             latency_ms=None,  # not known again: keeps 250
-            input_tokens=30,
-            output_tokens=5,
+            usage=TokenUsage(input_tokens=30, output_tokens=5),
         )
     )
     writer.flush(5)
