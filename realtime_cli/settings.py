@@ -38,6 +38,7 @@ from typing import Any
 from realtime_cli.core.config import SessionConfig, ToolSpec
 from realtime_cli.errors import ConfigError
 from realtime_cli.pricing import ModelPrice, price_table
+from realtime_cli.secrets_policy import is_secret_name
 from realtime_cli.tools import ToolDecl, check_unique
 
 ENV_CONFIG = "RT_CONFIG"
@@ -452,14 +453,8 @@ def read_config_file(path: Path, *, required: bool = False) -> dict[str, Any] | 
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
-def looks_secret(key: str) -> bool:
-    k = key.lower().replace("-", "_")
-    return ("api_key" in k or "apikey" in k or k in ("key", "token", "secret", "password")
-            or k.endswith(("_token", "_secret", "_password")))
-
-
 def _refuse_secret(key: str, where: str) -> None:
-    if looks_secret(key):
+    if is_secret_name(key):
         raise ConfigError(
             f"{where}: {key!r} does not belong in the config file; API keys come from the "
             f"environment only (set {' or '.join(SECRET_ENV)})")

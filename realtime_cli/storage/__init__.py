@@ -3,7 +3,7 @@
     paths.py       data dir (flag > RT_DATA_DIR > platformdirs), 0700 dir, 0600 files
     db.py          connections (WAL, foreign keys, busy timeout), atomic(), open_db()
     migrations.py  named ordered migrations; a newer database is refused untouched
-    sqlite.py      how each journal record becomes rows (upserts), scrub_secrets()
+    sqlite.py      how each journal record becomes rows (upserts), secrets scrubbed from configs
     journal.py     JournalWriter: the one writer thread, fed by a queue
     liveness.py    owner pid + heartbeat, mark_crashed_sessions()
     queries.py     id prefixes, list, detail, load_session() for resume, delete
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         load_session,
         resolve_session_id,
     )
-    from realtime_cli.storage.sqlite import apply_record, scrub_secrets
+    from realtime_cli.storage.sqlite import apply_record
 
 # Re-exported lazily: `rt sessions list` imports only the modules it uses.
 _EXPORTS = {
@@ -46,7 +46,6 @@ _EXPORTS = {
     "open_db": "db",
     "resolve_data_dir": "paths",
     "resolve_session_id": "queries",
-    "scrub_secrets": "sqlite",
 }
 __all__ = [
     "JournalWriter",
@@ -62,7 +61,6 @@ __all__ = [
     "open_db",
     "resolve_data_dir",
     "resolve_session_id",
-    "scrub_secrets",
 ]
 
 

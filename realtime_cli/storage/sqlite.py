@@ -17,7 +17,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import sqlite3
 import time
 from typing import Any, TypeVar, cast
@@ -31,55 +30,11 @@ from realtime_cli.core.records import (
     SessionStarted,
     TurnRecord,
 )
+from realtime_cli.secrets_policy import scrub_secrets
 from realtime_cli.storage.liveness import this_host
 from realtime_cli.usage import TOKEN_FIELDS, TokenUsage
 
 TITLE_CHARS = 60
-
-_SECRET_KEYS = frozenset(
-    {
-        "api_key",
-        "apikey",
-        "authorization",
-        "auth",
-        "token",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "bearer",
-        "headers",
-        "extra_headers",
-        "additional_headers",
-        "password",
-        "secret",
-        "client_secret",
-        "cookie",
-        "cookies",
-        "ephemeral_key",
-    }
-)
-_SECRET_SUFFIXES = ("api_key", "_secret", "_password", "_token")
-_KEY_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|ek_[A-Za-z0-9_\-]{8,})")
-
-
-def _is_secret_key(key: str) -> bool:
-    k = key.lower().replace("-", "_")
-    return k in _SECRET_KEYS or k.endswith(_SECRET_SUFFIXES)
-
-
-def scrub_secrets(value: Any) -> Any:
-    """A copy of a config value without credentials: secret-named keys are dropped at any depth
-    and strings that look like keys (`sk-...`, `Bearer ...`) are redacted. Defence in depth;
-    callers should not pass secrets in the first place."""
-    if isinstance(value, dict):
-        return {
-            str(k): scrub_secrets(v) for k, v in value.items() if not _is_secret_key(str(k))
-        }
-    if isinstance(value, list | tuple):
-        return [scrub_secrets(v) for v in value]
-    if isinstance(value, str):
-        return _KEY_PATTERN.sub("[redacted]", value)
-    return value
 
 
 def config_json(config: dict[str, Any]) -> str:

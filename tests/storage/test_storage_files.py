@@ -15,7 +15,7 @@ from realtime_cli.storage.export import export_json, export_markdown
 from realtime_cli.storage.journal import JournalWriter
 from realtime_cli.storage.paths import DB_FILENAME, db_path, resolve_data_dir
 from realtime_cli.storage.queries import load_detail
-from realtime_cli.storage.sqlite import scrub_secrets
+from realtime_cli.secrets_policy import scrub_secrets
 
 from .synth import SECRET, new_id, session_records
 
