@@ -55,7 +55,7 @@ from realtime_cli.protocol import codec
 from realtime_cli.protocol import events as ev
 
 T = TypeVar("T")
-BOOKKEEPING: tuple[type, ...] = (cmd.Journal, cmd.StatusChanged, cmd.Notice)
+BOOKKEEPING: tuple[type, ...] = (cmd.Journal, cmd.StatusChanged, cmd.Notice, cmd.EndOfAudio)
 SAMPLES_PER_MS = 24
 
 

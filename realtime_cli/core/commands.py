@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from realtime_cli.core.records import JournalRecord
@@ -72,12 +73,23 @@ class Notice:
     text: str
 
 
+class EndCause(enum.StrEnum):
+    """What ended the session, so the driver raises the matching error (or none)."""
+
+    NORMAL = "normal"  # not a failure: a quit, a signal, a limit, the end of the input
+    CONFIG = "config"  # a setting the session cannot run with
+    TRANSPORT = "transport"  # the connection or the server: refused, lost, failed
+    AUDIO = "audio"  # a microphone or speaker that failed or went away
+    STORAGE = "storage"  # the journal could not be written
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Shutdown:
     """Close the connection and end the run with `exit_code` (cleanups already done)."""
 
     exit_code: int
     reason: str
+    cause: EndCause = EndCause.NORMAL
 
 
 Command = (

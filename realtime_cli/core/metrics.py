@@ -1,4 +1,4 @@
-"""Session metrics (the seed's SessionMetrics and more), updated by the core as events arrive."""
+"""Session metrics, updated by the core as events arrive and shown on the dashboard and at exit."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class SessionMetrics:
     errors: int = 0
     protocol_violations: int = 0
     unknown_events: int = 0
+    refused_moves: int = 0  # transitions the server's events asked for in the wrong state
     reconnects: int = 0
     rollovers: int = 0
     tokens: TokenUsage = field(default_factory=TokenUsage)
@@ -34,10 +35,6 @@ class SessionMetrics:
 
     def duration_s(self, now: float) -> float:
         return (self.closed_at if self.closed_at is not None else now) - self.created_at
-
-    @property
-    def total_turns(self) -> int:
-        return sum(self.turns_by_kind.values())
 
     @property
     def interruptions(self) -> int:

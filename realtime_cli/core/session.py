@@ -3,31 +3,112 @@
 Contract: feed every input to `handle(input)` and execute the returned commands in order.
 Call `handle(Tick(now))` no later than `next_deadline()`. Feed a fresh `Playback` before a
 server event whenever playback has moved, so barge-in truncates at what was really heard.
-The core holds no sockets, threads, clocks or callbacks; it imports nothing that does I/O.
+The core holds no sockets, threads, clocks or callbacks, and imports nothing that does I/O.
+
+It is composed of parts that each own their fields: `Context` (settings, lifecycle, metrics,
+ids, time anchor), `Link` (the connection and its timers) and `Turns` (items with their audio
+ledger, the response in flight, tool calls, the microphone). This class dispatches inputs,
+mediates where the connection and the conversation meet (configure, replay, reconnect,
+roll over, end), takes user commands and keeps time.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable, Sequence
+from typing import assert_never
+
 from realtime_cli.core import commands as cmd
 from realtime_cli.core import inputs as inp
-from realtime_cli.core.connection import ConnectionFlow
-from realtime_cli.core.conversation import USER_ROLES, InterruptionKind
-from realtime_cli.core.records import ItemKind
-from realtime_cli.core.session_base import EXIT_FATAL, QUIET_STATES, Commands
+from realtime_cli.core.backoff import FATAL_CLOSE_CODES, FATAL_ERROR_CODES, is_retryable_close
+from realtime_cli.core.config import SessionConfig
+from realtime_cli.core.context import Context, Outbox
+from realtime_cli.core.history import HistoryEntry, plan_replay, resume_instructions
+from realtime_cli.core.items import USER_ROLES, InterruptionKind
+from realtime_cli.core.link import Link
+from realtime_cli.core.metrics import SessionMetrics
+from realtime_cli.core.records import ItemKind, SessionEnded, SessionStarted, SessionStatus
 from realtime_cli.core.snapshot import CoreSnapshot, TranscriptLine
-from realtime_cli.core.states import SessionState, Trigger
-from realtime_cli.core.turn_flow import TurnFlow
+from realtime_cli.core.states import Cause, Lifecycle, SessionState, Trigger
+from realtime_cli.core.turns import Turns
 from realtime_cli.protocol import events as ev
 
 __all__ = ["EXIT_FATAL", "SessionCore"]
 
+Commands = list[cmd.Command]
+QUIET_STATES = (SessionState.READY,)
+EXIT_FATAL = 3
 
-class SessionCore(ConnectionFlow, TurnFlow):
-    """One conversation. Built from `ConnectionFlow` and `TurnFlow` over `CoreBase` (the shared
-    state); this class dispatches inputs, takes user commands, keeps time and draws snapshots."""
+
+class SessionCore:
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        session_id: str,
+        now: float,
+        history: Sequence[HistoryEntry] = (),
+        next_seq: int = 0,
+        resumed: bool = False,
+        keep_audio: bool = True,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
+        """`jitter` spreads reconnect delays; by default a generator seeded by the session id,
+        so a run is reproducible and the core never reads the OS's randomness."""
+        self.ctx = Context(config, session_id=session_id, now=now, next_seq=next_seq,
+                           keep_audio=keep_audio)
+        self.link = Link(session_id, resumed=resumed,
+                         max_attempts=config.max_reconnect_attempts,
+                         rollover_margin_s=config.rollover_margin_s,
+                         jitter=jitter or random.Random(session_id).random)
+        self.turns = Turns(self.ctx)
+        self.resumed = resumed
+        self._prior = list(history)
+        self._stored = False  # SessionStarted journaled (on the first connection)
+        self.notice: cmd.Notice | None = None
+        self.rate_limits: tuple[ev.JsonObject, ...] = ()
+
+    # ------------------------------------------------------------------ read-only views
+
+    @property
+    def config(self) -> SessionConfig:
+        return self.ctx.config
+
+    @property
+    def session_id(self) -> str:
+        return self.ctx.session_id
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self.ctx.lifecycle
+
+    @property
+    def state(self) -> SessionState:
+        return self.ctx.lifecycle.state
+
+    @property
+    def metrics(self) -> SessionMetrics:
+        return self.ctx.metrics
+
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
+
+    @property
+    def assistant_turns(self) -> int:
+        return self.turns.assistant_turns
+
+    def is_quiet(self) -> bool:
+        """Nobody is talking and nothing is expected: a safe moment to stop or roll over."""
+        return self.state in QUIET_STATES and self.turns.quiet()
+
+    def history(self) -> list[HistoryEntry]:
+        return self._prior + [i.history_entry() for i in self.turns.ledger.values()]
+
+    # ------------------------------------------------------------------ dispatch
 
     def handle(self, event: inp.Input) -> Commands:
-        out: Commands = []
+        out = Outbox()
         match event:
             case inp.Begin():
                 self._begin(event, out)
@@ -40,23 +121,38 @@ class SessionCore(ConnectionFlow, TurnFlow):
             case inp.ServerMessage():
                 self._server(event.event, event.now, out)
             case inp.MicAudio():
-                self._mic(event, out)
+                if self.link.connected and self.lifecycle.can_accept_input():
+                    self.turns.mic(event.pcm, out)
             case inp.Playback():
-                self._playback(event, out)
+                if self.turns.playback(event.item_id, event.played_samples, event.idle,
+                                       event.now, out):
+                    self.ctx.last_activity = event.now
             case inp.UserCommand():
                 self._user(event, out)
             case inp.ToolOutput():
-                self._tool_output(event, out)
+                self.turns.tool_result(event.call_id, event.output, event.now, out,
+                                       can_send=self._can_talk())
             case inp.StorageTrouble():
-                self._note("warning", f"could not save to the journal ({event.problem}); the "
-                                      "conversation goes on", out)
+                out.note("warning", f"could not save to the journal ({event.problem}); the "
+                                    "conversation goes on")
             case inp.Tick():
                 self._tick(event.now, out)
-        return out
+            case _:
+                assert_never(event)
+        if self.turns.turn_over:
+            self.turns.turn_over = False
+            self._after_turn(event.now, out)
+        for c in reversed(out.commands):
+            if isinstance(c, cmd.Notice):
+                self.notice = c
+                break
+        return out.commands
 
-    def _server(self, e: ev.ServerEvent, now: float, out: Commands) -> None:
-        if self.response is not None:
-            self.response.last_event_at = now
+    def _server(self, e: ev.ServerEvent, now: float, out: Outbox) -> None:
+        turns = self.turns
+        resp = turns.flight.response
+        if resp is not None:
+            resp.last_event_at = now
         match e:
             case ev.SessionCreated():
                 self._session_created(e, now, out)
@@ -65,207 +161,352 @@ class SessionCore(ConnectionFlow, TurnFlow):
             case ev.ServerError():
                 self._server_error(e, now, out)
             case ev.SpeechStarted():
-                self._speech_started(e, now, out)
+                self.ctx.last_activity = now
+                turns.speech_started(e, now, out)
             case ev.SpeechStopped():
-                self._speech_stopped(e, now, out)
+                self.ctx.last_activity = now
+                turns.speech_stopped(now, out)
             case ev.InputAudioBufferCommitted():
-                self._committed(e, now, out)
+                turns.committed(e, now, out)
             case ev.InputAudioTimeoutTriggered():
-                self._speech_start_ms = e.audio_start_ms
+                turns.speech_start_ms = e.audio_start_ms
             case ev.InputTranscriptionDelta():
-                item = self._item_by_server(e.item_id)
+                item = turns.ledger.by_server(e.item_id)
                 if item is not None:
                     item.transcript += e.delta
             case ev.InputTranscriptionCompleted():
-                self._user_transcript(e, now, out)
+                turns.user_transcript(e, now, out)
             case ev.InputTranscriptionFailed():
-                self._note("warning", f"transcription failed: {e.message}", out)
+                out.note("warning", f"transcription failed: {e.message}")
             case ev.ResponseCreated():
-                self._response_created(e, now, out)
+                turns.response_created(e, now, out)
             case ev.OutputItemAdded():
-                self._output_item(e.response_id, e.item, now, out, done=False)
+                turns.output_item(e.response_id, e.item, now, out, done=False)
             case ev.OutputItemDone():
-                self._output_item(e.response_id, e.item, now, out, done=True)
+                turns.output_item(e.response_id, e.item, now, out, done=True)
             case ev.OutputAudioDelta():
-                self._audio_delta(e, now, out)
+                turns.audio_delta(e, now, out)
             case ev.OutputAudioDone():
-                item = self._item_by_server(e.item_id)
-                if item is not None:
-                    item.audio_done = True
+                turns.audio_done(e.item_id, out)
             case ev.OutputTranscriptDelta():
-                item = self._item_by_server(e.item_id)
+                item = turns.ledger.by_server(e.item_id)
                 if item is not None and not item.transcript_final:
                     item.transcript += e.delta
             case ev.OutputTranscriptDone():
-                item = self._item_by_server(e.item_id)
+                item = turns.ledger.by_server(e.item_id)
                 if item is not None:
                     item.transcript, item.transcript_final = e.transcript, True
             case ev.FunctionCallArgumentsDelta():
-                item = self._item_by_server(e.item_id)
+                item = turns.ledger.by_server(e.item_id)
                 if item is not None:
                     item.arguments += e.delta
             case ev.FunctionCallArgumentsDone():
-                self._function_call(e.call_id, e.item_id, e.name, e.arguments, now, out)
+                turns.function_call(e.call_id, e.item_id, e.name, e.arguments, now, out)
             case ev.ConversationItemTruncated():
-                self._truncated(e, now, out)
+                turns.truncated(e, out)
             case ev.ResponseDone():
-                self._response_done(e, now, out)
+                self.ctx.last_activity = now
+                turns.response_done(e, now, out)
             case ev.RateLimitsUpdated():
                 self.rate_limits = e.rate_limits
             case ev.MalformedServerEvent():
                 self.metrics.protocol_violations += 1
-                self._note("warning", f"ignored a malformed server event ({e.reason})", out)
+                out.note("warning", f"ignored a malformed server event ({e.reason})")
             case ev.UnknownServerEvent():
                 self.metrics.unknown_events += 1
             case (ev.ConversationItemAdded() | ev.ConversationItemDone()
                   | ev.ConversationItemDeleted() | ev.InputAudioBufferCleared()
                   | ev.ContentPartAdded() | ev.ContentPartDone()):
                 pass  # nothing rt needs: the response and input events carry the same facts
+            case _:
+                assert_never(e)
 
-    def _user(self, event: inp.UserCommand, out: Commands) -> None:
+    def _can_talk(self) -> bool:
+        return self.link.connected and self.lifecycle.can_accept_input()
+
+    # ------------------------------------------------------------------ connection
+
+    def _begin(self, event: inp.Begin, out: Outbox) -> None:
+        self.ctx.anchor(event.now, event.wall)
+        self.link.connect_pending = True
+        out.add(cmd.Connect(delay_s=0.0, reason=self.link.reason))
+
+    def _opened(self, now: float, out: Outbox) -> None:
+        link = self.link
+        link.opened(now, self.ctx.wall(now), self.config.connection_timeout_s)
+        self.metrics.connected_at = self.metrics.connected_at or now
+        self.turns.sent.reset()
+        if not self._stored:
+            # Stored from the first connection on: a run that never reached a server (bad URL,
+            # refused, bad key) leaves no empty session behind.
+            self._stored = True
+            cfg = self.config
+            out.journal(SessionStarted(
+                session_id=self.session_id, created_at=self.ctx.wall0, model=cfg.model,
+                voice=cfg.voice, instructions=cfg.instructions, config=cfg.to_dict(),
+                resumed=self.resumed))
+        self.ctx.move(Trigger.OPENED, now, out, "connected")
+        out.journal(link.record())
+
+    def _connect_failed(self, event: inp.ConnectFailed, out: Outbox) -> None:
+        self.link.connect_pending = False
+        if event.fatal or not self.link.ever_ready:
+            self._fail(event.message, event.now, out)
+            return
+        self._schedule_reconnect(event.now, event.message, out)
+
+    def _schedule_reconnect(self, now: float, why: str, out: Outbox) -> None:
+        delay = self.link.next_backoff()
+        if delay is None:
+            tries = self.link.attempts - 1
+            self._fail(f"connection lost and {tries} reconnect attempts failed: {why}", now, out)
+            return
+        out.note("warning", f"connection lost ({why}); reconnecting in {delay:.1f} s")
+        self.link.connecting("reconnect")
+        self.metrics.reconnects += 1
+        out.add(cmd.Connect(delay_s=delay, reason="reconnect", attempt=self.link.attempts))
+
+    def _closed(self, event: inp.Closed, out: Outbox) -> None:
+        link = self.link
+        if not link.connected:
+            return
+        link.lost()
+        out.journal(link.record(closed_at=self.ctx.wall(event.now), close_code=event.code,
+                                close_reason=event.reason or None))
+        if self.state in (SessionState.CLOSING, SessionState.CLOSED, SessionState.ERROR):
+            return
+        what = f"close {event.code}" if event.code is not None else "dropped"
+        if event.reason:
+            what += f": {event.reason}"
+        self._abandon_connection(event.now, out)
+        if event.code in FATAL_CLOSE_CODES:
+            self._fail(f"server closed the connection ({what})", event.now, out)
+        elif link.rollover_wanted:
+            self._start_rollover(event.now, out)
+        elif is_retryable_close(event.code):
+            self._schedule_reconnect(event.now, what, out)
+        else:
+            self._fail(f"server closed the connection ({what})", event.now, out)
+
+    def _abandon_connection(self, now: float, out: Outbox) -> None:
+        self.ctx.move(Trigger.DISCONNECTED, now, out, "connection lost")
+        self.turns.abandon(now, out)
+
+    def _start_rollover(self, now: float, out: Outbox) -> None:
+        link = self.link
+        link.rolling_over()
+        self.metrics.rollovers += 1
+        if link.connected:
+            link.lost()
+            out.journal(link.record(closed_at=self.ctx.wall(now), close_code=1000,
+                                    close_reason="rollover"))
+            self._abandon_connection(now, out)
+        link.connecting("rollover")
+        out.note("info", "session rolling over to a new connection")
+        out.add(cmd.Connect(delay_s=0.0, reason="rollover"))
+
+    def _session_created(self, e: ev.SessionCreated, now: float, out: Outbox) -> None:
+        if not self.ctx.move(Trigger.SESSION_CREATED, now, out, "session created"):
+            return
+        link = self.link
+        link.created_deadline = None
+        link.server_session_id = e.session_id
+        if e.expires_at is not None:
+            link.expires(e.expires_at - self.ctx.wall(now), now)
+        out.journal(link.record(server_session_id=e.session_id, expires_at=e.expires_at))
+        history = self.history()
+        instructions = None
+        if history:
+            _, summary = plan_replay(history, self.config.replay_max_turns)
+            instructions = resume_instructions(self.config.instructions, summary)
+        link.update_event_id = self.ctx.next_event_id("cfg")
+        out.send(ev.SessionUpdate(session=self.config.session_payload(instructions),
+                                  event_id=link.update_event_id))
+
+    def _session_updated(self, now: float, out: Outbox) -> None:
+        if self.state is not SessionState.CONFIGURING:
+            return
+        items, _ = plan_replay(self.history(), self.config.replay_max_turns)
+        for item in items:
+            out.send(ev.ConversationItemCreate(item=item))
+        self.link.ready()
+        if self.metrics.ready_at is None:
+            self.metrics.ready_at = now
+        self.ctx.move(Trigger.CONFIGURED, now, out, "ready")
+        self.ctx.last_activity = now
+        if self.turns.tools.ready_to_send():
+            self.turns.send_tool_outputs(now, out)
+
+    def _server_error(self, e: ev.ServerError, now: float, out: Outbox) -> None:
+        code = e.code or ""
+        if code == "session_expired":
+            out.note("info", "server session expired; rolling over")
+            self._start_rollover(now, out)
+            return
+        update_id = self.link.update_event_id
+        refused_config = update_id is not None and (
+            e.client_event_id == update_id
+            or (self.state is SessionState.CONFIGURING and (e.param or "").startswith("session"))
+        )
+        if code in FATAL_ERROR_CODES or refused_config:
+            what = "the server refused the session configuration" if refused_config else "fatal"
+            self._fail(f"{what}: {e.message} ({code or e.type})", now, out)
+            return
+        if code == "response_cancel_not_active":
+            return
+        if code == "conversation_already_has_active_response":
+            self.turns.flight.pending_create = True
+            return
+        self.metrics.errors += 1
+        out.note("warning", f"server error: {e.message} ({code or e.type})")
+
+    def _check_expiry(self, now: float, out: Outbox) -> None:
+        link = self.link
+        if link.expires_at is None or not link.connected:
+            return
+        if now >= link.expires_at - link.rollover_margin:
+            if self.is_quiet() or now >= link.expires_at - 1.0:
+                self._start_rollover(now, out)
+            else:
+                link.rollover_wanted = True
+
+    def _after_turn(self, now: float, out: Outbox) -> None:
+        """A turn just ended: the assistant's goodbye, or a rollover that waited for quiet."""
+        if self.turns.goodbye_due():
+            self._close(now, "conversation ended by the assistant", 0, out)
+        if self.link.rollover_wanted and self.lifecycle.can_accept_input():
+            self._check_expiry(now, out)
+
+    # ------------------------------------------------------------------ ending
+
+    def close(self, now: float, reason: str, exit_code: int = 0) -> Commands:
+        """End the conversation from outside (a lost device, the input ran out)."""
+        out = Outbox()
+        self._close(now, reason, exit_code, out)
+        return out.commands
+
+    def _close(self, now: float, reason: str, exit_code: int, out: Outbox) -> None:
+        if not self.ctx.move(Trigger.CLOSE, now, out, reason, Cause.FOLLOW):
+            return  # already closing or closed
+        out.add(cmd.FlushPlayback())
+        self._finish(now, SessionStatus.ENDED, reason, exit_code, out)
+
+    def _fail(self, message: str, now: float, out: Outbox) -> None:
+        out.note("error", message)
+        self.metrics.errors += 1
+        self.ctx.move(Trigger.FAIL, now, out, message, Cause.FOLLOW)
+        self._finish(now, SessionStatus.ENDED, message, EXIT_FATAL, out, cmd.EndCause.TRANSPORT)
+
+    def _finish(self, now: float, status: SessionStatus, reason: str, code: int,
+                out: Outbox, cause: cmd.EndCause = cmd.EndCause.NORMAL) -> None:
+        self.turns.settle_heard(now, out)
+        self.metrics.closed_at = now
+        link = self.link
+        if link.connected:
+            out.journal(link.record(closed_at=self.ctx.wall(now), close_code=1000,
+                                    close_reason=reason))
+        if self._stored:
+            out.journal(SessionEnded(session_id=self.session_id, ended_at=self.ctx.wall(now),
+                                     status=status, reason=reason))
+        self.ctx.move(Trigger.CLOSED, now, out, reason, Cause.FOLLOW)
+        out.add(cmd.Shutdown(exit_code=code, reason=reason, cause=cause))
+
+    # ------------------------------------------------------------------ user commands
+
+    def _user(self, event: inp.UserCommand, out: Outbox) -> None:
         now = event.now
-        self.last_activity = now
+        turns = self.turns
+        self.ctx.last_activity = now
         match event.action:
             case inp.Action.QUIT:
                 self._close(now, "quit by user", event.exit_code, out)
             case inp.Action.MUTE | inp.Action.UNMUTE | inp.Action.TOGGLE_MUTE:
-                self.muted = {inp.Action.MUTE: True, inp.Action.UNMUTE: False}.get(
-                    event.action, not self.muted)
-                self._note("info", "microphone muted" if self.muted else "microphone on", out)
+                turns.muted = {inp.Action.MUTE: True, inp.Action.UNMUTE: False}.get(
+                    event.action, not turns.muted)
+                out.note("info", "microphone muted" if turns.muted else "microphone on")
             case inp.Action.INTERRUPT:
-                if self._assistant_audible():
-                    self._interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
+                if turns.audible():
+                    turns.interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
                 else:
-                    self._note("info", "nothing to interrupt", out)
+                    out.note("info", "nothing to interrupt")
             case inp.Action.SEND_TEXT:
-                self._send_text(event.text or "", now, out)
+                text = (event.text or "").strip()
+                if not text:
+                    return
+                if not self._can_talk():
+                    out.note("warning", "not connected; message not sent")
+                    return
+                turns.send_text(text, now, out)
             case inp.Action.PUSH_TO_TALK:
-                self._push_to_talk(now, out)
+                if self.config.vad_enabled:
+                    out.note("info", "push-to-talk needs --turn-detection none")
+                elif self._can_talk():
+                    turns.push_to_talk(now, out)
             case inp.Action.PAUSE:
-                if self._assistant_audible():
-                    self._interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
-                if self._move(Trigger.PAUSE, now, out, "paused"):
-                    self.ptt_open = False
-                    out.append(cmd.Send(event=ev.InputAudioBufferClear()))
+                if turns.audible():
+                    turns.interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
+                if self.ctx.move(Trigger.PAUSE, now, out, "paused", Cause.LOCAL):
+                    turns.ptt_open = False
+                    out.send(ev.InputAudioBufferClear())
             case inp.Action.RESUME:
-                self._move(Trigger.RESUME, now, out, "resumed")
+                self.ctx.move(Trigger.RESUME, now, out, "resumed", Cause.LOCAL)
+            case _:
+                assert_never(event.action)
 
-    def _send_text(self, text: str, now: float, out: Commands) -> None:
-        text = text.strip()
-        if not text:
-            return
-        if not self.connected or not self.lifecycle.can_accept_input():
-            self._note("warning", "not connected; message not sent", out)
-            return
-        if self._assistant_audible():
-            self._interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
-        item = self._add_item(ItemKind.USER_TEXT, now)
-        item.server_id = item.local_id
-        self._by_server[item.local_id] = item.local_id
-        item.transcript, item.transcript_final = text, True
-        item.status, item.completed_at = "completed", self.wall(now)
-        self.metrics.count_turn(ItemKind.USER_TEXT)
-        self._journal_item(item, out)
-        out.append(cmd.Send(event=ev.ConversationItemCreate(item={
-            "id": item.local_id, "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": text}]})))
-        self._turn_end_at = now
-        self._send_response_create(now, out)
-
-    def _push_to_talk(self, now: float, out: Commands) -> None:
-        if self.config.vad_enabled:
-            self._note("info", "push-to-talk needs --turn-detection none", out)
-            return
-        if not self.connected or not self.lifecycle.can_accept_input():
-            return
-        if not self.ptt_open:
-            if self._assistant_audible():
-                self._interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
-            out.append(cmd.Send(event=ev.InputAudioBufferClear()))
-            self.sent.reset()
-            self.ptt_open = True
-            self._speech_start_ms = 0.0
-            self._move(Trigger.SPEECH_STARTED, now, out, "push-to-talk")
-            return
-        self.ptt_open = False
-        if self.sent.total_ms < 100:
-            out.append(cmd.Send(event=ev.InputAudioBufferClear()))
-            self._move(Trigger.SPEECH_STOPPED, now, out, "too short")
-            self._move(Trigger.RESPONSE_FINISHED, now, out, "too short")
-            self._note("info", "too short: hold the turn open for at least 0.1 s", out)
-            return
-        out.append(cmd.Send(event=ev.InputAudioBufferCommit(event_id=self._next_event_id("commit"))))
-        self._move(Trigger.SPEECH_STOPPED, now, out, "push-to-talk released")
-        self._turn_end_at = now
-        self._send_response_create(now, out)
+    # ------------------------------------------------------------------ time
 
     def next_deadline(self) -> float | None:
         """The earliest monotonic time at which `Tick` may change something."""
         if not self.lifecycle.is_active():
             return None
-        candidates = [d for d in self._deadlines() if d is not None]
+        candidates = self._deadlines()
         return min(candidates) if candidates else None
 
-    def _deadlines(self) -> list[float | None]:
+    def _deadlines(self) -> list[float]:
+        """Only deadlines a Tick can act on now, or the driver would spin on a past deadline:
+        idle counts in quiet states, and a deferred rollover waits for the turn's end (or the
+        last second before expiry)."""
         cfg = self.config
-        # Only deadlines a Tick can act on now, or the driver would spin on a past deadline:
-        # idle counts in quiet states, and a deferred rollover waits for the turn's end (or the
-        # last second before expiry).
-        idle = (self.last_activity + cfg.idle_timeout_s
-                if cfg.idle_timeout_s and self.state in QUIET_STATES else None)
-        total = (self._mono0 + cfg.total_timeout_s) if cfg.total_timeout_s else None
-        waiting = (self._awaiting_response_since + cfg.response_timeout_s
-                   if self._awaiting_response_since is not None else None)
-        stalled = (self.response.last_event_at + cfg.response_timeout_s
-                   if self.response is not None else None)
-        margin = 1.0 if self._rollover_wanted else self._rollover_margin
-        rollover = (self._expires_deadline - margin
-                    if self._expires_deadline is not None and self.connected else None)
-        return [idle, total, waiting, stalled, rollover, self._created_deadline]
+        out = self.turns.flight.deadlines(cfg.response_timeout_s)
+        if cfg.idle_timeout_s and self.state in QUIET_STATES:
+            out.append(self.ctx.last_activity + cfg.idle_timeout_s)
+        if cfg.total_timeout_s:
+            out.append(self.ctx.mono0 + cfg.total_timeout_s)
+        rollover = self.link.rollover_deadline()
+        if rollover is not None:
+            out.append(rollover)
+        if self.link.created_deadline is not None:
+            out.append(self.link.created_deadline)
+        return out
 
-    def _tick(self, now: float, out: Commands) -> None:
+    def _tick(self, now: float, out: Outbox) -> None:
         cfg = self.config
         if not self.lifecycle.is_active() or self.state is SessionState.CLOSING:
             return
-        if self._created_deadline is not None and now >= self._created_deadline:
-            self._created_deadline = None
-            self.connected = False
+        link = self.link
+        if link.created_deadline is not None and now >= link.created_deadline:
+            link.lost()
             self._abandon_connection(now, out)
-            if not self._ever_ready:
+            if not link.ever_ready:
                 self._fail("timed out waiting for the server's session.created", now, out)
             else:
                 self._schedule_reconnect(now, "no session.created in time", out)
             return
-        if cfg.total_timeout_s and now >= self._mono0 + cfg.total_timeout_s:
+        if cfg.total_timeout_s and now >= self.ctx.mono0 + cfg.total_timeout_s:
             self._close(now, f"time limit of {cfg.total_timeout_s:g} s reached", 0, out)
             return
         if (cfg.idle_timeout_s and self.state in QUIET_STATES
-                and now >= self.last_activity + cfg.idle_timeout_s):
+                and now >= self.ctx.last_activity + cfg.idle_timeout_s):
             self._close(now, f"idle for {cfg.idle_timeout_s:g} s", 0, out)
             return
-        self._check_response_timeouts(now, out)
+        self.turns.response_timeouts(now, out)
         self._check_expiry(now, out)
 
-    def _check_response_timeouts(self, now: float, out: Commands) -> None:
-        limit = self.config.response_timeout_s
-        since = self._awaiting_response_since
-        if since is not None and now >= since + limit:
-            self._awaiting_response_since = None
-            self.metrics.errors += 1
-            self._note("warning", f"no response from the server within {limit:g} s", out)
-            self._move(Trigger.RESPONSE_FINISHED, now, out, "response timeout")
-            self._maybe_finish_turn(now, out)
-        resp = self.response
-        if resp is not None and now >= resp.last_event_at + limit:
-            self.metrics.errors += 1
-            self._note("warning", f"response stalled for {limit:g} s; cancelling it", out)
-            out.append(cmd.Send(event=ev.ResponseCancel(response_id=resp.response_id)))
-            self.response = None
-            self._maybe_finish_turn(now, out)
+    # ------------------------------------------------------------------ pictures
 
     def snapshot(self, now: float, max_lines: int = 60) -> CoreSnapshot:
         lines: list[TranscriptLine] = []
-        for item in list(self.items.values())[-max_lines:]:
+        for item in self.turns.ledger.values()[-max_lines:]:
             if item.kind is ItemKind.TOOL_RESULT:
                 text = f"{item.output or ''}"
             elif item.kind is ItemKind.TOOL_CALL:
@@ -278,19 +519,21 @@ class SessionCore(ConnectionFlow, TurnFlow):
                 interrupted=item.truncated and item.kind is ItemKind.ASSISTANT,
                 streaming=item.status == "in_progress"))
         m = self.metrics
-        expires_in = (self._expires_deadline - now) if self._expires_deadline else None
+        link = self.link
+        expires_in = (link.expires_at - now) if link.expires_at else None
+        notice = self.notice
         return CoreSnapshot(
             session_id=self.session_id, model=self.config.model, voice=self.config.voice,
-            state=self.state, connected=self.connected, connection_index=self.conn_index,
+            state=self.state, connected=link.connected, connection_index=link.index,
             reconnects=m.reconnects, rollovers=m.rollovers, expires_in_s=expires_in,
-            elapsed_s=now - self._mono0, muted=self.muted,
-            push_to_talk=not self.config.vad_enabled, ptt_open=self.ptt_open,
+            elapsed_s=now - self.ctx.mono0, muted=self.turns.muted,
+            push_to_talk=not self.config.vad_enabled, ptt_open=self.turns.ptt_open,
             transcript=tuple(lines), turns_by_kind=dict(m.turns_by_kind),
             interruptions_by_kind=dict(m.interruptions_by_kind),
             last_latency_ms=m.last_latency_ms, avg_latency_ms=m.average_latency_ms,
             time_to_ready_ms=m.time_to_ready_ms, tokens=m.tokens, errors=m.errors,
-            notice_level=self.notice.level if self.notice else None,
-            notice_text=self.notice.text if self.notice else None,
-            assistant_turns=self._assistant_turns_done,
-            user_turns=sum(1 for i in self.items.values() if i.kind in USER_ROLES),
+            notice_level=notice.level if notice else None,
+            notice_text=notice.text if notice else None,
+            assistant_turns=self.turns.assistant_turns,
+            user_turns=sum(1 for i in self.turns.ledger.values() if i.kind in USER_ROLES),
         )

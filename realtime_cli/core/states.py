@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-The session core is always in exactly one `SessionState` (the seed's twelve). It changes state
-only through `Lifecycle.apply(trigger, now)`, which looks the pair (state, trigger) up in
+The session core is always in exactly one `SessionState`. It changes state only through
+`Lifecycle.apply(trigger, now)`, which looks the pair (state, trigger) up in
 `TRANSITIONS`. Everything that can move the lifecycle is listed in this file and nowhere else:
 
 * connection:  INITIALIZING -OPENED-> CONNECTED -SESSION_CREATED-> CONFIGURING -CONFIGURED-> READY.
@@ -19,8 +19,11 @@ only through `Lifecycle.apply(trigger, now)`, which looks the pair (state, trigg
 * ending:      any live state -CLOSE-> CLOSING -CLOSED-> CLOSED; any state but CLOSED -FAIL-> ERROR,
   and ERROR -CLOSED-> CLOSED once cleanups ran.
 
-An illegal pair raises `InvalidTransition` and leaves the state unchanged (h11's rule): a bug in
-the driver must not silently corrupt the session.
+An illegal pair raises `InvalidTransition` and leaves the state unchanged (h11's rule). The core
+never lets that escape: it asks `can()` first and handles a refusal by its `Cause` (see
+`core/context.py`): a move the server caused is recorded in `refused` and survived, one the user
+asked for is told as a notice, and one that merely follows from other facts ("the turn ends once
+its audio has played") is applied only where it applies.
 """
 
 from __future__ import annotations
@@ -101,6 +104,22 @@ TRANSITIONS: dict[tuple[SessionState, Trigger], SessionState] = {
 _ACCEPTS_INPUT = frozenset(_CONVERSATIONAL)
 
 
+class Cause(enum.StrEnum):
+    """Who asked for a move; decides what an illegal one becomes."""
+
+    PEER = "peer"  # a server event, the transport or the clock: recorded, survived
+    LOCAL = "local"  # a key or a command of the user: told as a notice
+    FOLLOW = "follow"  # follows from other facts: applied where the table allows it
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedMove:
+    at: float
+    state: SessionState
+    trigger: Trigger
+    cause: Cause
+
+
 @dataclass(frozen=True, slots=True)
 class StateChange:
     at: float
@@ -110,12 +129,13 @@ class StateChange:
 
 
 class Lifecycle:
-    """The current state, its history with timestamps, and the seed's two questions."""
+    """The current state, its history with timestamps, and the moves that were refused."""
 
     def __init__(self, now: float) -> None:
         self.state = SessionState.INITIALIZING
         self.entered_at = now
         self.history: list[StateChange] = []
+        self.refused: list[RefusedMove] = []
 
     def can(self, trigger: Trigger) -> bool:
         return (self.state, trigger) in TRANSITIONS
@@ -131,6 +151,11 @@ class Lifecycle:
         self.entered_at = now
         self.history.append(change)
         return change
+
+    def refuse(self, trigger: Trigger, now: float, cause: Cause) -> RefusedMove:
+        move = RefusedMove(at=now, state=self.state, trigger=trigger, cause=cause)
+        self.refused.append(move)
+        return move
 
     def is_active(self) -> bool:
         return self.state not in (SessionState.CLOSED, SessionState.ERROR)

@@ -167,7 +167,8 @@ def test_reconnect_attempts_are_bounded() -> None:
     out = h.feed(inp.ConnectFailed(now=h.now, message="refused"))
     assert_effects(out, cmd.Shutdown(
         exit_code=EXIT_FATAL,
-        reason="connection lost and 3 reconnect attempts failed: refused"))
+        reason="connection lost and 3 reconnect attempts failed: refused",
+        cause=cmd.EndCause.TRANSPORT))
     assert h.state is S.CLOSED
 
 
@@ -177,6 +178,7 @@ def test_fatal_close_codes_end_the_run(code: int) -> None:
     out = h.close(code, "beta_api_shape_disabled")
     [shutdown] = [c for c in out if isinstance(c, cmd.Shutdown)]
     assert shutdown.exit_code == EXIT_FATAL
+    assert shutdown.cause is cmd.EndCause.TRANSPORT
     assert_effects(out, cmd.Shutdown)
     [ended] = records(out, SessionEnded)
     assert ended.reason == shutdown.reason
@@ -186,7 +188,8 @@ def test_first_connection_failure_is_fatal() -> None:
     h = Harness()
     h.begin()
     out = h.feed(inp.ConnectFailed(now=h.now, message="HTTP 401", fatal=True))
-    assert_effects(out, cmd.Shutdown(exit_code=EXIT_FATAL, reason="HTTP 401"))
+    assert_effects(out, cmd.Shutdown(exit_code=EXIT_FATAL, reason="HTTP 401",
+                                    cause=cmd.EndCause.TRANSPORT))
 
 
 def test_a_drop_mid_answer_keeps_the_audio_received_which_still_plays() -> None:
@@ -239,7 +242,8 @@ def test_truncate_too_long_error_with_null_event_id_is_survivable() -> None:
 def test_fatal_errors_shut_down_non_zero(code: str) -> None:
     h = ready()
     out = h.feed(h.peer.error(code, "nope"))
-    assert_effects(out, cmd.Shutdown(exit_code=EXIT_FATAL, reason=f"fatal: nope ({code})"))
+    assert_effects(out, cmd.Shutdown(exit_code=EXIT_FATAL, reason=f"fatal: nope ({code})",
+                                    cause=cmd.EndCause.TRANSPORT))
 
 
 def test_refused_session_update_is_fatal_by_event_id() -> None:
@@ -251,6 +255,7 @@ def test_refused_session_update_is_fatal_by_event_id() -> None:
                               param="session.modalities", event_id="rt_cfg_1"))
     [shutdown] = [c for c in out if isinstance(c, cmd.Shutdown)]
     assert shutdown.exit_code == EXIT_FATAL
+    assert shutdown.cause is cmd.EndCause.TRANSPORT
     assert "refused the session configuration" in shutdown.reason
 
 

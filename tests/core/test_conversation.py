@@ -1,5 +1,5 @@
-"""Truncation arithmetic, heard text, sent-audio slicing and stop phrases (conversation.py),
-history planning (history.py) and config validation (config.py)."""
+"""Truncation arithmetic and heard text (items.py), sent-audio slicing (sent_audio.py), stop
+phrases (stop_phrases.py), history planning (history.py) and config validation (config.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtime_cli.core.config import DEFAULT_STOP_PHRASES, SessionConfig, ToolSpec
-from realtime_cli.core.conversation import (
-    ItemState,
-    SentAudio,
-    cut_transcript,
-    is_stop_phrase,
-    truncation_point,
-)
 from realtime_cli.core.history import (
     RESUME_REMINDER,
     SUMMARY_CHARS,
@@ -23,7 +16,10 @@ from realtime_cli.core.history import (
     plan_replay,
     resume_instructions,
 )
+from realtime_cli.core.items import ItemState, cut_transcript, truncation_point
 from realtime_cli.core.records import ItemKind
+from realtime_cli.core.sent_audio import SentAudio
+from realtime_cli.core.stop_phrases import is_stop_phrase
 from realtime_cli.errors import ConfigError
 
 # --------------------------------------------------------------------------- truncation
@@ -72,14 +68,33 @@ def test_cut_transcript_is_a_prefix(text: str, end_ms: float, total_ms: float) -
 def test_item_heard_text_and_record_cut_the_audio() -> None:
     item = ItemState(local_id="a", seq=1, kind=ItemKind.ASSISTANT, created_at=0.0,
                      transcript="alpha beta gamma delta")
-    item.audio += pcm(2000)
+    item.add_audio(pcm(2000), keep=True)
     assert item.heard_text == "alpha beta gamma delta"
     item.truncated, item.audio_end_ms = True, 1000
     assert item.heard_text == "alpha beta"
-    record = item.record("s", with_audio=True)
+    record = item.record("s")
     assert record.audio == pcm(1000) and record.heard_text == "alpha beta"
-    assert item.record("s", with_audio=False).audio is None
     assert item.history_entry().text == "alpha beta"
+
+    unkept = ItemState(local_id="b", seq=2, kind=ItemKind.ASSISTANT, created_at=0.0,
+                       transcript="alpha beta gamma delta")
+    unkept.add_audio(pcm(2000), keep=False)
+    unkept.truncated, unkept.audio_end_ms = True, 1000
+    assert unkept.record("s").audio is None
+    assert (unkept.received_ms, unkept.heard_text) == (2000.0, "alpha beta")
+
+
+def test_released_audio_keeps_its_counts_and_takes_no_more() -> None:
+    """Once the journal holds an item's final audio the bytes go, the arithmetic stays."""
+    item = ItemState(local_id="a", seq=1, kind=ItemKind.ASSISTANT, created_at=0.0,
+                     transcript="alpha beta gamma delta", status="completed")
+    item.add_audio(pcm(2000), keep=True)
+    item.audio_done, item.played_samples = True, 48_000
+    assert item.settled()
+    item.release_audio()
+    item.add_audio(pcm(100), keep=True)  # a stray late delta is counted, never stored
+    assert (len(item.audio), item.received_samples) == (0, 50_400)
+    assert item.record("s").audio is None  # the journal keeps what it has
 
 
 # --------------------------------------------------------------------------- sent audio

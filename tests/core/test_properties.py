@@ -61,11 +61,15 @@ class Sim:
     responses: list[str] = field(default_factory=lambda: ["resp_1"])
     user_item: str = "item_u1"
     shut_down: bool = False
+    muted: bool = False  # what the user's mute commands should have left
     seen: set[str] = field(default_factory=set)  # what happened, for hypothesis statistics
 
     def feed(self, event: inp.Input) -> None:
         note(f"{event!r}"[:200])
         closed_before = self.core.state is SessionState.CLOSED
+        if isinstance(event, inp.UserCommand) and self.core.lifecycle.is_active():
+            self.muted = {inp.Action.MUTE: True, inp.Action.UNMUTE: False,
+                          inp.Action.TOGGLE_MUTE: not self.muted}.get(event.action, self.muted)
         out = self.core.handle(event)
         for command in out:
             self.check(command)
@@ -381,4 +385,10 @@ def test_random_sessions_never_crash_send_conformant_events_and_truncate_honestl
 def test_long_random_sessions(config: SessionConfig, data: st.DataObject) -> None:
     sim = run_session(config, data, steps=250)
     snapshot = sim.core.snapshot(sim.clock.monotonic())
-    assert snapshot.state is sim.core.state
+    # The picture the dashboard draws agrees with what the driver saw happen.
+    assert not snapshot.connected or sim.socket_open, "connected without an open socket"
+    assert snapshot.muted is sim.muted
+    for line in snapshot.transcript:
+        assert line.heard_chars is None or 0 <= line.heard_chars <= len(line.text)
+        if line.interrupted:
+            assert line.role == "assistant" and line.heard_chars is not None

@@ -54,3 +54,34 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("import asyncio\nfrom time import monotonic\n")
     assert _imports(module) == {"asyncio", "time"}
+
+
+def test_the_core_loads_no_io_module_in_a_fresh_interpreter() -> None:
+    """Not only the names in import lines: whatever the core pulls in, directly or through
+    another package, must leave the event loop, sockets, threads, numpy and the sound and
+    database libraries unloaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import realtime_cli.core.session, realtime_cli.protocol.codec; "
+            "print(' '.join(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    loaded = {name.split(".")[0] for name in out}
+    assert "realtime_cli" in loaded
+    assert loaded & {"numpy", "asyncio", "socket", "threading", "sqlite3", "sounddevice",
+                     "websockets", "soxr", "selectors", "subprocess"} == set()
+
+
+def test_the_core_draws_no_randomness_from_the_os() -> None:
+    """Two cores of the same session back off the same way: the jitter is seeded by the
+    session id, never read from the OS; another session spreads differently."""
+    from realtime_cli.core.config import SessionConfig
+    from realtime_cli.core.session import SessionCore
+
+    def delays(session_id: str) -> list[float | None]:
+        core = SessionCore(SessionConfig(), session_id=session_id, now=0.0)
+        return [core.link.next_backoff() for _ in range(4)]
+
+    assert delays("a" * 32) == delays("a" * 32)
+    assert delays("a" * 32) != delays("b" * 32)

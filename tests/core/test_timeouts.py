@@ -90,7 +90,8 @@ def test_no_session_created_in_time_is_fatal_on_the_first_connection() -> None:
     assert h.core.next_deadline() == pytest.approx(h.now + 10.0)
     out = h.tick_to_deadline()
     assert_effects(out, cmd.Shutdown(
-        exit_code=EXIT_FATAL, reason="timed out waiting for the server's session.created"))
+        exit_code=EXIT_FATAL, reason="timed out waiting for the server's session.created",
+        cause=cmd.EndCause.TRANSPORT))
     assert h.state is S.CLOSED
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpers import Harness, Sent, assert_effects, records, sends
+from helpers import Harness, Sent, assert_effects, of_type, records, sends
 
 from realtime_cli.core import commands as cmd
 from realtime_cli.core.config import SessionConfig, ToolSpec
@@ -117,3 +117,22 @@ def test_end_conversation_still_ends_when_the_goodbye_never_comes() -> None:
     out = h.tick_to_deadline()
     assert_effects(out, cmd.FlushPlayback(),
                    cmd.Shutdown(exit_code=0, reason="conversation ended by the assistant"))
+
+
+def test_a_slow_tool_gets_a_full_response_timeout_from_when_its_output_is_sent() -> None:
+    """The response timer starts when `response.create` goes out, not when the state was entered:
+    a tool that ran longer than the timeout must not cause an instant "no response"."""
+    h = Harness(SessionConfig(tools=(WEATHER,), response_timeout_s=8.0, idle_timeout_s=None))
+    h.ready()
+    h.feed(h.peer.user_turn(0, 900, "weather in Paris?"))
+    h.feed(h.peer.response_created())
+    h.feed(h.peer.function_call("get_weather", "{}", call_id="call_w") + h.peer.response_done())
+    h.advance(30.0)  # the tool runs for longer than the response timeout
+    out = h.tool_output("call_w", "sunny")
+    assert_effects(out, Sent("conversation.item.create"), Sent("response.create"))
+    errors = h.core.metrics.errors
+    assert h.core.next_deadline() == h.now + 8.0
+    assert_effects(h.tick(7.9))
+    assert h.core.metrics.errors == errors
+    out = h.tick(0.1)
+    assert [c.text for c in of_type(out, cmd.Notice)] == ["no response from the server within 8 s"]

@@ -3,9 +3,8 @@ typed text. Every Send is checked against the openai models by the harness."""
 
 from __future__ import annotations
 
-
 import pytest
-from helpers import Harness, Like, Sent, assert_effects, pcm, records, sends
+from helpers import Harness, Like, Sent, assert_effects, of_type, pcm, records, sends
 
 from realtime_cli.core import commands as cmd
 from realtime_cli.core.config import SessionConfig
@@ -214,3 +213,45 @@ def test_send_text_while_the_assistant_speaks_interrupts_it_first(harness: Harne
     out = h.feed(peer.item_done(status="incomplete") + peer.response_done("cancelled",
                                                                          "client_cancelled"))
     assert_effects(out, Sent("response.create"))
+
+
+def test_the_core_tells_the_speaker_once_when_an_answer_s_audio_is_complete(
+        harness: Harness) -> None:
+    """`EndOfAudio` lets the last block below the prebuffer play out; the driver learns it
+    from the core, at the first of output_audio.done and response.done."""
+    h, peer = harness, harness.peer
+    h.ready()
+    h.feed(peer.user_turn(0, 500))
+    out = h.feed(peer.response(audio_ms=300, transcript="Hi.", done=False))
+    assert of_type(out, cmd.EndOfAudio) == []
+    out = h.feed(peer.item_done())
+    assert of_type(out, cmd.EndOfAudio) == [cmd.EndOfAudio(item_id=peer.item_id)]
+    assert of_type(h.feed(peer.response_done()), cmd.EndOfAudio) == []  # said once
+
+
+def test_response_done_alone_completes_the_audio(harness: Harness) -> None:
+    h, peer = harness, harness.peer
+    h.ready()
+    h.feed(peer.user_turn(0, 500))
+    h.feed(peer.response(audio_ms=300, transcript="Hi.", done=False))
+    out = h.feed(peer.response_done())
+    assert of_type(out, cmd.EndOfAudio) == [cmd.EndOfAudio(item_id=peer.item_id)]
+
+
+def test_audio_is_released_once_the_journal_holds_it_and_it_was_heard(harness: Harness) -> None:
+    """Memory stays flat over a long conversation: an answer's bytes go once it is journaled
+    in full and played out; a user's once it is journaled; the counts stay."""
+    h, peer = harness, harness.peer
+    h.ready()
+    h.mic(500)
+    h.feed(peer.user_turn(0, 500))
+    [user] = [i for i in h.core.turns.ledger.values() if i.kind is ItemKind.USER_AUDIO]
+    assert user.audio == bytearray() and user.duration_ms == pytest.approx(500.0)
+    out = h.feed(peer.response(audio_ms=400, transcript="One two."))
+    [journaled] = [r for r in records(out, ItemRecord) if r.kind is ItemKind.ASSISTANT][-1:]
+    assert journaled.audio == pcm(400)
+    [answer] = [i for i in h.core.turns.ledger.values() if i.kind is ItemKind.ASSISTANT]
+    assert len(answer.audio) == 400 * 48  # still playing: a barge-in may cut it
+    h.play(peer.item_id, 400 * 24, idle=True)
+    assert answer.audio == bytearray() and answer.received_ms == pytest.approx(400.0)
+    assert h.core.history()[-1].text == "One two."

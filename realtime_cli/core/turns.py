@@ -1,0 +1,435 @@
+"""Turn-taking: user speech under server VAD, responses and their audio, barge-in with the
+truncation point the user really heard (docs/protocol.md#truncation), and function calls
+answered once, after `response.done` (docs/protocol.md#tool-calls).
+
+`Turns` owns the items and their audio ledger, the response in flight, the tool calls and the
+microphone's sent audio. It never touches the connection: `SessionCore` tells it whether one is
+up, and reads `turn_over` to act when a turn has just ended.
+"""
+
+from __future__ import annotations
+
+from realtime_cli.core import commands as cmd
+from realtime_cli.core.config import END_CONVERSATION
+from realtime_cli.core.context import Context, Outbox
+from realtime_cli.core.flight import Flight
+from realtime_cli.core.items import (
+    USER_ROLES,
+    InterruptionKind,
+    ItemLedger,
+    ItemState,
+    truncation_point,
+)
+from realtime_cli.core.records import InterruptionRecord, ItemKind, TurnRecord
+from realtime_cli.core.sent_audio import SentAudio
+from realtime_cli.core.states import Cause, Trigger
+from realtime_cli.core.stop_phrases import is_stop_phrase
+from realtime_cli.core.tool_calls import ToolCalls
+from realtime_cli.protocol import events as ev
+from realtime_cli.protocol.audio_format import SAMPLES_PER_MS
+
+BUILTIN_END_OUTPUT = '{"ok": true, "note": "say goodbye briefly"}'
+
+
+class Turns:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.ledger = ItemLedger()
+        self.flight = Flight()
+        self.tools = ToolCalls()
+        self.sent = SentAudio()
+        self.muted = False
+        self.ptt_open = False
+        self.speech_start_ms = 0.0
+        self.assistant_turns = 0  # responses that said something (not tool calls only)
+        self.responses_done = 0
+        self.turn_over = False  # set when a turn just ended; SessionCore clears it
+
+    # ------------------------------------------------------------------ items
+
+    def add_item(self, kind: ItemKind, now: float, server_id: str | None = None) -> ItemState:
+        local = self.ctx.new_local_id()
+        return self.ledger.add(ItemState(local_id=local, seq=self.ctx.seq, kind=kind,
+                                         created_at=self.ctx.wall(now), server_id=server_id))
+
+    def journal(self, item: ItemState, out: Outbox) -> None:
+        out.journal(item.record(self.ctx.session_id))
+        if item.settled():
+            item.release_audio()
+
+    def audible(self) -> bool:
+        """The user can hear the assistant now, or is about to (a response is streaming)."""
+        return self.flight.audible() or not self.ledger.playback_idle
+
+    def quiet(self) -> bool:
+        f = self.flight
+        return (f.response is None and self.ledger.playback_idle and not self.ptt_open
+                and f.awaiting_since is None and not self.tools.waiting)
+
+    def goodbye_due(self) -> bool:
+        """The model asked to end the conversation and has nothing left to say or run."""
+        f = self.flight
+        return (self.tools.end_requested and not self.tools.waiting
+                and f.awaiting_since is None and not f.pending_create)
+
+    # ------------------------------------------------------------------ user speech
+
+    def speech_started(self, e: ev.SpeechStarted, now: float, out: Outbox) -> None:
+        self.speech_start_ms = e.audio_start_ms
+        if self.audible():
+            self.interrupt(InterruptionKind.SPEECH_OVERLAP, now, out)
+        self.ctx.move(Trigger.SPEECH_STARTED, now, out, "user speaking")
+
+    def speech_stopped(self, now: float, out: Outbox) -> None:
+        self.flight.turn_end_at = now
+        self.ctx.move(Trigger.SPEECH_STOPPED, now, out, "user stopped")
+        if self.ctx.config.create_response and self.flight.response is None:
+            self.flight.expect(now)
+
+    def committed(self, e: ev.InputAudioBufferCommitted, now: float, out: Outbox) -> None:
+        if self.ledger.by_server(e.item_id) is not None:
+            return
+        item = self.add_item(ItemKind.USER_AUDIO, now, server_id=e.item_id)
+        self.flight.last_committed = item.local_id
+        end_ms = self.sent.total_ms
+        start_ms = min(self.speech_start_ms, end_ms)
+        item.duration_ms = end_ms - start_ms
+        if self.ctx.keep_audio:
+            item.audio = bytearray(self.sent.slice(start_ms, end_ms))
+        item.status = "completed"
+        item.completed_at = self.ctx.wall(now)
+        self.ctx.metrics.count_turn(ItemKind.USER_AUDIO)
+        self.journal(item, out)
+
+    def user_transcript(self, e: ev.InputTranscriptionCompleted, now: float, out: Outbox) -> None:
+        item = self.ledger.by_server(e.item_id)
+        if item is None:
+            return
+        item.transcript, item.transcript_final = e.transcript, True
+        self.journal(item, out)
+        cfg = self.ctx.config
+        if not is_stop_phrase(e.transcript, cfg.stop_phrases):
+            return
+        if any(i.seq > item.seq for i in self.ledger.values() if i.kind in USER_ROLES):
+            return  # the user has said something since: that newer turn is what counts now
+        if self.audible():
+            self.interrupt(InterruptionKind.CANCEL_REQUEST, now, out, user_text=e.transcript)
+        elif cfg.create_response and cfg.vad_enabled and self.flight.answered != item.local_id:
+            self.flight.suppress_next = True  # its answer has not started: make it silence
+
+    def send_text(self, text: str, now: float, out: Outbox) -> None:
+        if self.audible():
+            self.interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
+        item = self.add_item(ItemKind.USER_TEXT, now)
+        self.ledger.alias(item, item.local_id)
+        item.transcript, item.transcript_final = text, True
+        item.status, item.completed_at = "completed", self.ctx.wall(now)
+        self.ctx.metrics.count_turn(ItemKind.USER_TEXT)
+        self.journal(item, out)
+        out.send(ev.ConversationItemCreate(item={
+            "id": item.local_id, "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": text}]}))
+        self.flight.turn_end_at = now
+        self.request_response(now, out)
+
+    def push_to_talk(self, now: float, out: Outbox) -> None:
+        """Open a turn, or close the open one and ask for the answer (turn detection off)."""
+        if not self.ptt_open:
+            if self.audible():
+                self.interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
+            out.send(ev.InputAudioBufferClear())
+            self.sent.reset()
+            self.ptt_open = True
+            self.speech_start_ms = 0.0
+            self.ctx.move(Trigger.SPEECH_STARTED, now, out, "push-to-talk", Cause.LOCAL)
+            return
+        self.ptt_open = False
+        if self.sent.total_ms < 100:
+            out.send(ev.InputAudioBufferClear())
+            self.ctx.move(Trigger.SPEECH_STOPPED, now, out, "too short", Cause.LOCAL)
+            self.ctx.move(Trigger.RESPONSE_FINISHED, now, out, "too short", Cause.LOCAL)
+            out.note("info", "too short: hold the turn open for at least 0.1 s")
+            return
+        out.send(ev.InputAudioBufferCommit(event_id=self.ctx.next_event_id("commit")))
+        self.ctx.move(Trigger.SPEECH_STOPPED, now, out, "push-to-talk released", Cause.LOCAL)
+        self.flight.turn_end_at = now
+        self.request_response(now, out)
+
+    def mic(self, pcm: bytes, out: Outbox) -> None:
+        if not self.ctx.config.vad_enabled and not self.ptt_open:
+            return
+        if self.muted:
+            pcm = bytes(len(pcm))
+        self.ctx.metrics.audio_ms_sent += self.sent.append(pcm)
+        out.send(ev.InputAudioBufferAppend(audio=pcm))
+
+    # ------------------------------------------------------------------ responses
+
+    def request_response(self, now: float, out: Outbox) -> None:
+        """Ask for an answer now, or as soon as the response in flight is done."""
+        if self.flight.response is not None:
+            self.flight.pending_create = True
+            return
+        self.flight.expect(now)
+        out.send(ev.ResponseCreate(event_id=self.ctx.next_event_id("resp")))
+
+    def response_created(self, e: ev.ResponseCreated, now: float, out: Outbox) -> None:
+        resp = self.flight.start(e.response_id, now)
+        if self.flight.suppress_next:
+            self.flight.suppress_next = False
+            resp.suppressed = True
+            out.send(ev.ResponseCancel(response_id=e.response_id))
+            return
+        self.ctx.move(Trigger.RESPONSE_STARTED, now, out, "assistant responding")
+
+    def output_item(self, response_id: str, raw: ev.Item, now: float, out: Outbox, *,
+                    done: bool) -> None:
+        item = self.ledger.by_server(raw.id)
+        if item is None:
+            if raw.type not in ("message", "function_call"):
+                return
+            kind = ItemKind.TOOL_CALL if raw.type == "function_call" else ItemKind.ASSISTANT
+            item = self.add_item(kind, now, server_id=raw.id)
+            item.response_id = response_id
+            item.call_id, item.name = raw.call_id, raw.name
+            resp = self.flight.response
+            if resp is not None and resp.response_id == response_id:
+                resp.item_ids.append(item.local_id)
+        if not done:
+            return
+        if item.kind is ItemKind.TOOL_CALL:
+            self.function_call(raw.call_id or "", raw.id, raw.name or "", raw.arguments or "",
+                               now, out)
+            return
+        if not item.transcript_final and raw.text():
+            item.transcript, item.transcript_final = raw.text(), True
+        item.status = raw.status or "completed"
+        item.completed_at = self.ctx.wall(now)
+        self.journal(item, out)
+
+    def audio_delta(self, e: ev.OutputAudioDelta, now: float, out: Outbox) -> None:
+        resp = self.flight.response
+        item = self.ledger.by_server(e.item_id)
+        if item is None:
+            item = self.add_item(ItemKind.ASSISTANT, now, server_id=e.item_id)
+            item.response_id = e.response_id
+            if resp is not None:
+                resp.item_ids.append(item.local_id)
+        if item.flushed or (resp is not None and resp.suppressed):
+            return
+        item.add_audio(e.pcm, keep=self.ctx.keep_audio)
+        self.ctx.metrics.audio_ms_received += len(e.pcm) / 2 / SAMPLES_PER_MS
+        if resp is not None and resp.first_audio_at is None:
+            resp.first_audio_at = now
+            if resp.latency_ms is not None:
+                self.ctx.metrics.latencies_ms.append(resp.latency_ms)
+        self.ledger.playback_idle = False
+        out.add(cmd.Play(item_id=e.item_id, pcm=e.pcm))
+
+    def audio_done(self, item_id: str, out: Outbox) -> None:
+        item = self.ledger.by_server(item_id)
+        if item is None or item.kind is not ItemKind.ASSISTANT or item.audio_done:
+            return
+        item.audio_done = True
+        out.add(cmd.EndOfAudio(item_id=item_id))
+
+    def truncated(self, e: ev.ConversationItemTruncated, out: Outbox) -> None:
+        item = self.ledger.by_server(e.item_id)
+        if item is None:
+            return
+        item.truncated = True
+        item.audio_end_ms = e.audio_end_ms  # the server's word is final
+        self.journal(item, out)
+
+    def response_done(self, e: ev.ResponseDone, now: float, out: Outbox) -> None:
+        for raw in e.output:  # no more audio will come for these: let the speaker play out
+            self.audio_done(raw.id, out)
+        resp = self.flight.response
+        if resp is None or resp.response_id != e.response_id:
+            return
+        self.flight.response = None
+        usage = e.usage or ev.Usage()
+        metrics = self.ctx.metrics
+        metrics.tokens = metrics.tokens + usage
+        assistant = [self.ledger[local] for local in resp.item_ids
+                     if self.ledger[local].kind is ItemKind.ASSISTANT]
+        for item in assistant:
+            if item.status == "in_progress":
+                item.status = "completed" if e.status == "completed" else "incomplete"
+            self.audio_done(item.server_id or "", out)
+            item.audio_done = True
+            item.completed_at = item.completed_at or self.ctx.wall(now)
+            self.journal(item, out)
+        if not resp.suppressed:
+            if assistant:
+                metrics.count_turn(ItemKind.ASSISTANT)
+                self.assistant_turns += 1
+            self.responses_done += 1
+            out.journal(TurnRecord(
+                session_id=self.ctx.session_id, response_id=resp.response_id,
+                turn_index=self.responses_done, status=e.status,
+                started_at=self.ctx.wall(resp.started_at),
+                duration_ms=(now - resp.started_at) * 1e3, latency_ms=resp.latency_ms,
+                usage=usage, interrupted=resp.interrupted))
+        if self.tools.ready_to_send():
+            self.send_tool_outputs(now, out)
+        elif self.flight.pending_create:
+            self.flight.pending_create = False
+            self.request_response(now, out)
+        self.finish_turn(now, out)
+
+    def finish_turn(self, now: float, out: Outbox) -> None:
+        """RESPONDING ends once the response is done and its audio has been heard."""
+        if self.flight.response is not None or not self.ledger.playback_idle:
+            return
+        self.ctx.move(Trigger.RESPONSE_FINISHED, now, out, "turn finished", Cause.FOLLOW)
+        self.turn_over = True
+
+    def response_timeouts(self, now: float, out: Outbox) -> None:
+        limit = self.ctx.config.response_timeout_s
+        f = self.flight
+        if f.awaiting_since is not None and now >= f.awaiting_since + limit:
+            f.awaiting_since = None
+            self.ctx.metrics.errors += 1
+            out.note("warning", f"no response from the server within {limit:g} s")
+            self.ctx.move(Trigger.RESPONSE_FINISHED, now, out, "response timeout", Cause.FOLLOW)
+            self.finish_turn(now, out)
+        resp = f.response
+        if resp is not None and now >= resp.last_event_at + limit:
+            self.ctx.metrics.errors += 1
+            out.note("warning", f"response stalled for {limit:g} s; cancelling it")
+            out.send(ev.ResponseCancel(response_id=resp.response_id))
+            f.response = None
+            self.finish_turn(now, out)
+
+    # ------------------------------------------------------------------ barge-in
+
+    def interrupt(self, kind: InterruptionKind, now: float, out: Outbox,
+                  user_text: str | None = None) -> None:
+        """Stop the voice at once; cancel where the server will not; truncate at what was heard."""
+        cfg = self.ctx.config
+        self.ctx.move(Trigger.INTERRUPT, now, out, f"interrupted ({kind.value})", Cause.FOLLOW)
+        out.add(cmd.FlushPlayback())
+        resp = self.flight.response
+        server_cancels = (kind is InterruptionKind.SPEECH_OVERLAP and cfg.vad_enabled
+                          and cfg.interrupt_response)
+        if resp is not None:
+            resp.interrupted = True
+            if not server_cancels:
+                out.send(ev.ResponseCancel(response_id=resp.response_id))
+        target: ItemState | None = None
+        for item in self.ledger.assistant_unflushed():
+            if item.fully_heard():
+                continue
+            item.flushed = True
+            point = truncation_point(item.played_samples, item.received_samples)
+            if point is None and item.played_samples > 0 and not item.audio_done:
+                point = item.received_samples // SAMPLES_PER_MS  # more was due: the rest unheard
+            item.truncated = True
+            item.audio_end_ms = point if point is not None else (
+                0 if item.played_samples <= 0 else int(item.received_ms))
+            if point is not None and item.server_id:
+                out.send(ev.ConversationItemTruncate(
+                    item_id=item.server_id, content_index=0, audio_end_ms=point,
+                    event_id=self.ctx.next_event_id("trunc")))
+            if target is None or item.played_samples > 0:
+                target = item
+            self.journal(item, out)
+        self.ledger.playback_idle = True
+        self.ledger.playing = None
+        self.ctx.metrics.count_interruption(kind.value)
+        position = target.audio_end_ms or 0 if target else 0
+        out.journal(InterruptionRecord(
+            session_id=self.ctx.session_id, item_local_id=target.local_id if target else "",
+            kind=kind.value, at=self.ctx.wall(now), position_ms=position,
+            heard_chars=len(target.heard_text) if target else 0, user_text=user_text))
+        if self.flight.response is None:
+            self.ctx.move(Trigger.RESPONSE_FINISHED, now, out, "interrupted", Cause.FOLLOW)
+
+    def playback(self, item_id: str | None, played_samples: int, idle: bool, now: float,
+                 out: Outbox) -> bool:
+        """Playback progress; True when the speaker has just gone idle."""
+        self.ledger.played(item_id, played_samples)
+        was_idle = self.ledger.playback_idle
+        self.ledger.playback_idle = idle
+        if not idle or was_idle:
+            return False
+        self.ledger.played_out()
+        self.finish_turn(now, out)
+        return True
+
+    # ------------------------------------------------------------------ tools
+
+    def function_call(self, call_id: str, server_item_id: str, name: str, arguments: str,
+                      now: float, out: Outbox) -> None:
+        if not self.tools.accept(call_id):
+            return  # each call is answered once
+        item = self.ledger.by_server(server_item_id)
+        if item is None:
+            item = self.add_item(ItemKind.TOOL_CALL, now, server_id=server_item_id)
+        item.call_id, item.name, item.arguments = call_id, name, arguments
+        item.status, item.completed_at = "completed", self.ctx.wall(now)
+        self.ctx.metrics.count_turn(ItemKind.TOOL_CALL)
+        self.journal(item, out)
+        if name == END_CONVERSATION.name and self.ctx.config.builtin_end_tool:
+            self.tools.end_requested = True
+            self.tool_result(call_id, BUILTIN_END_OUTPUT, now, out, can_send=False)
+            return
+        out.note("info", f"tool call: {name}({arguments})")
+        out.add(cmd.RunTool(call_id=call_id, name=name, arguments=arguments))
+
+    def tool_result(self, call_id: str, output: str, now: float, out: Outbox, *,
+                    can_send: bool) -> None:
+        """A tool's output; sent at once when nothing else is in flight and a session is up."""
+        if not self.tools.expects(call_id):
+            return
+        self.tools.answer(call_id, output)
+        item = self.add_item(ItemKind.TOOL_RESULT, now)
+        item.call_id, item.output = call_id, output
+        item.status, item.completed_at = "completed", self.ctx.wall(now)
+        self.ctx.metrics.count_turn(ItemKind.TOOL_RESULT)
+        self.journal(item, out)
+        if can_send and self.flight.response is None and self.tools.all_answered():
+            self.send_tool_outputs(now, out)
+
+    def send_tool_outputs(self, now: float, out: Outbox) -> None:
+        """Results go back only after `response.done`, then one `response.create`."""
+        results = {i.call_id: i for i in self.ledger.values() if i.kind is ItemKind.TOOL_RESULT}
+        for call_id, output in self.tools.take():
+            out.send(ev.ConversationItemCreate(item={
+                "id": results[call_id].local_id, "type": "function_call_output",
+                "call_id": call_id, "output": output}))
+        self.request_response(now, out)
+
+    # ------------------------------------------------------------------ connection loss
+
+    def abandon(self, now: float, out: Outbox) -> None:
+        """The server session is gone: settle the response in flight as far as it was heard."""
+        self.ptt_open = False
+        resp = self.flight.response
+        if resp is not None:
+            for local in resp.item_ids:
+                item = self.ledger[local]
+                if item.kind is ItemKind.ASSISTANT and not item.audio_done:
+                    item.truncated = True
+                    item.audio_end_ms = int(item.received_ms)
+                    item.status = "incomplete"
+                    item.completed_at = self.ctx.wall(now)
+                    self.journal(item, out)
+        self.flight.forget()
+
+    def settle_heard(self, now: float, out: Outbox) -> None:
+        """The session ends: answers cut short keep what was played, the rest is marked unheard."""
+        for item in self.ledger.assistant_unflushed():
+            still_playing = (not self.ledger.playback_idle
+                             and item.played_samples < item.received_samples)
+            if item.status != "in_progress" and not still_playing:
+                continue
+            heard = min(item.played_samples, item.received_samples)
+            if heard < item.received_samples or not item.audio_done:
+                item.truncated = True
+                item.audio_end_ms = heard // SAMPLES_PER_MS
+            if item.status == "in_progress":
+                item.status = "incomplete"
+            item.completed_at = item.completed_at or self.ctx.wall(now)
+            self.journal(item, out)
