@@ -32,13 +32,14 @@ from realtime_cli.core.records import (
 )
 from realtime_cli.secrets_policy import scrub_secrets
 from realtime_cli.storage.liveness import this_host
+from realtime_cli.text import without_lone_surrogates
 from realtime_cli.usage import TOKEN_FIELDS, TokenUsage
 
 TITLE_CHARS = 60
 
 
 def config_json(config: dict[str, Any]) -> str:
-    return storable_text(
+    return without_lone_surrogates(
         json.dumps(scrub_secrets(config), sort_keys=True, default=str, ensure_ascii=False))
 
 
@@ -62,17 +63,6 @@ class Owner:
         self.host = this_host() if host is None else host
 
 
-def storable_text(text: str) -> str:
-    """`text` as SQLite can store it: a lone UTF-16 surrogate (a server may send `"\\ud800"` in
-    JSON, which Python decodes to a str no codec accepts) becomes U+FFFD, so one odd character
-    never costs a whole record."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
-
-
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -80,7 +70,7 @@ def _storable_value(value: Any) -> Any:
     """A field value SQLite takes: text without lone surrogates, integers within 64 bits
     (clamped), finite reals (else 0.0). A server's absurd number is kept as absurd, not lost."""
     if isinstance(value, str):
-        return storable_text(value)
+        return without_lone_surrogates(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return min(max(value, _INT64[0]), _INT64[1])
     if isinstance(value, float) and not math.isfinite(value):
