@@ -51,8 +51,8 @@ from realtime_cli.core import commands as cmd
 from realtime_cli.core import inputs as inp
 from realtime_cli.core.config import SessionConfig
 from realtime_cli.core.session import SessionCore
-from realtime_cli.protocol import codec
 from realtime_cli.protocol import events as ev
+from realtime_cli.protocol import openai_ga as codec
 
 T = TypeVar("T")
 BOOKKEEPING: tuple[type, ...] = (cmd.Journal, cmd.StatusChanged, cmd.Notice, cmd.EndOfAudio)

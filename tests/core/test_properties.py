@@ -29,7 +29,7 @@ from realtime_cli.core import inputs as inp
 from realtime_cli.core.config import SessionConfig, ToolSpec
 from realtime_cli.core.session import SessionCore
 from realtime_cli.core.states import SessionState
-from realtime_cli.protocol import codec
+from realtime_cli.protocol import openai_ga as codec
 
 USER_ITEMS = ["item_u1", "item_u2", "item_u3"]
 CALLS = ["call_1", "call_2"]

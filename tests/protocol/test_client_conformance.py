@@ -22,8 +22,8 @@ from realtime_cli.core.config import (
 from realtime_cli.core.history import HistoryEntry, item_payload, resume_instructions
 from realtime_cli.core.inputs import Action
 from realtime_cli.core.records import ItemKind
-from realtime_cli.protocol import codec
 from realtime_cli.protocol import events as ev
+from realtime_cli.protocol import openai_ga as codec
 
 TOOLS = (ToolSpec(name="get_weather", description="Weather for a city",
                   parameters={"type": "object", "properties": {"city": {"type": "string"}},

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from realtime_cli.protocol import codec
 from realtime_cli.protocol import events as ev
+from realtime_cli.protocol import openai_ga as codec
 
 # --------------------------------------------------------------------------- encode
 
@@ -271,3 +271,15 @@ def test_absurd_positions_are_malformed(position: str) -> None:
     e = codec.decode('{"type":"input_audio_buffer.speech_started","item_id":"i",'
                f'"audio_start_ms":{position}}}')
     assert isinstance(e, ev.MalformedServerEvent) and "out of range" in e.reason
+
+
+def test_the_openai_codec_is_a_wire_codec_and_owns_base64() -> None:
+    """The core hands raw PCM over; base64 exists only on the wire, in both directions."""
+    from realtime_cli.protocol.wire import WireCodec
+
+    wire: WireCodec = codec.OPENAI_GA
+    assert wire.encode(ev.InputAudioBufferAppend(audio=b"\x01\x00\xff\x7f")) == (
+        '{"type":"input_audio_buffer.append","audio":"AQD/fw=="}')
+    event = wire.decode('{"type":"response.output_audio.delta","response_id":"r","item_id":"i",'
+                        '"output_index":0,"content_index":0,"delta":"AQD/fw=="}')
+    assert isinstance(event, ev.OutputAudioDelta) and event.pcm == b"\x01\x00\xff\x7f"

@@ -13,8 +13,8 @@ from helpers import Harness, assert_effects
 from realtime_cli.core import commands as cmd
 from realtime_cli.core import inputs as inp
 from realtime_cli.core.states import SessionState as S
-from realtime_cli.protocol import codec
 from realtime_cli.protocol import events as ev
+from realtime_cli.protocol import openai_ga as codec
 
 AUDIO_B64 = base64.b64encode(b"\x01\x00" * 2400).decode()
 

@@ -8,8 +8,8 @@ import sqlite3
 from dataclasses import fields
 
 from realtime_cli.core.records import SessionStarted, TurnRecord
-from realtime_cli.protocol import codec
 from realtime_cli.protocol import events as ev
+from realtime_cli.protocol import openai_ga as codec
 from realtime_cli.server.usage import Tokens, usage_dict
 from realtime_cli.storage.queries import load_detail
 from realtime_cli.storage.sqlite import apply_record

@@ -1,4 +1,5 @@
-"""JSON text <-> protocol values. Pure; `decode` never raises on server input.
+"""The OpenAI Realtime GA wire format: JSON text <-> rt's typed events. Pure; `decode` never
+raises on server input.
 
 A misbehaving peer becomes data (websockets' `parse()` idea): every reading error is caught in
 one place and returned as `MalformedServerEvent`, so the core can record it and carry on.
@@ -13,8 +14,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from realtime_cli.protocol.audio_format import b64decode_pcm, b64encode_pcm
 from realtime_cli.protocol import events as ev
+from realtime_cli.protocol.audio_format import b64decode_pcm, b64encode_pcm
+from realtime_cli.text import without_lone_surrogates
 
 _EXCERPT = 160
 
@@ -83,25 +85,14 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _without_surrogates(value: Any) -> Any:
-    """`value` with every lone surrogate replaced by U+FFFD (recursively; paired ones too,
-    as json.loads already joined the valid pairs)."""
+    """`value` with every lone surrogate in its strings and keys replaced by U+FFFD."""
     if isinstance(value, str):
-        if not _has_surrogate(value):
-            return value
-        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
+        return without_lone_surrogates(value)
     if isinstance(value, dict):
         return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_without_surrogates(v) for v in value]
     return value
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _finite(value: Any) -> bool:
@@ -370,3 +361,18 @@ def decode(frame: str | bytes) -> ev.ServerEvent:
         return decoder(obj)
     except (_Bad, TypeError, ValueError, AttributeError, KeyError) as exc:
         return ev.MalformedServerEvent(reason=f"{kind}: {exc}", excerpt=_excerpt(frame))
+
+
+class OpenAIGACodec:
+    """`WireCodec` for the OpenAI Realtime GA protocol (also Azure OpenAI and `rt serve`)."""
+
+    name = "openai"
+
+    def encode(self, event: ev.ClientEvent) -> str:
+        return encode(event)
+
+    def decode(self, frame: str | bytes) -> ev.ServerEvent:
+        return decode(frame)
+
+
+OPENAI_GA = OpenAIGACodec()
