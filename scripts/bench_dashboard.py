@@ -4,7 +4,7 @@ Two figures, both CPU time over wall time:
 
 * render: in this process, the real `Dashboard` (Rich `Live`, 4 refreshes/s, alternate screen)
   drawing on a 120 x 40 terminal `Console` (force_terminal, truecolor, writing to /dev/null),
-  while the event-loop side does what `DashboardFeed.update` does 4 times a second: project a
+  while the event-loop side does what `DashboardPresenter.update` does 4 times a second: project a
   changing `CoreSnapshot` (levels moving, a streaming answer growing word by word, a 24-row
   transcript with a cut line, tokens and cost going up) into a `DashboardView`. Process CPU time
   (all threads) over ~5 s, minus the same loop over ~5 s without the dashboard (so it is only
@@ -133,7 +133,7 @@ def bench_render_cpu(seconds: float = 5.0, rows: int = 22) -> tuple[float, float
     from rich.console import Console
 
     from realtime_cli.core.config import SessionConfig
-    from realtime_cli.runtime.interactive import DashboardFeed
+    from realtime_cli.runtime.interactive import DashboardPresenter
     from realtime_cli.ui.dashboard import Dashboard
 
     idle = _cpu_pct(lambda: _feed_loop(lambda *_: None, seconds, rows), seconds)
@@ -151,11 +151,11 @@ def bench_render_cpu(seconds: float = 5.0, rows: int = 22) -> tuple[float, float
         dashboard._live.get_renderable = counted  # count what Live really draws
         conv = SimpleNamespace(endpoint=SimpleNamespace(host="api.openai.com"),
                                config=SessionConfig(), prices=None)
-        feed = DashboardFeed(dashboard, conv)  # type: ignore[arg-type]
-        feed.update(_snapshots(rows)(0), *_levels(0))
+        presenter = DashboardPresenter(dashboard, conv)  # type: ignore[arg-type]
+        presenter.update(_snapshots(rows)(0), *_levels(0))
         dashboard.start()
         try:
-            busy = _cpu_pct(lambda: _feed_loop(feed.update, seconds, rows), seconds)
+            busy = _cpu_pct(lambda: _feed_loop(presenter.update, seconds, rows), seconds)
         finally:
             dashboard.stop()
     return busy, idle, frames[0]

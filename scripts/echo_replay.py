@@ -28,7 +28,7 @@ def speech_starts(outs: list[npt.NDArray[np.int16]], times: list[float]) -> list
     probe, detector = SileroProbe(), TurnDetector(SETTINGS)
     starts = []
     for out, t in zip(outs, times, strict=True):
-        for window in probe.feed(out.tobytes()):
+        for window in probe.score(out.tobytes()):
             if isinstance(detector.on_window(*window), SpeechStarted):
                 starts.append(t)
     return starts

@@ -191,7 +191,7 @@ def run(mode: str, turns: int = 100, seed: int = 0, *, barge_fraction: float = 0
             out = echo.near(mic[i:i + BLOCK], t + jitter[1])
             spent += time.perf_counter() - t0
             blocks += 1
-            for start_ms, end_ms, prob in probe.feed(out.astype("<i2").tobytes()):
+            for start_ms, end_ms, prob in probe.score(out.astype("<i2").tobytes()):
                 event = detector.on_window(start_ms, end_ms, prob)
                 if fired is None and isinstance(event, SpeechStarted):
                     fired = end_ms * RATE / 1000 - base

@@ -55,9 +55,9 @@ def _root(
 
 def _register() -> None:
     """Attach every command module; each keeps its heavy imports inside its functions."""
-    from realtime_cli.cli import commands
+    from realtime_cli.cli import subcommands
 
-    commands.register(app)
+    subcommands.register(app)
 
 
 def _click_exceptions() -> tuple[type[Exception], type[Exception]]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from realtime_cli.ui.dashboard import Dashboard
 
 
-class DashboardFeed:
+class DashboardPresenter:
     """Runner view sink: projects each core snapshot into a DashboardView for the Dashboard."""
 
     def __init__(self, dashboard: Dashboard, conv: Conversation) -> None:
@@ -55,15 +55,15 @@ def run_with_dashboard(runner: Runner, conv: Conversation) -> int:
     from realtime_cli.ui.dashboard import Dashboard
 
     dashboard = Dashboard()
-    feed = DashboardFeed(dashboard, conv)
-    runner.view = feed
+    presenter = DashboardPresenter(dashboard, conv)
+    runner.view = presenter
     runner.background.append(lambda: key_loop(runner, dashboard, not conv.config.vad_enabled))
     dashboard.start()
     try:
         code = asyncio.run(runner.run())
     finally:
         dashboard.stop()
-        _summary(feed.last)
+        _summary(presenter.last)
     return code
 
 

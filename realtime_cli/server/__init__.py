@@ -17,7 +17,7 @@ The CLI prints `rt serve listening on ws://HOST:PORT/v1/realtime` as its first s
 Module map: `app` (sockets, handshake, faults timers), `connection` (per-connection state
 machine), `validation` + `schema` (client event checks with the service's error shapes),
 `session_config` (defaults, session.update merge, semantic_vad mapping), `vad` (Silero),
-`input_buffer`, `conversation` (items, truncate), `responses` (the response event sequence),
+`input_buffer`, `item_store` (the conversation's items, truncate), `responses` (the response event sequence),
 `replies` (what is said, tool calls), `speech` (espeak-ng, synthetic fallback), `usage`
 (token rules), `outbox` (ordered sender, latency, garbage), `faults`, `record`.
 """

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from realtime_cli.protocol.audio_format import b64decode_pcm
-from realtime_cli.server.conversation import Conversation, StoredItem, item_from_client
 from realtime_cli.server.input_buffer import InputBuffer
+from realtime_cli.server.item_store import ItemStore, StoredItem, item_from_client
 from realtime_cli.server.options import ServerOptions
 from realtime_cli.server.outbox import Outbox
 from realtime_cli.server.replies import ReplyWriter, arguments_for, choose_tool, latest_input
@@ -59,7 +59,7 @@ class Connection:
             model=model,
             expires_at=int(time.time() + options.expire_after),
         )
-        self.conversation = Conversation()
+        self.item_store = ItemStore()
         self.buffer = InputBuffer()
         self.ledger = UsageLedger()
         self.writer = ReplyWriter(options.script)
@@ -75,7 +75,7 @@ class Connection:
         self._idle: asyncio.TimerHandle | None = None
         self._host = ResponseHost(
             emit=outbox.emit,
-            conversation=self.conversation,
+            item_store=self.item_store,
             ledger=self.ledger,
             speech=speech,
             pace=options.pace,
@@ -181,7 +181,7 @@ class Connection:
         self.buffer.append(pcm)
         if self._detector is None or self._probe is None:
             return
-        for start, end, prob in self._probe.feed(pcm):
+        for start, end, prob in self._probe.score(pcm):
             vad_event = self._detector.on_window(start, end, prob)
             if vad_event is not None:
                 self._on_vad(vad_event, start)
@@ -242,7 +242,7 @@ class Connection:
                 "status": "completed", "role": "user",
                 "content": [{"type": "input_audio", "transcript": None}]}
         stored = StoredItem(item, {0: pcm}, speech_ms=speech_ms)
-        previous = self.conversation.insert(stored)
+        previous = self.item_store.insert(stored)
         self.outbox.emit({"type": "input_audio_buffer.committed", "item_id": item_id,
                           "previous_item_id": previous})
         self.outbox.emit({"type": "conversation.item.added", "previous_item_id": previous,
@@ -305,29 +305,29 @@ class Connection:
             raise ClientError("invalid_value", f"rt serve does not support '{raw['type']}' items.",
                               "item.type")
         stored = item_from_client(raw)
-        previous = self.conversation.insert(stored, event.get("previous_item_id"))
+        previous = self.item_store.insert(stored, event.get("previous_item_id"))
         for kind in ("conversation.item.added", "conversation.item.done"):
             self.outbox.emit({"type": kind, "previous_item_id": previous, "item": stored.public()})
 
     def _item_retrieve(self, event: JsonDict) -> None:
-        stored = self.conversation.require(event["item_id"])
+        stored = self.item_store.require(event["item_id"])
         self.outbox.emit({"type": "conversation.item.retrieved",
                           "item": stored.public(with_audio=True)})
 
     def _item_delete(self, event: JsonDict) -> None:
-        self.conversation.delete(event["item_id"])
+        self.item_store.delete(event["item_id"])
         self.outbox.emit({"type": "conversation.item.deleted", "item_id": event["item_id"]})
 
     def _item_truncate(self, event: JsonDict) -> None:
         item_id = event["item_id"]
-        if item_id == "" or self.conversation.get(item_id) is None:
+        if item_id == "" or self.item_store.get(item_id) is None:
             raise ClientError("item_not_found",
                               f"Item with item_id '{item_id}' not found in the conversation.",
                               "item_id", echo_event_id=False)
         run = self.active
         if run is not None and run.item is not None and run.item.id == item_id:
             run.cancel("client_cancelled")  # its audio must be final before cutting it
-        self.conversation.truncate(item_id, event["content_index"], event["audio_end_ms"])
+        self.item_store.truncate(item_id, event["content_index"], event["audio_end_ms"])
         self.log(f"truncated {item_id} at {event['audio_end_ms']} ms")
         self.outbox.emit({"type": "conversation.item.truncated", "item_id": item_id,
                           "content_index": event["content_index"],
@@ -361,11 +361,11 @@ class Connection:
 
     def _context(self, params: JsonDict) -> list[StoredItem]:
         if "input" not in params:
-            return list(self.conversation.items)
+            return list(self.item_store.items)
         items: list[StoredItem] = []
         for index, raw in enumerate(params["input"]):
             if raw["type"] == "item_reference":
-                found = self.conversation.get(raw["id"])
+                found = self.item_store.get(raw["id"])
                 if found is None:
                     raise ClientError("invalid_value", f"Item with id '{raw['id']}' not found.",
                                       f"response.input[{index}].id")

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from realtime_cli.server.conversation import StoredItem
+from realtime_cli.server.item_store import StoredItem
 from realtime_cli.server.wire import JsonDict
 
 QUOTE_WORDS = 12

@@ -27,7 +27,7 @@ from typing import Any
 
 from realtime_cli.audio.pcm import SAMPLE_WIDTH, SAMPLES_PER_MS, bytes_to_ms
 from realtime_cli.protocol.audio_format import b64encode_pcm
-from realtime_cli.server.conversation import Conversation, StoredItem
+from realtime_cli.server.item_store import ItemStore, StoredItem
 from realtime_cli.server.speech import SpeechEngine
 from realtime_cli.server.usage import Tokens, UsageLedger, audio_tokens, text_tokens, usage_dict
 from realtime_cli.server.wire import JsonDict, new_id
@@ -56,7 +56,7 @@ class ResponseHost:
     """What a response needs from its connection."""
 
     emit: Callable[[JsonDict], JsonDict]
-    conversation: Conversation
+    item_store: ItemStore
     ledger: UsageLedger
     speech: SpeechEngine
     pace: float
@@ -155,7 +155,7 @@ class ResponseRun:
         self.host.emit({"type": "response.output_item.added", "response_id": self.id,
                         "output_index": 0, "item": self.item.public()})
         if self.spec.in_conversation:
-            previous = self.host.conversation.insert(self.item)
+            previous = self.host.item_store.insert(self.item)
             self.host.emit({"type": "conversation.item.added", "previous_item_id": previous,
                             "item": self.item.public()})
 
@@ -284,10 +284,10 @@ class ResponseRun:
             item["arguments"] = self._arguments_sent
         item["status"] = "completed" if status == "completed" else "incomplete"
         self.host.ledger.bill_output(self.item)
-        stored = self.host.conversation.get(self.item.id) if self.spec.in_conversation else None
+        stored = self.host.item_store.get(self.item.id) if self.spec.in_conversation else None
         if stored is not None:
             self.host.emit({"type": "conversation.item.done",
-                            "previous_item_id": self.host.conversation.previous_id(stored.id),
+                            "previous_item_id": self.host.item_store.previous_id(stored.id),
                             "item": stored.public()})
         self.host.emit({"type": "response.output_item.done", "response_id": self.id,
                         "output_index": 0, "item": self.item.public()})
@@ -312,7 +312,7 @@ class ResponseRun:
             "status": status,
             "status_details": details,
             "output": [self.item.public()] if self.item is not None and self.finished else [],
-            "conversation_id": self.host.conversation.id if spec.in_conversation else None,
+            "conversation_id": self.host.item_store.id if spec.in_conversation else None,
             "output_modalities": list(spec.modalities),
             "max_output_tokens": spec.max_output_tokens,
             "audio": {"output": {"format": spec.audio_format, "voice": voice}},

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from realtime_cli.server.conversation import StoredItem
+from realtime_cli.server.item_store import StoredItem
 from realtime_cli.server.wire import JsonDict
 from realtime_cli.usage import TokenUsage, to_wire
 

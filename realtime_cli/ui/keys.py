@@ -87,7 +87,8 @@ class KeyDecoder:
         """True while an Esc (or a partial escape sequence) waits for more bytes."""
         return bool(self._buf)
 
-    def feed(self, data: bytes) -> list[str]:
+    def decode(self, data: bytes) -> list[str]:
+        """The keys completed by `data`; an Esc or a partial sequence is held back."""
         self._buf += self._utf8.decode(data)
         return self._drain(final=False)
 
@@ -184,7 +185,7 @@ class LineEditor:
     def __init__(self) -> None:
         self.text = ""
 
-    def feed(self, key: str) -> EditResult:
+    def apply(self, key: str) -> EditResult:
         if key == ENTER:
             return EditResult(self.text if self.text.strip() else None, done=True)
         if key == ESC:
@@ -347,7 +348,7 @@ class KeyReader:
         if self._esc_timer is not None:
             self._esc_timer.cancel()
             self._esc_timer = None
-        for key in self._decoder.feed(data):
+        for key in self._decoder.decode(data):
             self.handle_key(key)
         if self._decoder.pending and self._loop is not None:
             self._esc_timer = self._loop.call_later(self.esc_timeout_s, self._flush_escape)
@@ -369,7 +370,7 @@ class KeyReader:
             self._emit(KeyCommand(Action.QUIT, force=force, exit_code=CTRL_C_EXIT_CODE))
             return
         if self._editor is not None:
-            result = self._editor.feed(key)
+            result = self._editor.apply(key)
             if not result.done:
                 self._set_input_line(result.text)
                 return

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from realtime_cli.audio.pcm import silence
-from realtime_cli.server.conversation import StoredItem
 from realtime_cli.server.input_buffer import InputBuffer
+from realtime_cli.server.item_store import StoredItem
 from realtime_cli.server.replies import ReplyWriter, TurnInput, arguments_for, choose_tool
 from realtime_cli.server.session_config import default_session, turn_settings
 from realtime_cli.server.speech import SpeechEngine, synthetic_voice
@@ -43,8 +43,8 @@ def test_detector_hysteresis_keeps_speech_through_dips() -> None:
 
 def test_silero_hears_espeak_speech_and_not_silence() -> None:
     probe = SileroProbe()
-    quiet = [p for _, _, p in probe.feed(silence(1000))]
-    loud = [p for _, _, p in probe.feed(speech_pcm("Testing one two three."))]
+    quiet = [p for _, _, p in probe.score(silence(1000))]
+    loud = [p for _, _, p in probe.score(speech_pcm("Testing one two three."))]
     assert max(quiet) < 0.2 and max(loud) > 0.8
     assert 29 <= len(quiet) <= 31  # 1 s = 31.25 windows of 32 ms, minus the resampler delay
 

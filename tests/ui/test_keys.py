@@ -57,13 +57,13 @@ def test_action_for_key(key: str, ptt: bool, action: Action | None) -> None:
 )
 def test_decoder(data: bytes, keys: list[str]) -> None:
     dec = KeyDecoder()
-    got = dec.feed(data) + dec.flush()
+    got = dec.decode(data) + dec.flush()
     assert got == keys
 
 
 def test_decoder_holds_a_lone_escape_until_flushed() -> None:
     dec = KeyDecoder()
-    assert dec.feed(b"\x1b") == []
+    assert dec.decode(b"\x1b") == []
     assert dec.pending
     assert dec.flush() == ["esc"]
     assert not dec.pending
@@ -71,36 +71,36 @@ def test_decoder_holds_a_lone_escape_until_flushed() -> None:
 
 def test_decoder_joins_a_sequence_split_across_reads() -> None:
     dec = KeyDecoder()
-    assert dec.feed(b"\x1b") == []
-    assert dec.feed(b"[") == []
-    assert dec.feed(b"A") == ["up"]
-    assert dec.feed(b"\xc3") == []  # half a UTF-8 character
-    assert dec.feed(b"\xa9") == ["é"]
+    assert dec.decode(b"\x1b") == []
+    assert dec.decode(b"[") == []
+    assert dec.decode(b"A") == ["up"]
+    assert dec.decode(b"\xc3") == []  # half a UTF-8 character
+    assert dec.decode(b"\xa9") == ["é"]
 
 
 def test_decoder_alt_key_is_not_an_escape() -> None:
     dec = KeyDecoder()
-    assert dec.feed(b"\x1bm") == ["alt-m"]
+    assert dec.decode(b"\x1bm") == ["alt-m"]
 
 
 def test_line_editor() -> None:
     ed = LineEditor()
     for key in ["h", "i", "space", "t", "h", "e", "r", "e", "backspace"]:
-        result = ed.feed(key)
+        result = ed.apply(key)
     assert (result.text, result.done) == ("hi ther", False)
-    assert ed.feed("ctrl-w").text == "hi "
-    assert ed.feed("up").text == "hi "  # non-printing keys are ignored
-    assert ed.feed("enter").text == "hi " and ed.feed("enter").done
+    assert ed.apply("ctrl-w").text == "hi "
+    assert ed.apply("up").text == "hi "  # non-printing keys are ignored
+    assert ed.apply("enter").text == "hi " and ed.apply("enter").done
 
 
 def test_line_editor_cancel_and_empty() -> None:
     ed = LineEditor()
-    ed.feed("a")
-    assert ed.feed("esc").text is None
-    assert LineEditor().feed("enter").text is None  # nothing typed: cancel
+    ed.apply("a")
+    assert ed.apply("esc").text is None
+    assert LineEditor().apply("enter").text is None  # nothing typed: cancel
     ed = LineEditor()
-    ed.feed("a")
-    assert ed.feed("ctrl-u").text == ""
+    ed.apply("a")
+    assert ed.apply("ctrl-u").text == ""
 
 
 def test_raw_mode_keeps_output_processing() -> None:

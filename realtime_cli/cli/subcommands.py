@@ -1,4 +1,4 @@
-"""Where every command is attached to the app; one line per command module."""
+"""Where each subcommand (`rt talk`, `rt serve`, ...) is attached to the app, one line per module."""
 
 from __future__ import annotations
 

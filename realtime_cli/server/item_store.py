@@ -1,8 +1,9 @@
-"""The conversation of one connection: ordered items, their audio, insertion, delete, truncate.
+"""The item store of one connection (what the service calls its conversation): ordered items,
+their audio, insertion, delete, truncate.
 
 Items are kept as the public dicts the server sends (`conversation.item.added/done`, which carry
-no audio bytes, PROTOCOL.md §4), plus the PCM of every audio content part so that
-`conversation.item.retrieve` can return it and `truncate` can check lengths.
+no audio bytes; docs/protocol.md#replay-after-a-new-connection), plus the PCM of every audio
+content part so that `conversation.item.retrieve` can return it and `truncate` can check lengths.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _not_found(item_id: str, param: str = "item_id") -> ClientError:
     )
 
 
-class Conversation:
+class ItemStore:
     """Ordered items; every mutation either fully happens or raises `ClientError`."""
 
     def __init__(self) -> None:
