@@ -2,10 +2,10 @@
 
     RtError                      one-line message + exit code
     ├── ConfigError              bad flag, config file or value (exit 2)
-    ├── ProtocolViolation        the peer broke the protocol (recorded, rarely fatal)
     ├── InvalidTransition        the core was asked for an illegal lifecycle move
     ├── TransportError           network, handshake, server refusal (exit 3)
-    │   └── FatalServerError     bad key, beta shape refused, config refused: never retried
+    │   ├── FatalServerError     bad key, beta shape refused, config refused: never retried
+    │   └── TransportClosed      the connection ended; carries the close code and reason
     ├── AudioDeviceError         no device, busy, unsupported format, lost (exit 4)
     └── StorageError             database or export problem (exit 5)
         ├── UnknownSessionError  no session matches an id or prefix
@@ -36,10 +36,6 @@ class ConfigError(RtError):
     exit_code = 2
 
 
-class ProtocolViolation(RtError):
-    exit_code = 3
-
-
 class InvalidTransition(RtError):
     exit_code = 70
 
@@ -50,6 +46,17 @@ class TransportError(RtError):
 
 class FatalServerError(TransportError):
     exit_code = 3
+
+
+class TransportClosed(TransportError):
+    """The connection is gone. The session core decides from `code` whether to reconnect, so a
+    transport reports every close this way, whatever its library called it."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        shown = f"code {code}" if code is not None else "no close frame"
+        super().__init__(f"connection closed ({shown}{': ' + reason if reason else ''})")
+        self.code = code  # None: dropped without a close frame
+        self.reason = reason
 
 
 class AudioDeviceError(RtError):

@@ -14,9 +14,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
-
 from realtime_cli.audio.interfaces import AudioSink, AudioSource, SinkStatus, SourceLevels
 from realtime_cli.clock import Clock, SystemClock
 from realtime_cli.core import commands as cmd
@@ -24,16 +21,29 @@ from realtime_cli.core import inputs as inp
 from realtime_cli.core.records import JournalRecord
 from realtime_cli.core.session import SessionCore
 from realtime_cli.core.snapshot import CoreSnapshot
-from realtime_cli.errors import AudioDeviceError, FatalServerError, RtError, TransportError
-from realtime_cli.protocol import events as ev
-from realtime_cli.protocol.codec import decode, encode
+from realtime_cli.errors import (
+    AudioDeviceError,
+    ConfigError,
+    FatalServerError,
+    RtError,
+    StorageError,
+    TransportClosed,
+    TransportError,
+)
+from realtime_cli.protocol.openai_ga import decode, encode
+from realtime_cli.transport.base import Connection, Transport
 from realtime_cli.transport.endpoint import Endpoint
-from realtime_cli.transport.websocket import close_info, close_quietly, open_connection
 
 POLL_S = 0.02  # playback-progress poll while the speaker plays
 IDLE_POLL_S = 0.1  # ... and while it is silent: a wake-up costs CPU, and deadlines still cut it short
 VIEW_EVERY_S = 0.25  # dashboard refresh: 4 per second (the Dashboard refresh rate)
-SIGNAL_EXITS = (130, 143)  # Ctrl-C / SIGTERM: the user's wish, not an error to report
+# The error a failed session ends with, by what failed (a normal end raises nothing).
+END_ERRORS: dict[cmd.EndCause, type[RtError]] = {
+    cmd.EndCause.CONFIG: ConfigError,
+    cmd.EndCause.TRANSPORT: TransportError,
+    cmd.EndCause.AUDIO: AudioDeviceError,
+    cmd.EndCause.STORAGE: StorageError,
+}
 
 
 class JournalSink(Protocol):
@@ -67,7 +77,7 @@ class RunOptions:
 
 @dataclass(slots=True)
 class _Connection:
-    ws: ClientConnection
+    link: Connection
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     expected_close: bool = False
 
@@ -86,9 +96,13 @@ class Runner:
         tools: ToolCall | None = None,
         options: RunOptions | None = None,
         clock: Clock | None = None,
+        transport: Transport | None = None,
     ) -> None:
+        """`transport` defaults to WebSockets to `endpoint`; tests and benches pass another
+        (`transport/memory.py`) to run the same runner without a socket."""
         self.core = core
         self.endpoint = endpoint
+        self.transport = transport if transport is not None else _websocket_transport(endpoint)
         self.source = source
         self.sink = sink
         self.journal = journal
@@ -186,6 +200,8 @@ class Runner:
                         self._conn.queue.put_nowait(encode(c.event))
                 case cmd.Play():
                     self._to_sink(self.sink.play, c.item_id, c.pcm)
+                case cmd.EndOfAudio():
+                    self._to_sink(self.sink.end_of_item, c.item_id)
                 case cmd.FlushPlayback():
                     self._to_sink(self.sink.flush)
                 case cmd.Journal():
@@ -197,8 +213,9 @@ class Runner:
                     self._spawn(self._run_tool(c))
                 case cmd.Shutdown():
                     self.exit_code = self.exit_code or c.exit_code
-                    if c.exit_code and c.exit_code not in SIGNAL_EXITS and self.error is None:
-                        self.error = TransportError(c.reason, exit_code=c.exit_code)
+                    error = END_ERRORS.get(c.cause)
+                    if error is not None and self.error is None:
+                        self.error = error(c.reason, exit_code=c.exit_code)
                     self._done.set()
                 case cmd.StatusChanged() | cmd.Notice():
                     pass
@@ -276,48 +293,37 @@ class Runner:
         if c.delay_s > 0:
             await asyncio.sleep(c.delay_s)
         try:
-            ws = await open_connection(self.endpoint, self.core.config.connection_timeout_s)
+            link = await self.transport.connect(self.core.config.connection_timeout_s)
         except FatalServerError as exc:
             self.feed(inp.ConnectFailed(now=self.clock.monotonic(), message=exc.message, fatal=True))
             return
         except TransportError as exc:
             self.feed(inp.ConnectFailed(now=self.clock.monotonic(), message=exc.message))
             return
-        conn = _Connection(ws=ws)
+        conn = _Connection(link=link)
         self._conn = conn
         writer = self._spawn(self._writer(conn))
         self.feed(inp.Opened(now=self.clock.monotonic()))
         try:
             while True:
-                frame = await ws.recv()
+                frame = await link.receive()
                 self.poll_playback()
                 event = decode(frame)
                 self.feed(inp.ServerMessage(now=self.clock.monotonic(), event=event))
-                self._end_of_audio(event)
-        except ConnectionClosed as exc:
+        except TransportClosed as exc:
             writer.cancel()
             if conn.expected_close or self._conn is not conn:
                 return
             self._conn = None
-            info = close_info(exc)
-            self.feed(inp.Closed(now=self.clock.monotonic(), code=info.code, reason=info.reason))
-
-    def _end_of_audio(self, event: ev.ServerEvent) -> None:
-        """Tell the sink an item's audio is complete, so its last block (below the prebuffer)
-        plays out and playback goes idle; without it the turn never finishes."""
-        end = self.sink.end_of_item
-        if isinstance(event, ev.OutputAudioDone):
-            self._to_sink(end, event.item_id)
-        elif isinstance(event, ev.ResponseDone):
-            for item in event.output:
-                self._to_sink(end, item.id)
+            self.feed(inp.Closed(now=self.clock.monotonic(), code=exc.code, reason=exc.reason))
 
     async def _writer(self, conn: _Connection) -> None:
-        with contextlib.suppress(ConnectionClosed):
+        """Sends in order; a send to a closed connection ends it, and the reader reports it."""
+        with contextlib.suppress(TransportClosed):
             while True:
                 text = await conn.queue.get()
                 try:
-                    await conn.ws.send(text)
+                    await conn.link.send(text)
                 finally:
                     conn.queue.task_done()
 
@@ -329,7 +335,7 @@ class Runner:
         # let queued events (the final truncate, a cancel) reach the server first
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(conn.queue.join(), timeout=1.0)
-        await close_quietly(conn.ws)
+        await conn.link.close()
 
     async def _run_tool(self, c: cmd.RunTool) -> None:
         if self.tools is None:
@@ -337,3 +343,10 @@ class Runner:
         else:
             output = await self.tools(c.name, c.arguments)
         self.feed(inp.ToolOutput(now=self.clock.monotonic(), call_id=c.call_id, output=output))
+
+
+def _websocket_transport(endpoint: Endpoint) -> Transport:
+    """Imported on use, so the runner module itself pulls in no WebSocket library."""
+    from realtime_cli.transport.websocket import WebSocketTransport
+
+    return WebSocketTransport(endpoint)

@@ -32,10 +32,6 @@ class Endpoint:
         parts = urlsplit(self.url)
         return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
-    @property
-    def api_key_provided(self) -> bool:
-        return bool(self.headers)
-
 
 def is_loopback(host: str | None) -> bool:
     if not host:

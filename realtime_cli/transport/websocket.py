@@ -1,7 +1,8 @@
-"""The WebSocket adapter: opens a connection and maps every failure to one clean line.
+"""The WebSocket transport: the only client-side module that imports `websockets`.
 
-Third-party errors are translated here and nowhere else (httpx's map-exceptions idea). No
-message ever includes a header value, so the key cannot leak through an error.
+Every failure of the library is translated here into rt's errors (see `transport/base.py`)
+and nowhere else, each as one clean line. No message ever includes a header value, so the key
+cannot leak through an error.
 """
 
 from __future__ import annotations
@@ -9,25 +10,57 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from realtime_cli.errors import FatalServerError, TransportError
+from realtime_cli.errors import FatalServerError, TransportClosed, TransportError
 from realtime_cli.transport.endpoint import Endpoint
 
 PING_INTERVAL_S = 20.0
+CLOSE_TIMEOUT_S = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class CloseInfo:
-    code: int | None  # None: dropped without a close frame
-    reason: str
+class WebSocketTransport:
+    """Connections to one endpoint; each `connect` opens a new one (reconnects, rollovers)."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def connect(self, timeout_s: float) -> WebSocketConnection:
+        return WebSocketConnection(await _open(self.endpoint, timeout_s))
 
 
-async def open_connection(endpoint: Endpoint, timeout_s: float) -> ClientConnection:
+class WebSocketConnection:
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+
+    async def send(self, frame: str) -> None:
+        try:
+            await self._ws.send(frame)
+        except ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def receive(self) -> str | bytes:
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        try:
+            await asyncio.wait_for(self._ws.close(code, reason), timeout=CLOSE_TIMEOUT_S)
+        except (TimeoutError, ConnectionClosed, OSError):
+            pass
+
+
+def _closed(exc: ConnectionClosed) -> TransportClosed:
+    if exc.rcvd is None:
+        return TransportClosed(None, "")
+    return TransportClosed(exc.rcvd.code, exc.rcvd.reason)
+
+
+async def _open(endpoint: Endpoint, timeout_s: float) -> ClientConnection:
     """Connect or raise TransportError (retryable) / FatalServerError (do not retry)."""
     host = endpoint.host
     try:
@@ -39,7 +72,7 @@ async def open_connection(endpoint: Endpoint, timeout_s: float) -> ClientConnect
             open_timeout=timeout_s,
             ping_interval=PING_INTERVAL_S,
             ping_timeout=PING_INTERVAL_S,
-            close_timeout=2.0,
+            close_timeout=CLOSE_TIMEOUT_S,
             user_agent_header="rt (realtime-cli)",
         )
     except InvalidStatus as exc:
@@ -83,22 +116,3 @@ def _status_error(status: int, endpoint: Endpoint) -> TransportError:
     if 500 <= status < 600:
         return TransportError(f"HTTP {status} from {endpoint.host}: server error")
     return FatalServerError(f"HTTP {status} from {endpoint.host} during the WebSocket handshake")
-
-
-def close_info(exc: ConnectionClosed) -> CloseInfo:
-    if exc.rcvd is None:
-        return CloseInfo(code=None, reason="")
-    return CloseInfo(code=exc.rcvd.code, reason=exc.rcvd.reason)
-
-
-async def frames(ws: ClientConnection) -> AsyncIterator[str | bytes]:
-    """Frames until the socket closes; ConnectionClosed propagates with the close info."""
-    while True:
-        yield await ws.recv()
-
-
-async def close_quietly(ws: ClientConnection, code: int = 1000, reason: str = "") -> None:
-    try:
-        await asyncio.wait_for(ws.close(code, reason), timeout=2.0)
-    except (TimeoutError, ConnectionClosed, OSError):
-        pass

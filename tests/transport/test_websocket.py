@@ -1,0 +1,106 @@
+"""The WebSocket transport against a real `websockets` server on loopback: every way a
+connection ends or fails comes out as one of rt's errors, with the close code the core needs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from realtime_cli.errors import FatalServerError, TransportClosed, TransportError
+from realtime_cli.transport.endpoint import Endpoint
+from realtime_cli.transport.websocket import WebSocketTransport
+
+Handler = Callable[[ServerConnection], Awaitable[None]]
+
+
+@asynccontextmanager
+async def server(handler: Handler, status: int | None = None) -> AsyncIterator[WebSocketTransport]:
+    """A loopback server running `handler`, or refusing every upgrade with `status`."""
+
+    def refuse(conn: ServerConnection, request: Request) -> Response | None:
+        return conn.respond(HTTPStatus(status), "refused\n") if status is not None else None
+
+    async with serve(handler, "127.0.0.1", 0, process_request=refuse) as srv:
+        port = next(iter(srv.sockets)).getsockname()[1]
+        yield WebSocketTransport(Endpoint(url=f"ws://127.0.0.1:{port}/v1/realtime", kind="custom"))
+
+
+async def test_a_close_from_the_server_carries_its_code_and_reason() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        assert await ws.recv() == "hello"
+        await ws.send("bye soon")
+        await ws.close(4000, "beta_api_shape_disabled")
+
+    async with server(handler) as transport:
+        conn = await transport.connect(5.0)
+        await conn.send("hello")
+        assert await conn.receive() == "bye soon"
+        with pytest.raises(TransportClosed) as closed:
+            await conn.receive()
+        assert (closed.value.code, closed.value.reason) == (4000, "beta_api_shape_disabled")
+        with pytest.raises(TransportClosed):
+            await conn.send("too late")
+        await conn.close()  # after the close: quiet
+
+
+async def test_a_dropped_connection_has_no_close_code() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        ws.transport.abort()  # no close frame, as a lost network
+
+    async with server(handler) as transport:
+        conn = await transport.connect(5.0)
+        await conn.send("hello")
+        with pytest.raises(TransportClosed) as closed:
+            await conn.receive()
+        assert closed.value.code is None
+        await conn.close()
+
+
+async def test_a_client_close_reaches_the_server_as_a_normal_close() -> None:
+    seen: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+        seen.set_result(ws.close_code)
+
+    async with server(handler) as transport:
+        conn = await transport.connect(5.0)
+        await conn.close()
+        assert await asyncio.wait_for(seen, 10) == 1000
+
+
+@pytest.mark.parametrize(("status", "error", "words"), [
+    (401, FatalServerError, "API key (OPENAI_API_KEY) was rejected"),
+    (404, FatalServerError, "not found or not allowed"),
+    (429, TransportError, "rate limited"),
+    (503, TransportError, "server error"),
+])
+async def test_a_refused_upgrade_is_classified_by_its_status(
+    status: int, error: type[TransportError], words: str,
+) -> None:
+    async def handler(ws: ServerConnection) -> None: ...
+
+    async with server(handler, status=status) as transport:
+        with pytest.raises(TransportError, match=re.escape(words)) as raised:
+            await transport.connect(5.0)
+    assert type(raised.value) is error
+
+
+async def test_a_closed_port_is_a_retryable_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        transport = WebSocketTransport(Endpoint(url=f"ws://127.0.0.1:{port}/v1/realtime",
+                                                kind="custom"))
+        with pytest.raises(TransportError, match="connection refused") as raised:
+            await transport.connect(5.0)
+    assert not isinstance(raised.value, FatalServerError)
