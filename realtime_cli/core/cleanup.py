@@ -1,4 +1,4 @@
-"""`CleanupStack`: the seed's SessionCleanup, run once when a session ends.
+"""`CleanupStack`: the ordered teardown of a session, run once when it ends.
 
 Drivers register what must be undone as they acquire it (close the audio streams, flush the
 journal, close the socket); `run()` undoes it in reverse order, like `contextlib.ExitStack`, so

@@ -1,4 +1,5 @@
-"""`SessionConfig`: validated session settings and the GA `session.update` they render (§2).
+"""`SessionConfig`: validated session settings and the GA `session.update` they render
+(docs/protocol.md#session-configuration).
 
 Validation happens once, at construction, so every later step can trust the values. Errors name
 the field in one line, the way a user typed it (`turn_detection.threshold`).

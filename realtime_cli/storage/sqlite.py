@@ -281,9 +281,7 @@ def _connection(conn: sqlite3.Connection, r: ConnectionRecord) -> None:
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (session_id, idx) DO UPDATE SET
                reason = excluded.reason,
-               -- the core's close record says opened_at 0.0 (not known there): keep the real one
-               opened_at = CASE WHEN excluded.opened_at > 0 THEN excluded.opened_at
-                                ELSE connections.opened_at END,
+               opened_at = excluded.opened_at,
                server_session_id = COALESCE(excluded.server_session_id, server_session_id),
                expires_at = COALESCE(excluded.expires_at, expires_at),
                closed_at = COALESCE(excluded.closed_at, closed_at),

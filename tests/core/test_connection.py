@@ -289,3 +289,21 @@ def test_a_run_that_never_connects_stores_nothing() -> None:
     out += h.core.handle(inp.ConnectFailed(now=h.clock.monotonic(), message="refused"))
     assert [c for c in out if isinstance(c, cmd.Journal)] == []
     assert any(isinstance(c, cmd.Shutdown) and c.exit_code != 0 for c in out)
+
+
+def test_every_record_of_a_connection_carries_the_time_it_opened() -> None:
+    """One factory for connection records: the close is journaled with the real opening time,
+    so storage never has to patch a placeholder."""
+    h = Harness()
+    h.begin()
+    h.advance(0.25)
+    opened = h.clock.wall()
+    out = h.open()
+    h.advance(0.5)
+    out += h.feed(h.peer.session_created()) + h.feed(h.peer.session_updated())
+    h.advance(3.0)
+    out += h.close(1006)
+    conns = records(out, ConnectionRecord)
+    assert len(conns) == 3 and {c.index for c in conns} == {1}
+    assert [c.opened_at for c in conns] == [opened] * 3
+    assert conns[-1].closed_at == h.clock.wall() and conns[-1].close_code == 1006
