@@ -11,11 +11,11 @@ import pytest
 
 from realtime_cli.core.records import SessionStarted
 from realtime_cli.errors import StorageError
+from realtime_cli.secrets_policy import scrub_secrets
 from realtime_cli.storage.export import export_json, export_markdown
 from realtime_cli.storage.journal import JournalWriter
 from realtime_cli.storage.paths import DB_FILENAME, db_path, resolve_data_dir
 from realtime_cli.storage.queries import load_detail
-from realtime_cli.secrets_policy import scrub_secrets
 
 from .synth import SECRET, new_id, session_records
 
