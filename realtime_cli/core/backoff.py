@@ -1,7 +1,7 @@
 """Reconnect policy: which closes are worth a retry, and how long to wait (websockets' idea).
 
-Close codes follow the openai SDK's retry set (docs/protocol.md#connection-and-close-codes); 4000 means the server refused
-the beta protocol shape and will refuse again, so it is fatal.
+Close codes follow the openai SDK's retry set (docs/protocol.md#connection-and-close-codes);
+4000 means the server refused the beta protocol shape and will refuse again, so it is fatal.
 """
 
 from __future__ import annotations

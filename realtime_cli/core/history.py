@@ -1,11 +1,11 @@
 """The conversation as rt remembers it, and how it is replayed into a new server session.
 
 A reconnect, a rollover and `rt resume` all start a server session with an empty conversation
-(docs/protocol.md#replay-after-a-new-connection), so the history is sent again as text items: user `input_text` (the transcript), assistant
-`output_text` (only what the user heard), tool calls and their results, each with an id of at
-most 32 characters. Long histories are bounded: the last `max_turns` user turns are replayed and
-older ones are summarised into the instructions, so the new session does not start over the
-context limit.
+(docs/protocol.md#replay-after-a-new-connection), so the history is sent again as text items:
+user `input_text` (the transcript), assistant `output_text` (only what the user heard), tool
+calls and their results, each with an id of at most 32 characters. Long histories are bounded:
+the last `max_turns` user turns are replayed and older ones are summarised into the
+instructions, so the new session does not start over the context limit.
 """
 
 from __future__ import annotations
