@@ -96,11 +96,6 @@ class JournalWriter:
             self._warned = True
             return self._warning
 
-    @property
-    def has_errors(self) -> bool:
-        with self._lock:
-            return self._error_count > 0
-
     def flush(self, timeout: float | None = None) -> None:
         """Block until every record submitted before this call is committed.
 
