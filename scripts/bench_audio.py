@@ -1,9 +1,9 @@
 """Audio figures measured on the test sound server (PulseAudio null sinks; see sound-server.sh).
 
-Each function returns numbers and prints nothing; `python scripts/bench_audio.py` prints them,
-and `FIGURES` (name, callable returning the measured text, goal) feeds `make bench`
-(bench_extra.audio()). Ground truth is the null sink's monitor recorded raw with ADC times
-(realtime_cli.testing.monitor).
+Each function returns numbers and prints nothing; the `DEVICES` section turns them into rows of
+`make bench`, and `python scripts/bench_audio.py` prints those rows alone (with the sound server
+up: `bash scripts/with-sound.sh`). Ground truth is the null sink's monitor recorded raw with ADC
+times (realtime_cli.testing.monitor).
 
 * barge-in: flush() called (= speech_started arrived; rt flushes in the same step) -> the last
   sample of the voice on the monitor, p50/p99 ms over `trials`. Split in two: rt's part, flush ->
@@ -16,14 +16,15 @@ and `FIGURES` (name, callable returning the measured text, goal) feeds `make ben
 * client CPU: process CPU time / wall time while capturing at 48 kHz stereo, playing at 48 kHz
   stereo and resampling both ways (the audio layer alone, in this process), and the whole
   `rt talk --plain` process on the null sinks while a conversation runs (rt serve answering
-  spoken questions), % of one core. The floor row opens the same streams with callbacks that
-  do nothing: what the audio stack costs this machine before rt does any work.
+  spoken questions), % of one core. A floor opens the same streams with callbacks that do
+  nothing: what the audio stack costs this machine before rt does any work. rt's own cost is
+  the whole `rt talk --echo off` minus the floor of the streams it opens, both measured in the
+  same run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import re
 import subprocess
@@ -36,14 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from bench_rows import Also, Measured, Section, at_most, pct, print_rows, process_cpu_s, shared
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from realtime_cli.audio.capture import MicSource  # noqa: E402
-from realtime_cli.audio.devices import open_stream, resolve_device  # noqa: E402
-from realtime_cli.audio.jitter import FADE_MS  # noqa: E402
-from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink  # noqa: E402
-from realtime_cli.testing.monitor import MonitorRecorder, Trace, locate  # noqa: E402
+from realtime_cli.audio.capture import MicSource
+from realtime_cli.audio.devices import open_stream, resolve_device, stream_format
+from realtime_cli.audio.jitter import FADE_MS
+from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink
+from realtime_cli.testing.monitor import MonitorRecorder, Trace, locate
 
 SINK, MONITOR = "pulse:rt_sink", "pulse:rt_sink.monitor"
 SINK48, MONITOR48 = "pulse:rt_sink48", "pulse:rt_sink48.monitor"
@@ -149,28 +149,6 @@ async def _barge_in_trials(trials: int, block_ms: float = OUTPUT_BLOCK_MS) -> Ba
     return out
 
 
-def barge_in_latency(trials: int = 20, block_ms: float = OUTPUT_BLOCK_MS) -> dict[str, float]:
-    b = asyncio.run(_barge_in_trials(trials, block_ms))
-    return {
-        "barge_in_p50_ms": float(np.percentile(b.total, 50)),
-        "barge_in_p99_ms": float(np.percentile(b.total, 99)),
-        "barge_in_rt_part_p50_ms": float(np.percentile(b.rt_part, 50)),
-        "barge_in_rt_part_p99_ms": float(np.percentile(b.rt_part, 99)),
-        "device_latency_p50_ms": float(np.percentile(b.device, 50)),
-    }
-
-
-def truncation_error(trials: int = 10) -> dict[str, float]:
-    b = asyncio.run(_barge_in_trials(trials))
-    abs_err = np.abs(b.errors)
-    return {
-        "truncation_error_p50_ms": float(np.percentile(abs_err, 50)),
-        "truncation_error_max_ms": float(abs_err.max()),
-        "heard_after_flush_p50_ms": float(np.percentile(b.after, 50)),
-        "heard_after_flush_max_ms": float(np.max(b.after)),
-    }
-
-
 async def _cpu(seconds: float, block_ms: float = OUTPUT_BLOCK_MS) -> float:
     sink = SpeakerSink(SINK48, samplerate=48_000, channels=2, block_ms=block_ms)
     mic = MicSource(MONITOR48, samplerate=48_000, channels=2)
@@ -196,16 +174,21 @@ async def _cpu(seconds: float, block_ms: float = OUTPUT_BLOCK_MS) -> float:
         await sink.close()
 
 
-def floor_cpu(seconds: float = 8.0, block_ms: float = OUTPUT_BLOCK_MS) -> float:
-    """% of one core for the same two streams as `_cpu`, opened the way rt opens them, with
+def floor_cpu(speaker: str, microphone: str, fmt: tuple[int, int] | None = None, seconds: float = 8.0,
+              block_ms: float = OUTPUT_BLOCK_MS) -> float:
+    """% of one core for an output and an input stream opened the way rt opens them, with
     callbacks that do nothing (output: zeros): what PortAudio and PulseAudio cost before rt
-    does any work. rt's own share of the audio layer is the difference."""
+    does any work. `fmt` (rate, channels) for both, or None for the format rt picks for each
+    device by itself (as `rt talk` does)."""
     streams = []
     try:
-        streams.append(open_stream(resolve_device(SINK48, "output"), "output", 48_000, 2, block_ms,
-                                   lambda out, *_: out.fill(0), lambda: None))
-        streams.append(open_stream(resolve_device(MONITOR48, "input"), "input", 48_000, 2, 20.0,
-                                   lambda *_: None, lambda: None))
+        out = resolve_device(speaker, "output")
+        rate, channels = fmt or stream_format(out, "output", None, None)
+        streams.append(open_stream(out, "output", rate, channels, block_ms,
+                                   lambda data, *_: data.fill(0), lambda: None))
+        mic = resolve_device(microphone, "input")
+        rate, channels = fmt or stream_format(mic, "input", None, None)
+        streams.append(open_stream(mic, "input", rate, channels, 20.0, lambda *_: None, lambda: None))
         time.sleep(1.0)  # both running
         wall0, cpu0 = time.monotonic(), time.process_time()
         time.sleep(seconds)
@@ -213,16 +196,6 @@ def floor_cpu(seconds: float = 8.0, block_ms: float = OUTPUT_BLOCK_MS) -> float:
     finally:
         for stream in streams:
             stream.close(ignore_errors=True)
-
-
-def client_cpu(seconds: float = 5.0, block_ms: float = OUTPUT_BLOCK_MS) -> dict[str, float]:
-    return {"client_cpu_percent": asyncio.run(_cpu(seconds, block_ms)),
-            "cpu_cores": float(os.cpu_count() or 1)}
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def talk_cpu(seconds: float = 10.0, echo: str = "aec") -> float:
@@ -252,15 +225,15 @@ def talk_cpu(seconds: float = 10.0, echo: str = "aec") -> float:
                     break
             else:
                 raise RuntimeError("rt talk ended before it was ready")
-            cpu0, wall0 = _cpu_seconds(talk.pid), time.monotonic()
+            cpu0, wall0 = process_cpu_s(talk.pid), time.monotonic()
             while time.monotonic() - wall0 < seconds:
                 subprocess.run(["paplay", "-d", "rt_sink", str(wav)], check=True)
                 time.sleep(2.0)  # the answer plays (rt serve at real-time pace)
-            cpu = _cpu_seconds(talk.pid) - cpu0
+            cpu1 = process_cpu_s(talk.pid)
             wall = time.monotonic() - wall0
-            if talk.poll() is not None:
+            if talk.poll() is not None or cpu0 is None or cpu1 is None:
                 raise RuntimeError(f"rt talk exited early ({talk.returncode})")
-            return cpu / wall * 100
+            return (cpu1 - cpu0) / wall * 100
         finally:
             for proc in (talk, serve):
                 if proc is not None and proc.poll() is None:
@@ -272,94 +245,113 @@ def talk_cpu(seconds: float = 10.0, echo: str = "aec") -> float:
                         proc.wait()
 
 
-def run_all() -> dict[str, float]:
-    results: dict[str, float] = {}
-    for block_ms in (OUTPUT_BLOCK_MS, 20.0):
-        b = _barge(block_ms)
-        tag = f"{block_ms:g}ms"
-        results[f"barge_in_p50_ms_{tag}"] = float(np.percentile(b.total, 50))
-        results[f"barge_in_p99_ms_{tag}"] = float(np.percentile(b.total, 99))
-        results[f"barge_in_rt_part_p50_ms_{tag}"] = float(np.percentile(b.rt_part, 50))
-        results[f"barge_in_rt_part_p99_ms_{tag}"] = float(np.percentile(b.rt_part, 99))
-        results[f"device_latency_p50_ms_{tag}"] = float(np.percentile(b.device, 50))
-        abs_err = np.abs(b.errors)
-        results[f"truncation_error_p50_ms_{tag}"] = float(np.percentile(abs_err, 50))
-        results[f"truncation_error_max_ms_{tag}"] = float(abs_err.max())
-        results[f"heard_after_flush_p50_ms_{tag}"] = float(np.percentile(b.after, 50))
-        results[f"client_cpu_percent_{tag}"] = _audio_cpu(block_ms)
-    results["rt_talk_cpu_percent"] = _talk_cpu()
-    results["rt_talk_cpu_percent_echo_off"] = _talk_cpu("off")
-    results["cpu_cores"] = float(os.cpu_count() or 1)
-    return results
-
-
 # ---------------------------------------------------------------- `make bench` rows
 
+DEVICES = Section("audio devices")
 TRIALS = 30
+CORE = "% of a core"
+_DEF = f"{OUTPUT_BLOCK_MS:g} ms blocks (default)"
 
 
-@functools.cache
+@shared
 def _barge(block_ms: float) -> BargeIn:
     return asyncio.run(_barge_in_trials(TRIALS, block_ms))
 
 
-@functools.cache
+@shared
 def _audio_cpu(block_ms: float) -> float:
     return asyncio.run(_cpu(8.0, block_ms))
 
 
-@functools.cache
-def _talk_cpu(echo: str = "aec") -> float:
+@shared
+def _talk_cpu(echo: str) -> float:
     return talk_cpu(echo=echo)
 
 
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
+@shared
+def _talk_floor() -> float:
+    """The floor under `rt talk` in `talk_cpu`: its two devices, in the formats it opens."""
+    return floor_cpu(SINK48, MONITOR)
 
 
-def _barge_row(block_ms: float) -> str:
+def _barge_in(block_ms: float) -> Measured:
     b = _barge(block_ms)
-    return (f"p50 {_pct(b.total, 50):.0f} ms, p99 {_pct(b.total, 99):.0f} ms "
-            f"(rt {_pct(b.rt_part, 50):.0f}/{_pct(b.rt_part, 99):.0f} + device "
-            f"{_pct(b.device, 50):.0f} ms)")
+    return Measured(pct(b.total, 99), (
+        Also("p50", pct(b.total, 50), "ms"), Also("rt p50", pct(b.rt_part, 50), "ms"),
+        Also("rt p99", pct(b.rt_part, 99), "ms"), Also("device p50", pct(b.device, 50), "ms")))
 
 
-def _rt_part_row(block_ms: float) -> str:
+def _truncation(block_ms: float) -> Measured:
     b = _barge(block_ms)
-    return f"p50 {_pct(b.rt_part, 50):.1f} ms, p99 {_pct(b.rt_part, 99):.1f} ms"
+    errors = [abs(e) for e in b.errors]
+    return Measured(max(errors), (Also("p50", pct(errors, 50), "ms"),
+                                  Also("heard after the flush p50", pct(b.after, 50), "ms")))
 
 
-def _truncation_row(block_ms: float) -> str:
-    b = _barge(block_ms)
-    err = np.abs(b.errors)
-    return (f"p50 {_pct(list(err), 50):.1f} ms, max {err.max():.1f} ms "
-            f"(heard after the flush: p50 {_pct(b.after, 50):.0f} ms)")
+@DEVICES.figure(f"barge-in: speech_started (flush) -> voice silent on the device, {_DEF}", "ms",
+                at_most(25), stat="p99")
+def barge_in_default() -> Measured:
+    return _barge_in(OUTPUT_BLOCK_MS)
 
 
-_DEF = f"{OUTPUT_BLOCK_MS:g} ms blocks (default)"
-FIGURES: list[tuple[str, Callable[[], str], str]] = [
-    (f"barge-in: speech_started (flush) -> voice silent on the device, {_DEF}",
-     lambda: _barge_row(OUTPUT_BLOCK_MS), "p99 <= 25 ms"),
-    (f"  rt's part: flush -> callback hands only fade + silence, {_DEF}",
-     lambda: _rt_part_row(OUTPUT_BLOCK_MS), f"<= one block + {FADE_MS:g} ms fade"),
-    ("barge-in, 20 ms playback blocks (audio.output_block_ms = 20)", lambda: _barge_row(20.0),
-     "p99 <= 25 ms"),
-    (f"truncation error: played position vs audio at the device, {_DEF}",
-     lambda: _truncation_row(OUTPUT_BLOCK_MS), "<= 10 ms"),
-    ("truncation error, 20 ms blocks", lambda: _truncation_row(20.0), "<= 10 ms"),
-    (f"client CPU, audio layer: 48 kHz stereo capture + playback + resampling, {_DEF}",
-     lambda: f"{_audio_cpu(OUTPUT_BLOCK_MS):.1f} % of one core", "<= 5 %"),
-    ("client CPU, audio layer, 20 ms playback blocks",
-     lambda: f"{_audio_cpu(20.0):.1f} % of one core", "<= 5 %"),
-    (f"  floor: the same two streams with empty callbacks (PortAudio + PulseAudio, no rt), {_DEF}",
-     lambda: f"{floor_cpu():.1f} % of one core", ""),
-    ("client CPU, whole `rt talk --plain --echo off` talking with rt serve (mic 24 kHz mono, "
-     "speaker 48 kHz stereo)", lambda: f"{_talk_cpu('off'):.1f} % of one core", "<= 5 %"),
-    ("the same with echo cancelling (--echo aec, the default on real devices)",
-     lambda: f"{_talk_cpu('aec'):.1f} % of one core", ""),
-]
+@DEVICES.figure(f"  rt's part: flush -> callback hands only fade + silence, {_DEF}", "ms",
+                at_most(OUTPUT_BLOCK_MS + FADE_MS), stat="p99")  # one block + the fade
+def barge_in_rt_part() -> Measured:
+    b = _barge(OUTPUT_BLOCK_MS)
+    return Measured(pct(b.rt_part, 99), (Also("p50", pct(b.rt_part, 50), "ms"),))
+
+
+@DEVICES.figure("barge-in, 20 ms playback blocks (audio.output_block_ms = 20)", "ms", at_most(25),
+                stat="p99")
+def barge_in_20ms() -> Measured:
+    return _barge_in(20.0)
+
+
+@DEVICES.figure(f"truncation error: played position vs audio at the device, {_DEF}", "ms",
+                at_most(10), stat="max")
+def truncation_default() -> Measured:
+    return _truncation(OUTPUT_BLOCK_MS)
+
+
+@DEVICES.figure("truncation error, 20 ms blocks", "ms", at_most(10), stat="max")
+def truncation_20ms() -> Measured:
+    return _truncation(20.0)
+
+
+@DEVICES.figure(f"client CPU, audio layer: 48 kHz stereo capture + playback + resampling, {_DEF}",
+                CORE, at_most(5))
+def audio_layer_cpu() -> float:
+    return _audio_cpu(OUTPUT_BLOCK_MS)
+
+
+@DEVICES.figure("client CPU, audio layer, 20 ms playback blocks", CORE, at_most(5))
+def audio_layer_cpu_20ms() -> float:
+    return _audio_cpu(20.0)
+
+
+@DEVICES.figure(f"  floor: the same two streams with empty callbacks (PortAudio + PulseAudio, no rt), {_DEF}",
+                CORE)
+def audio_layer_floor() -> float:
+    return floor_cpu(SINK48, MONITOR48, (48_000, 2))
+
+
+@DEVICES.figure("client CPU, whole `rt talk --plain --echo off` talking with rt serve (mic 24 kHz mono, "
+                "speaker 48 kHz stereo)", CORE, at_most(5))
+def talk_cpu_echo_off() -> float:
+    return _talk_cpu("off")
+
+
+@DEVICES.figure("  rt's part: the same minus the floor of its two streams (empty callbacks, this run)",
+                CORE, at_most(2))
+def talk_cpu_above_floor() -> Measured:
+    whole, floor = _talk_cpu("off"), _talk_floor()
+    return Measured(whole - floor, (Also("whole", whole, "%"), Also("floor", floor, "%")))
+
+
+@DEVICES.figure("the same with echo cancelling (--echo aec, the default on real devices)", CORE)
+def talk_cpu_aec() -> float:
+    return _talk_cpu("aec")
 
 
 if __name__ == "__main__":
-    for name, fn, goal in FIGURES:
-        print(f"{name}: {fn()}   goal {goal}", flush=True)
+    print_rows([DEVICES])

@@ -16,13 +16,12 @@ Two figures, both CPU time over wall time:
   start-up and shutdown. The figure is dashboard minus plain. The WAV devices stand in for the
   audio path; real devices cost more, and the same in both modes.
 
-`python scripts/bench_dashboard.py` prints both; `FIGURES` feeds `make bench` (bench_extra.py).
+`python scripts/bench_dashboard.py` prints both; the `DASHBOARD` section feeds `make bench`.
 """
 
 from __future__ import annotations
 
 import fcntl
-import functools
 import math
 import os
 import pty
@@ -41,8 +40,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench_rows import Also, Measured, Section, at_most, print_rows, process_cpu_s, shared
 
 RT = Path(sys.executable).parent / "rt"
 WIDTH, HEIGHT = 120, 40
@@ -185,16 +183,6 @@ def _conversation_wav(path: Path, seconds: float) -> None:
         w.writeframes(pcm)
 
 
-def _proc_cpu_s(pid: int) -> float | None:
-    """utime + stime of a process (all its threads), seconds; None once it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _run_talk(url: str, wav: Path, workdir: Path, plain: bool, window: tuple[float, float]) -> float:
     """% of one core used by `rt talk` between `window` seconds after it started."""
     master, slave = pty.openpty()
@@ -225,9 +213,9 @@ def _run_talk(url: str, wav: Path, workdir: Path, plain: bool, window: tuple[flo
     reader.start()
     try:
         time.sleep(window[0])
-        cpu0, t0 = _proc_cpu_s(proc.pid), time.monotonic()
+        cpu0, t0 = process_cpu_s(proc.pid), time.monotonic()
         time.sleep(window[1] - window[0])
-        cpu1, t1 = _proc_cpu_s(proc.pid), time.monotonic()
+        cpu1, t1 = process_cpu_s(proc.pid), time.monotonic()
         if cpu0 is None or cpu1 is None or proc.poll() is not None:
             raise RuntimeError(f"rt talk ended before the window ({'plain' if plain else 'dashboard'}); "
                                f"last output: {bytes(screen[-300:])!r}")
@@ -273,47 +261,36 @@ def bench_talk_cpu(window: tuple[float, float] = (3.0, 18.0)) -> tuple[float, fl
 # ------------------------------------------------------------------ figures
 
 
+DASHBOARD = Section("dashboard")
 LONG_SESSION_ROWS = 500  # ~250 exchanges: an hour-long conversation
 
 
-@functools.cache
+@shared
 def _render(rows: int = 22) -> tuple[float, float, int]:
     return bench_render_cpu(rows=rows)
 
 
-@functools.cache
-def _talk() -> tuple[float, float]:
-    return bench_talk_cpu()
-
-
-def bench_dashboard_cpu() -> tuple[float, float]:
-    """(% of one core the dashboard's rendering adds, % the dashboard adds to a whole `rt talk`
-    over --plain)."""
-    busy, idle, _ = _render()
-    dash, plain = _talk()
-    return busy - idle, dash - plain
-
-
-def _render_figure(rows: int = 22) -> str:
+def _render_figure(rows: int) -> Measured:
     busy, idle, frames = _render(rows)
-    return f"{busy - idle:.2f} % of a core ({frames} frames in 5 s; loop alone {idle:.2f} %)"
+    return Measured(busy - idle, (Also("frames in 5 s", frames), Also("loop alone", idle, "%")))
 
 
-def _talk_figure() -> str:
-    dash, plain = _talk()
-    return f"+{dash - plain:.2f} % (dashboard {dash:.2f} %, --plain {plain:.2f} %)"
+@DASHBOARD.figure("dashboard rendering, 4 frames/s, 120x40, changing view", "% of a core", at_most(2))
+def render_cpu() -> Measured:
+    return _render_figure(22)
 
 
-FIGURES: list[tuple[str, Callable[[], str], str]] = [
-    ("dashboard rendering, 4 frames/s, 120x40, changing view", _render_figure,
-     "<= 2 % of one core"),
-    (f"the same, {LONG_SESSION_ROWS} transcript lines on record",
-     lambda: _render_figure(LONG_SESSION_ROWS), "<= 2 % of one core"),
-    ("`rt talk` CPU, dashboard vs --plain (rt serve, WAV devices, 15 s)", _talk_figure,
-     "<= 2 % on top of audio"),
-]
+@DASHBOARD.figure(f"the same, {LONG_SESSION_ROWS} transcript lines on record", "% of a core", at_most(2))
+def render_cpu_long() -> Measured:
+    return _render_figure(LONG_SESSION_ROWS)
+
+
+@DASHBOARD.figure("`rt talk` CPU, dashboard vs --plain (rt serve, WAV devices, 15 s)", "% of a core",
+                  at_most(2))
+def talk_dashboard_cpu() -> Measured:
+    dash, plain = bench_talk_cpu()
+    return Measured(dash - plain, (Also("dashboard", dash, "%"), Also("--plain", plain, "%")))
 
 
 if __name__ == "__main__":
-    for name, fn, goal in FIGURES:
-        print(f"{name}: {fn()}   goal {goal}", flush=True)
+    print_rows([DASHBOARD])

@@ -19,11 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from realtime_cli.testing.echo_room import EchoRoom  # noqa: E402
-from realtime_cli.testing.talk import (  # noqa: E402
+from realtime_cli.testing.echo_room import EchoRoom
+from realtime_cli.testing.talk import (
     INTERRUPTION,
     QUESTION,
     InProcessServer,
