@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -58,16 +57,20 @@ async def test_failing_tool_reports_exit_code_and_last_stderr_line(tmp_path: Pat
 async def test_slow_tool_times_out_and_is_killed_with_its_children(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     runner = ToolRunner([decl("slow", SLOW_TOOL, tmp_path, str(pid_file), timeout_s=0.5)])
-    started = time.monotonic()
-    out = json.loads(await runner.run("slow", "{}"))
-    assert time.monotonic() - started < 5
+    out = json.loads(await asyncio.wait_for(runner.run("slow", "{}"), timeout=5))
     assert out == {"error": "tool 'slow' timed out after 0.5 s"}
     if pid_file.exists() and pid_file.read_text():
         child = int(pid_file.read_text())
-        for _ in range(100):  # SIGKILL is immediate, reaping by init may take a moment
-            if not _alive(child):
-                break
-            await asyncio.sleep(0.02)
+        try:
+            pidfd = os.pidfd_open(child)
+        except ProcessLookupError:
+            pidfd = None  # already gone
+        if pidfd is not None:
+            try:
+                async with asyncio.timeout(2):  # SIGKILL is immediate; the exit may take a moment
+                    await _readable(pidfd)
+            finally:
+                os.close(pidfd)
         assert not _alive(child)
 
 
@@ -75,6 +78,17 @@ async def test_tiny_timeout(tmp_path: Path) -> None:
     runner = ToolRunner([decl("slow", "import time; time.sleep(30)", tmp_path, timeout_s=0.2)])
     out = json.loads(await runner.run("slow", "{}"))
     assert out == {"error": "tool 'slow' timed out after 0.2 s"}
+
+
+async def _readable(fd: int) -> None:
+    """Return once `fd` is readable: a pidfd when its process has exited, a FIFO when written."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
 
 
 def _alive(pid: int) -> bool:
@@ -128,18 +142,23 @@ async def test_killed_by_signal(tmp_path: Path) -> None:
 
 
 async def test_cancelled_run_kills_the_tool(tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
-    script = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(30)"
+    fifo = tmp_path / "pid"
+    os.mkfifo(fifo)
+    script = f"import os, time; open({str(fifo)!r}, 'w').write(str(os.getpid())); time.sleep(30)"
     runner = ToolRunner([decl("slow", script, tmp_path)])
     task = asyncio.create_task(runner.run("slow", "{}"))
-    for _ in range(200):
-        if pid_file.exists() and pid_file.read_text():
-            break
-        await asyncio.sleep(0.01)
+    # Opened for writing too, so the FIFO never reads as closed before the tool opens it.
+    fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        async with asyncio.timeout(10):
+            await _readable(fd)  # the tool is running and has written its pid
+        pid = int(os.read(fd, 64))
+    finally:
+        os.close(fd)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not _alive(int(pid_file.read_text()))
+    assert not _alive(pid)
 
 
 # ------------------------------------------------------------------ declarations

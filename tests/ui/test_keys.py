@@ -233,7 +233,7 @@ async def main():
     keys.start()  # no context manager: only atexit or the signal handler can restore
     print("ready", flush=True)
     if sys.argv[1] == "sigterm":
-        await asyncio.sleep(30)
+        await asyncio.Event().wait()  # until the signal ends the process
     sys.exit(3)
 
 asyncio.run(main())
