@@ -19,7 +19,7 @@ import numpy.typing as npt
 from echo_sim import SETTINGS  # the service's server_vad defaults
 
 from realtime_cli.audio.echo import make_echo
-from realtime_cli.audio.echo_record import NEAR, EchoCall, load, replay
+from realtime_cli.audio.echo.record import NEAR, EchoCall, load, replay
 from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector
 
 

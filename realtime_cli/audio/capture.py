@@ -30,7 +30,7 @@ from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH
 from realtime_cli.errors import AudioDeviceError
 
 if TYPE_CHECKING:
-    from realtime_cli.audio.echo_link import EchoLink
+    from realtime_cli.audio.echo.link import EchoLink
 
 _LOST = None  # queued when the device is gone
 

@@ -26,7 +26,7 @@ from realtime_cli.audio.jitter import FADE_MS
 from realtime_cli.errors import AudioDeviceError
 
 if TYPE_CHECKING:
-    from realtime_cli.audio.echo_link import EchoLink
+    from realtime_cli.audio.echo.link import EchoLink
 
 # The voice stops at most one block plus the device's latency after a flush, and the ALSA
 # `pulse` device's latency is 2 x blocksize: 5 ms blocks put barge-in-to-silence near 20 ms

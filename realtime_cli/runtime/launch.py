@@ -22,7 +22,7 @@ from realtime_cli.core.session import SessionCore
 from realtime_cli.transport.endpoint import Endpoint
 
 if TYPE_CHECKING:
-    from realtime_cli.audio.echo_link import EchoLink
+    from realtime_cli.audio.echo.link import EchoLink
 
 
 @dataclass(slots=True, kw_only=True)
@@ -79,9 +79,9 @@ def open_audio(conv: Conversation) -> tuple[AudioSource, AudioSink]:
 
 
 def _echo_link(mode: str) -> EchoLink:
-    """The echo processor for `mode`, recorded to $RT_ECHO_RECORD when set (see echo_record)."""
+    """The echo processor for `mode`, recorded to $RT_ECHO_RECORD when set (see echo.record)."""
     from realtime_cli.audio.echo import EchoProcessor, make_echo
-    from realtime_cli.audio.echo_link import EchoLink
+    from realtime_cli.audio.echo.link import EchoLink
     from realtime_cli.errors import AudioDeviceError
 
     try:
@@ -90,7 +90,7 @@ def _echo_link(mode: str) -> EchoLink:
         print(f"rt: warning: {exc.message}; using --echo half-duplex", file=sys.stderr)
         processor = make_echo("half-duplex")
     if record := os.environ.get("RT_ECHO_RECORD"):
-        from realtime_cli.audio.echo_record import EchoRecorder
+        from realtime_cli.audio.echo.record import EchoRecorder
 
         processor = EchoRecorder(processor, Path(record))
     return EchoLink(processor)

@@ -9,13 +9,19 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from realtime_cli.audio import echo, speexdsp
+from realtime_cli.audio.echo import ECHO_MODES, EchoProcessor, EchoStats, make_echo, speexdsp
+from realtime_cli.audio.echo.aec import SpeexAec
+from realtime_cli.audio.echo.delay import DELAY_MARGIN_S
+from realtime_cli.audio.echo.gate import CHUNK_S, HANGOVER_S
+from realtime_cli.audio.echo.half_duplex import HalfDuplex
+from realtime_cli.audio.echo.timeline import Anchor, Reference
 from realtime_cli.errors import AudioDeviceError
 from tests.e2e.support import speech
 
@@ -67,7 +73,7 @@ def mic(far: npt.NDArray[np.int16], h: npt.NDArray[np.float64],
     return np.clip(np.round(y), -32768, 32767).astype(np.int16)
 
 
-def run(proc: echo.EchoProcessor, far: npt.NDArray[np.int16], near: npt.NDArray[np.int16],
+def run(proc: EchoProcessor, far: npt.NDArray[np.int16], near: npt.NDArray[np.int16],
         *, block: int = BLOCK, jitter_s: float = 0.0, gap_at: int | None = None,
         near_wander: Callable[[float], float] | None = None,
         far_wander: Callable[[float], float] | None = None) -> npt.NDArray[np.int16]:
@@ -107,7 +113,7 @@ def test_the_canceller_alone_removes_echo_after_warmup(delay_ms: float) -> None:
     """speexdsp without the residual gate (measured: 35, 31, 28 dB after 3 s)."""
     far = assistant()
     near = mic(far, room(delay_ms, 0.5))
-    proc = echo.SpeexAec(RATE, residual_gate=False)
+    proc = SpeexAec(RATE, residual_gate=False)
     out = run(proc, far, near)
     assert len(out) == len(far) // BLOCK * BLOCK
     assert proc.gated_blocks == 0
@@ -120,7 +126,7 @@ def test_the_canceller_alone_removes_echo_after_warmup(delay_ms: float) -> None:
 def test_aec_with_its_gate_leaves_no_audible_echo(delay_ms: float) -> None:
     far = assistant()
     near = mic(far, room(delay_ms, 0.5))
-    proc = echo.make_echo("aec")
+    proc = make_echo("aec")
     out = run(proc, far, near)
     assert reduction_db(near[WARM:len(out)], out[WARM:]) >= 40  # measured 51 dB
 
@@ -131,7 +137,7 @@ def test_aec_keeps_a_second_talker_during_double_talk() -> None:
     user = np.zeros(len(far))
     words = talker().astype(np.float64) * 0.8
     user[start:start + len(words)] = words[: len(far) - start]
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far, mic(far, room(80, 0.5), user)).astype(np.float64)
     span = slice(start, start + len(words))
     clean = user[span]
@@ -157,7 +163,7 @@ def test_aec_hears_a_user_quieter_than_the_echo() -> None:
     echo_only = mic(far, room(80, 0.5))
     span = slice(start, start + len(words))
     assert 10 * np.log10(level(user[span]) / level(echo_only[span])) < -6  # under the echo
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far, mic(far, room(80, 0.5), user))
     assert 10 * np.log10(level(out[span]) / level(user[span])) > -6
     proc.close()
@@ -165,7 +171,7 @@ def test_aec_hears_a_user_quieter_than_the_echo() -> None:
 
 def test_aec_gates_while_warming_up() -> None:
     far = assistant()
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far[: RATE // 2], mic(far, room(80, 0.5))[: RATE // 2])
     stats = proc.stats()
     assert stats.warming_up and not stats.converged and stats.active
@@ -177,7 +183,7 @@ def test_aec_gates_while_warming_up() -> None:
 def test_aec_output_length_matches_any_block_size() -> None:
     far = assistant()[: 2 * RATE]
     near = mic(far, room(20, 0.5))
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     rng = np.random.default_rng(5)
     i = 0
     while i < len(far) - 700:
@@ -194,7 +200,7 @@ def test_aec_output_length_matches_any_block_size() -> None:
 def test_jittered_timestamps_do_not_break_convergence() -> None:
     far = assistant()
     near = mic(far, room(80, 0.5))
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far, near, jitter_s=0.001)
     assert proc._near_anchor.reanchors == 0 and proc._far_anchor.reanchors == 0
     assert reduction_db(near[4 * RATE:len(out)], out[4 * RATE:]) >= 25
@@ -211,7 +217,7 @@ def pulse_like_wander(s: float) -> float:
 def test_wandering_capture_stamps_do_not_move_the_echo_path() -> None:
     far = assistant()
     near = mic(far, room(80, 0.5))
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far, near, jitter_s=0.001, near_wander=pulse_like_wander)
     assert proc._near_anchor.reanchors == 0 and abs(proc._near_anchor.slid) <= 24
     assert reduction_db(near[4 * RATE:len(out)], out[4 * RATE:]) >= 25
@@ -224,7 +230,7 @@ def test_speaker_stamps_that_jump_under_load_let_no_echo_through() -> None:
     # for a while and the canceller leaks; the gate must not take that for the user.
     far = assistant()
     near = mic(far, room(80, 0.5))
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far, near, far_wander=lambda s: 0.025 if 5.0 <= s < 7.5 else 0.0)
     assert proc._far_anchor.reanchors == 2
     assert reduction_db(near[WARM:len(out)], out[WARM:]) >= 40
@@ -241,7 +247,7 @@ def test_a_playback_glitch_the_stamps_do_not_show_lets_no_echo_through() -> None
     gap = np.zeros(30 * RATE // 1000, dtype=np.int16)
     late = np.concatenate([far[:glitch], gap, far[glitch:]])[: len(far)]
     near = mic(late, room(80, 0.5))
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far, near)
     assert proc.path_changes == 1  # the delay estimate found the new path
     assert reduction_db(near[WARM:len(out)], out[WARM:]) >= 40
@@ -249,7 +255,7 @@ def test_a_playback_glitch_the_stamps_do_not_show_lets_no_echo_through() -> None
 
 
 def test_the_anchor_follows_a_clock_drift_between_devices() -> None:
-    anchor = echo._Anchor(RATE)
+    anchor = Anchor(RATE)
     ppm, block = 100e-6, BLOCK  # a 100 ppm drift for two minutes: 12 ms
     for k in range(2 * 60 * 50):
         start = anchor.place(T0 + k * block / RATE * (1 + ppm), block)
@@ -261,7 +267,7 @@ def test_the_anchor_follows_a_clock_drift_between_devices() -> None:
 def test_a_timestamp_jump_reanchors_both_streams() -> None:
     far = assistant()
     near = mic(far, room(80, 0.5))
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far, near, gap_at=100 * BLOCK)
     assert proc._near_anchor.reanchors == 1 and proc._far_anchor.reanchors == 1
     # Both streams skipped the same 100 ms, so the echo path is unchanged and stays cancelled.
@@ -270,7 +276,7 @@ def test_a_timestamp_jump_reanchors_both_streams() -> None:
 
 
 def test_reference_reads_what_was_at_the_dac_and_zeros_elsewhere() -> None:
-    ref = echo._Reference(RATE)
+    ref = Reference(RATE)
     ref.write(1000, np.arange(1, 101, dtype=np.int16))
     ref.write(1200, np.full(10, 7, dtype=np.int16))  # a gap: 1100..1199 played silence
     got = ref.read(990, 1215)
@@ -285,7 +291,7 @@ def test_reference_reads_what_was_at_the_dac_and_zeros_elsewhere() -> None:
 
 def test_half_duplex_mutes_echo_only_blocks() -> None:
     far = assistant()
-    proc = echo.make_echo("half-duplex")
+    proc = make_echo("half-duplex")
     out = run(proc, far, mic(far, room(80, 0.5)))
     stats = proc.stats()
     assert stats.mode == "half-duplex" and stats.gated_blocks > 0
@@ -300,7 +306,7 @@ def test_half_duplex_passes_clearly_louder_user_speech() -> None:
     words = talker().astype(np.float64) * 2.0
     user[start:start + len(words)] = words[: len(far) - start]
     near = mic(far, room(80, 0.5), user)
-    out = run(echo.make_echo("half-duplex"), far, near)
+    out = run(make_echo("half-duplex"), far, near)
     span = slice(start, start + len(words))
     assert level(out[span]) > 0.7 * level(near[span])  # measured 0.89
     assert reduction_db(near[2 * RATE:start], out[2 * RATE:start]) >= 30  # the answer alone: muted
@@ -309,7 +315,7 @@ def test_half_duplex_passes_clearly_louder_user_speech() -> None:
 def test_half_duplex_passes_everything_when_the_far_end_is_silent() -> None:
     near = talker()
     far = np.zeros_like(near)
-    out = run(echo.make_echo("half-duplex"), far, near)
+    out = run(make_echo("half-duplex"), far, near)
     assert np.array_equal(out, near[: len(out)])
 
 
@@ -319,17 +325,35 @@ def test_half_duplex_passes_everything_when_the_far_end_is_silent() -> None:
 def test_off_is_identity_and_reports_activity() -> None:
     far = assistant()[: RATE]
     near = mic(far, room(20, 0.5))
-    proc = echo.make_echo("off")
+    proc = make_echo("off")
     out = run(proc, far, near)
     assert np.array_equal(out, near[: len(out)])
-    assert proc.stats() == echo.EchoStats(mode="off", active=True, converged=False, warming_up=False,
+    assert proc.stats() == EchoStats(mode="off", active=True, converged=False, warming_up=False,
                                           echo_return_loss_db=0.0, gated_blocks=0)
 
 
 def test_unknown_mode_is_a_one_line_value_error() -> None:
     with pytest.raises(ValueError, match="unknown echo mode 'loud'") as info:
-        echo.make_echo("loud")
+        make_echo("loud")
     assert "\n" not in str(info.value)
+
+
+def test_each_mode_name_makes_its_processor() -> None:
+    for mode in ECHO_MODES:
+        proc = make_echo(mode)
+        assert proc.mode == mode
+        proc.close()
+
+
+def test_the_mode_names_load_without_numpy() -> None:
+    """The settings check `audio.echo` against ECHO_MODES on every start (`rt --help` too): the
+    package must not pull numpy in until a processor is made."""
+    code = ("import sys; from realtime_cli.audio.echo import ECHO_MODES, EchoStats; "
+            "assert 'numpy' not in sys.modules, 'numpy loaded'; "
+            "from realtime_cli.audio.echo import make_echo; make_echo('off'); "
+            "assert 'numpy' in sys.modules, 'the probe cannot see numpy'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def test_missing_library_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -339,9 +363,9 @@ def test_missing_library_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(speexdsp, "_lib", None)
     monkeypatch.setattr(speexdsp, "_load", missing)
     with pytest.raises(AudioDeviceError, match="apt-get install libspeexdsp1") as info:
-        echo.make_echo("aec")
+        make_echo("aec")
     assert "\n" not in info.value.message
-    assert isinstance(echo.make_echo("half-duplex"), echo.HalfDuplex)  # needs no library
+    assert isinstance(make_echo("half-duplex"), HalfDuplex)  # needs no library
 
 
 # ------------------------------------------------------------------------ delay, pass-through
@@ -356,13 +380,13 @@ def test_aec_passes_the_user_bit_exact_when_the_far_end_is_silent() -> None:
     near_talk = np.zeros(len(far))
     near_talk[len(answer) + RATE // 2:] = user
     near = mic(far, room(80, 0.5), near_talk)
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far, near)
-    quiet = len(answer) + round((echo.HANGOVER_S + echo.CHUNK_S) * RATE) + BLOCK  # block-aligned margin
+    quiet = len(answer) + round((HANGOVER_S + CHUNK_S) * RATE) + BLOCK  # block-aligned margin
     assert np.array_equal(out[quiet:], near[quiet:len(out)])
     assert not proc.stats().active
     proc.close()
-    silent = echo.SpeexAec(RATE)
+    silent = SpeexAec(RATE)
     out = run(silent, np.zeros_like(user), user)
     assert np.array_equal(out, user[: len(out)])
     silent.close()
@@ -372,10 +396,10 @@ def test_aec_estimates_the_echo_delay_and_follows_a_path_change() -> None:
     far = assistant()
     half = len(far) // 2 // BLOCK * BLOCK
     near = np.concatenate([mic(far, room(150, 0.5))[:half], mic(far, room(40, 0.4))[half:]])
-    proc = echo.SpeexAec(RATE)
+    proc = SpeexAec(RATE)
     out = run(proc, far[:half], near[:half])
     assert proc.delay is not None and abs(proc.delay - 150 * RATE // 1000) <= RATE // 1000
-    assert proc.shift == proc.delay - round(echo.DELAY_MARGIN_S * RATE)
+    assert proc.shift == proc.delay - round(DELAY_MARGIN_S * RATE)
     assert reduction_db(near[WARM:half], out[WARM:]) >= 40  # the short, pre-shifted filter + gate
     for i in range(half, len(far) - BLOCK + 1, BLOCK):  # the same stream goes on in another room
         proc.far(far[i:i + BLOCK], T0 + i / RATE)
@@ -387,10 +411,8 @@ def test_aec_estimates_the_echo_delay_and_follows_a_path_change() -> None:
 
 def test_the_reference_ring_matches_a_plain_timeline() -> None:
     """Random writes (with gaps, wrapping the ring) and reads against a dict of every sample."""
-    from realtime_cli.audio.echo import _Reference
-
     rng = np.random.default_rng(1)
-    ring, truth, pos = _Reference(RATE), {}, 1000
+    ring, truth, pos = Reference(RATE), {}, 1000
     for _ in range(400):
         gap = int(rng.integers(0, 3)) * int(rng.integers(0, 3000))
         data = rng.integers(-30000, 30000, int(rng.integers(1, 5000))).astype(np.int16)

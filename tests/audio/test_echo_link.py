@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from realtime_cli.audio.echo import EchoStats, make_echo
-from realtime_cli.audio.echo_link import EchoLink
+from realtime_cli.audio.echo.link import EchoLink
 
 
 class Recorder:

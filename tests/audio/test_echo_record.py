@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime_cli.audio import echo
-from realtime_cli.audio.echo_record import FAR, NEAR, EchoRecorder, load, replay
+from realtime_cli.audio.echo.aec import SpeexAec
+from realtime_cli.audio.echo.half_duplex import PassThrough
+from realtime_cli.audio.echo.record import FAR, NEAR, EchoRecorder, load, replay
 
 from .test_echo import BLOCK, RATE, T0, assistant, mic, room, talker
 
@@ -20,7 +21,7 @@ def test_a_recording_replays_to_the_same_output(tmp_path: Path) -> None:
     user[5 * RATE: 5 * RATE + len(words)] = words  # someone talks over the answer: output to compare
     near = mic(far, room(80, 0.5), user)
     path = tmp_path / "echo.npz"
-    recorder = EchoRecorder(echo.SpeexAec(RATE), path)
+    recorder = EchoRecorder(SpeexAec(RATE), path)
     sent = []
     for i in range(0, len(far) - BLOCK + 1, BLOCK):
         for k in range(4):  # the speaker's 5 ms blocks, then the microphone's 20 ms one
@@ -34,7 +35,7 @@ def test_a_recording_replays_to_the_same_output(tmp_path: Path) -> None:
     assert [c.kind for c in calls[:5]] == [FAR, FAR, FAR, FAR, NEAR]
     assert calls[4].t == T0 + 0.0004 and np.array_equal(calls[4].pcm, near[:BLOCK])
     assert np.count_nonzero(np.concatenate(sent)) > RATE // 2  # the second voice got through
-    fresh = echo.SpeexAec(RATE)
+    fresh = SpeexAec(RATE)
     outs = replay(calls, fresh)
     fresh.close()
     assert len(outs) == len(sent)
@@ -45,7 +46,7 @@ def test_a_recording_replays_to_the_same_output(tmp_path: Path) -> None:
 
 def test_a_recording_that_cannot_be_written_is_one_warning(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    recorder = EchoRecorder(echo.PassThrough(RATE), tmp_path / "missing" / "echo.npz")
+    recorder = EchoRecorder(PassThrough(RATE), tmp_path / "missing" / "echo.npz")
     recorder.near(np.zeros(BLOCK, dtype=np.int16), T0)
     recorder.close()
     err = capsys.readouterr().err

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from realtime_cli.audio.convert import Resampler
-from realtime_cli.audio.echo import EchoProcessor, EchoStats
+from realtime_cli.audio.echo.interface import EchoProcessor, EchoStats
 from realtime_cli.audio.pcm import SAMPLE_RATE
 
 Int16Array = npt.NDArray[np.int16]

@@ -5,7 +5,8 @@ needs (no compiler, no SWIG, no headers at install time). Constants are copied f
 `speex/speex_echo.h` and `speex/speex_preprocess.h` of speexdsp 1.2.1.
 
 Both classes own native state: call `close()` when done (`__del__` is only a safety net). They
-are not thread-safe; `audio/echo.py` serialises every call.
+are not thread-safe; the echo processor that owns them (`canceller.FramedCanceller`) is
+run on one thread.
 """
 
 from __future__ import annotations

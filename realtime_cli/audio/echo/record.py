@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from realtime_cli.audio.echo import EchoProcessor, EchoStats
+from realtime_cli.audio.echo.interface import EchoProcessor, EchoStats
 
 Int16Array = npt.NDArray[np.int16]
 FAR, NEAR = 0, 1

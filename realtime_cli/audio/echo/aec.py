@@ -1,0 +1,140 @@
+"""`aec`: the canceller, then the half-duplex gate on what it leaves (the residual gate).
+
+Per microphone block: the raw gate says whether the far end is audible and how loud the echo
+path is; the delay tracker keeps the reference pre-shifted; the canceller runs; the residual
+gate, with the double-talk checks, decides whether what is left is the user or echo.
+
+The residual gate's learned echo level starts high (strict: nothing leaks while the canceller
+converges) and falls as the canceller converges, so a user over the echo passes once it has.
+When the delay moves (the room or the device changed) the canceller restarts and the residual
+gate re-learns its level quickly for `RELEARN_S`. When either stream's timeline skips (an
+underrun, a stall: measured on PulseAudio under load), the residual gate goes back to the raw
+echo level, as strict as half-duplex, and relaxes at its usual pace as the canceller recovers.
+When nothing has played within the echo hangover, the microphone passes bit-exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from realtime_cli.audio.echo.canceller import FILTER_S, FramedCanceller
+from realtime_cli.audio.echo.convergence import ConvergenceMeter
+from realtime_cli.audio.echo.delay import DelayTracker, Shift
+from realtime_cli.audio.echo.double_talk import DoubtTracker, Onset, correlates_with_far, judge_onset
+from realtime_cli.audio.echo.energy import energy
+from realtime_cli.audio.echo.gate import EchoGate
+from realtime_cli.audio.echo.half_duplex import TimelineProcessor
+from realtime_cli.audio.echo.interface import EchoStats
+
+RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
+
+
+class SpeexAec(TimelineProcessor):
+    """speexdsp echo canceller + residual suppressor + residual gate.
+
+    The output lags the input by one 10 ms frame, as `canceller` explains; output length always
+    equals input length.
+    """
+
+    mode = "aec"
+
+    def __init__(self, rate: int, *, filter_s: float = FILTER_S, echo_suppress_db: int = -40,
+                 echo_suppress_active_db: int = -15, residual_gate: bool = True) -> None:
+        """`residual_gate=False` leaves only speexdsp: for measuring the canceller on its own."""
+        super().__init__(rate)
+        self.residual_gate = residual_gate
+        self._canceller = FramedCanceller(rate, filter_s=filter_s, echo_suppress_db=echo_suppress_db,
+                                          echo_suppress_active_db=echo_suppress_active_db)
+        self._convergence = ConvergenceMeter(rate)
+        self._residual = EchoGate(rate)  # the same gate on the canceller's output
+        self._delay = DelayTracker(rate, self._canceller.frame)
+        self._doubt = DoubtTracker(rate)
+        self._jumps = 0  # anchor jumps seen so far, both streams
+        self._passing = False  # the last block passed as the user's (double talk)
+        self._passed_at = -(1 << 62)  # end of the last such block (sample)
+
+    @property
+    def delay(self) -> int | None:
+        """The estimated echo delay, samples."""
+        return self._delay.delay
+
+    @property
+    def shift(self) -> int:
+        """The reference is read this many samples earlier: delay - margin."""
+        return self._delay.shift
+
+    @property
+    def path_changes(self) -> int:
+        return self._delay.path_changes
+
+    def _skipped(self) -> bool:
+        """Did either stream's timeline just jump (a stall, an underrun, a restarted stream)?
+        The far audio then lines up with the echo differently, whatever the stamps say."""
+        jumps = self._far_anchor.reanchors + self._near_anchor.reanchors
+        skipped, self._jumps = jumps != self._jumps, jumps
+        return skipped
+
+    def _process(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> npt.NDArray[np.int16]:
+        raw = self._classify(pcm, start, stop)
+        if self._skipped():  # back to half-duplex strictness until the canceller re-converges
+            self._residual.distrust(self._gate.erl_db)
+        self._follow_delay(pcm, start, stop)
+        shift = self._delay.shift
+        out = self._canceller.run(pcm, self._ref.read(start - shift, stop - shift))
+        if raw == "idle":  # nothing played within the echo hangover: the user, untouched
+            self._passing = False
+            return pcm
+        doubt = self._doubt.doubt(self._near_energy, self._canceller.gain_db, stop)
+        residual = self._residual.classify(energy(out), self._far_peak, start, stop, doubt)
+        if residual == "user" and raw != "user":
+            residual = self._second_look(stop)
+        self._passing = residual in ("user", "hold")
+        if self._passing:
+            self._passed_at = stop
+        if raw == "echo" and residual == "echo":
+            self._convergence.learn(pcm, out)
+        if residual == "echo" and self.residual_gate:
+            self.gated_blocks += 1
+            return np.zeros_like(out)
+        return out
+
+    def _follow_delay(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> None:
+        """Re-estimate the echo delay; when the pre-shift moves, restart the canceller on it."""
+        moved = self._delay.follow(self._ref, pcm, start, stop, self._passed_at)
+        if moved is None:
+            return
+        self._canceller.reset()
+        if moved is Shift.MOVED:  # the gate's echo level was learned on the old path: let it fall fast
+            self._residual.relearn(stop + round(RELEARN_S * self.rate))
+
+    def _second_look(self, stop: int) -> str:
+        """The residual gate hears the user where the raw gate heard only echo: `user`, or `echo`
+        when a double-talk check says the canceller got the echo wrong."""
+        if not self._passing:  # speech onset: the user was not already talking
+            onset = judge_onset(self._canceller.gain_db)
+            if onset is Onset.SLIPPED:  # echo it misses: as strict as the raw gate until it recovers
+                self._residual.overrule()
+                self._residual.distrust(self._gate.erl_db)
+                return "echo"
+            if onset is Onset.HALF_LEARNED:  # mute this block only, judge the next afresh
+                self._residual.overrule(learn=False)
+                return "echo"
+        recent_end = stop - self._canceller.pending
+        if correlates_with_far(self._canceller.recent, self._ref, recent_end, self._gate.lookback):
+            self._residual.overrule()  # the echo path changed: this is echo the filter missed
+            return "echo"
+        return "user"
+
+    def erle_db(self) -> float:
+        return self._convergence.erle_db()
+
+    def stats(self) -> EchoStats:
+        converged = self._convergence.converged
+        return EchoStats(mode=self.mode, active=self._gate.active, converged=converged,
+                         warming_up=not converged, echo_return_loss_db=round(self.erle_db(), 1),
+                         gated_blocks=self.gated_blocks)
+
+    def close(self) -> None:
+        """Free the native state."""
+        self._canceller.close()

@@ -1,0 +1,72 @@
+"""speexdsp's echo canceller and residual echo suppressor, run on whole 10 ms frames.
+
+Microphone blocks of any length go in; whole frames run through the canceller and then the
+preprocessor (speexdsp's residual echo suppressor, fed by the canceller's state). The output
+lags the input by one 10 ms frame (the preprocessor's overlap-add), plus, for blocks that are
+not whole 10 ms frames, a constant < 10 ms of buffering set by the first block; output length
+always equals input length.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from realtime_cli.audio.echo.energy import db, energy
+from realtime_cli.audio.echo.speexdsp import EchoCanceller, Preprocessor
+
+FRAME_S = 0.01  # speexdsp's frame
+FILTER_S = 0.12  # reverb tail + slack around the pre-shift (`delay`); short filters re-converge fast
+RECENT_S = 0.1  # linear output kept for `double_talk.correlates_with_far`
+
+
+class FramedCanceller:
+    """The canceller's state, the partial frame waiting for its rest, and two readings of the
+    frames it last ran: `gain_db` (output over input energy: > 0 dB means it added energy) and
+    `recent`, its linear output before the non-linear suppressor distorts it."""
+
+    def __init__(self, rate: int, *, filter_s: float, echo_suppress_db: int,
+                 echo_suppress_active_db: int) -> None:
+        self.frame = round(FRAME_S * rate)
+        self._aec = EchoCanceller(self.frame, round(filter_s * rate), rate)
+        self._pre = Preprocessor(self.frame, rate, echo=self._aec, echo_suppress_db=echo_suppress_db,
+                                 echo_suppress_active_db=echo_suppress_active_db)
+        self._pending_near = np.zeros(0, dtype=np.int16)
+        self._pending_ref = np.zeros(0, dtype=np.int16)
+        self._out = np.zeros(0, dtype=np.int16)
+        self._recent_len = round(RECENT_S * rate)
+        self.recent = np.zeros(0, dtype=np.int16)
+        self.gain_db = 0.0
+
+    @property
+    def pending(self) -> int:
+        """Microphone samples waiting for a whole frame: the linear output ends this far back."""
+        return len(self._pending_near)
+
+    def run(self, pcm: npt.NDArray[np.int16], ref: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        """Cancel `ref` (the far audio aligned with `pcm`, as long) out of `pcm`; as long as `pcm`."""
+        self._pending_near = np.concatenate([self._pending_near, pcm])
+        self._pending_ref = np.concatenate([self._pending_ref, ref])
+        whole = len(self._pending_near) // self.frame * self.frame
+        linear = [self._aec.cancel(self._pending_near[i:i + self.frame], self._pending_ref[i:i + self.frame])
+                  for i in range(0, whole, self.frame)]
+        if linear:
+            ran = np.concatenate(linear)
+            self.recent = np.concatenate([self.recent, ran])[-self._recent_len:]
+            self.gain_db = db((energy(ran) + 1.0) / (energy(self._pending_near[:whole]) + 1.0))
+        self._out = np.concatenate([self._out, *(self._pre.run(x) for x in linear)])
+        self._pending_near, self._pending_ref = self._pending_near[whole:], self._pending_ref[whole:]
+        n = len(pcm)
+        if len(self._out) < n:  # only until the lag settles: at most one frame, once
+            self._out = np.concatenate([np.zeros(n - len(self._out), dtype=np.int16), self._out])
+        out, self._out = self._out[:n], self._out[n:]
+        return out
+
+    def reset(self) -> None:
+        """Forget the learned echo path (it moved)."""
+        self._aec.reset()
+
+    def close(self) -> None:
+        """Free the native state; the preprocessor first, as it points into the canceller."""
+        self._pre.close()
+        self._aec.close()
