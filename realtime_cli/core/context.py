@@ -47,6 +47,7 @@ class Context:
         self.seq = next_seq
         self._event_seq = 0
         self.last_activity = now
+        self.connection = 0  # index of the connection items arrive on now
 
     @property
     def state(self) -> SessionState:

@@ -53,6 +53,7 @@ class ItemState:
     arguments: str = ""
     output: str | None = None
     duration_ms: float = 0.0  # user speech length
+    connection: int = 0  # the connection it arrived on: only that server session knows its id
 
     @property
     def role(self) -> str:

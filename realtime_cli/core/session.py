@@ -234,6 +234,7 @@ class SessionCore:
     def _opened(self, now: float, out: Outbox) -> None:
         link = self.link
         link.opened(now, self.ctx.wall(now), self.config.connection_timeout_s)
+        self.ctx.connection = link.index
         self.metrics.connected_at = self.metrics.connected_at or now
         self.turns.sent.reset()
         if not self._stored:
@@ -335,7 +336,7 @@ class SessionCore:
         self.ctx.move(Trigger.CONFIGURED, now, out, "ready")
         self.ctx.last_activity = now
         if self.turns.tools.ready_to_send():
-            self.turns.send_tool_outputs(now, out)
+            self.turns.outputs_replayed(now, out)
 
     def _server_error(self, e: ev.ServerError, now: float, out: Outbox) -> None:
         code = e.code or ""

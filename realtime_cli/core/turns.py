@@ -50,7 +50,8 @@ class Turns:
     def add_item(self, kind: ItemKind, now: float, server_id: str | None = None) -> ItemState:
         local = self.ctx.new_local_id()
         return self.ledger.add(ItemState(local_id=local, seq=self.ctx.seq, kind=kind,
-                                         created_at=self.ctx.wall(now), server_id=server_id))
+                                         created_at=self.ctx.wall(now), server_id=server_id,
+                                         connection=self.ctx.connection))
 
     def journal(self, item: ItemState, out: Outbox) -> None:
         out.journal(item.record(self.ctx.session_id))
@@ -328,10 +329,7 @@ class Turns:
             item.truncated = True
             item.audio_end_ms = point if point is not None else (
                 0 if item.played_samples <= 0 else int(item.received_ms))
-            if point is not None and item.server_id:
-                out.send(ev.ConversationItemTruncate(
-                    item_id=item.server_id, content_index=0, audio_end_ms=point,
-                    event_id=self.ctx.next_event_id("trunc")))
+            self._forget_unheard(item, point, out)
             if target is None or item.played_samples > 0:
                 target = item
             self.journal(item, out)
@@ -345,6 +343,20 @@ class Turns:
             heard_chars=len(target.heard_text) if target else 0, user_text=user_text))
         if self.flight.response is None:
             self.ctx.move(Trigger.RESPONSE_FINISHED, now, out, "interrupted", Cause.FOLLOW)
+
+    def _forget_unheard(self, item: ItemState, point: int | None, out: Outbox) -> None:
+        """Make the server's copy of a cut answer what the user heard: truncated at the point
+        heard, or deleted when none of it was (a truncate at 0 ms is refused). Only the server
+        session the item lives in knows its id; an older one's item was replayed as text."""
+        if not item.server_id or item.connection != self.ctx.connection:
+            return
+        if point is not None:
+            out.send(ev.ConversationItemTruncate(
+                item_id=item.server_id, content_index=0, audio_end_ms=point,
+                event_id=self.ctx.next_event_id("trunc")))
+        elif item.played_samples <= 0 and "audio" in self.ctx.config.output_modalities:
+            out.send(ev.ConversationItemDelete(item_id=item.server_id,
+                                               event_id=self.ctx.next_event_id("del")))
 
     def playback(self, item_id: str | None, played_samples: int, idle: bool, now: float,
                  out: Outbox) -> bool:
@@ -391,6 +403,12 @@ class Turns:
         self.journal(item, out)
         if can_send and self.flight.response is None and self.tools.all_answered():
             self.send_tool_outputs(now, out)
+
+    def outputs_replayed(self, now: float, out: Outbox) -> None:
+        """A new server session got the tool outputs with the replayed history: only the
+        answer to them is still owed."""
+        self.tools.take()
+        self.request_response(now, out)
 
     def send_tool_outputs(self, now: float, out: Outbox) -> None:
         """Results go back only after `response.done`, then one `response.create`."""

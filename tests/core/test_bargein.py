@@ -45,10 +45,12 @@ def test_barge_in_sends_response_cancel_when_the_server_will_not() -> None:
                    Sent("conversation.item.truncate", item_id=h.peer.item_id, audio_end_ms=200))
 
 
-def test_barge_in_before_anything_played_flushes_but_does_not_truncate() -> None:
+def test_barge_in_before_anything_played_flushes_and_deletes_instead_of_truncating() -> None:
+    """A truncate at 0 ms is refused by the server; delete the answer nobody heard."""
     h = speaking()
     out = h.feed(h.peer.speech_started(5000))
-    assert_effects(out, cmd.FlushPlayback())
+    assert_effects(out, cmd.FlushPlayback(),
+                   Sent("conversation.item.delete", item_id=h.peer.item_id))
     [item] = records(out, ItemRecord)
     assert (item.truncated, item.audio_end_ms, item.heard_text) == (True, 0, "")
 
