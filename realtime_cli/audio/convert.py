@@ -63,8 +63,3 @@ class CaptureConverter:
 
     def feed(self, block: npt.NDArray[np.generic]) -> Int16Array:
         return self._resampler.feed(to_mono_int16(block))
-
-
-def upmix(mono: Int16Array, channels: int) -> npt.NDArray[np.int16]:
-    """(frames,) -> (frames, channels), the same signal on every channel."""
-    return np.repeat(mono[:, None], channels, axis=1)

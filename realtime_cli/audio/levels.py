@@ -28,10 +28,6 @@ class SpeechIndicator:
         self._floor: float | None = None  # set by the first block
         self._since_loud_ms = float("inf")
 
-    @property
-    def noise_floor_dbfs(self) -> float:
-        return SILENCE_DBFS if self._floor is None else self._floor
-
     def update(self, level: float, block_ms: float) -> bool:
         """Feed one block's level; return whether speech is indicated after it."""
         floor = level if self._floor is None else self._floor

@@ -18,10 +18,6 @@ __all__ = ["SAMPLES_PER_MS", "SAMPLE_RATE", "SAMPLE_WIDTH", "SILENCE_DBFS"]
 SILENCE_DBFS = -120.0
 
 
-def samples_in(pcm: bytes) -> int:
-    return len(pcm) // SAMPLE_WIDTH
-
-
 def samples_to_ms(samples: int, rate: int = SAMPLE_RATE) -> float:
     return samples * 1000.0 / rate
 
