@@ -25,10 +25,7 @@ times (realtime_cli.testing.monitor).
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,6 +41,7 @@ from realtime_cli.audio.devices import open_stream, resolve_device, stream_forma
 from realtime_cli.audio.jitter import FADE_MS
 from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink
 from realtime_cli.testing.monitor import MonitorRecorder, Trace, locate
+from realtime_cli.testing.talk import QUESTION, RT, play, rt_talk, speech_wav
 
 SINK, MONITOR = "pulse:rt_sink", "pulse:rt_sink.monitor"
 SINK48, MONITOR48 = "pulse:rt_sink48", "pulse:rt_sink48.monitor"
@@ -202,47 +200,29 @@ def talk_cpu(seconds: float = 10.0, echo: str = "aec") -> float:
     """% of one core used by a whole `rt talk --plain` process on the null sinks (mic
     rt_sink.monitor, speaker rt_sink48) while it talks with `rt serve`: a spoken question into
     rt_sink every few seconds, the answers played. Start-up (imports) is not counted."""
-    root = Path(__file__).resolve().parents[1]
-    rt = [sys.executable, "-m", "realtime_cli"]
-    env = {**os.environ, "PYTHONPATH": str(root)}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "q.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav),
-                        "hello there, what is the weather like today"], check=True)
-        serve = subprocess.Popen([*rt, "serve", "--port", "0", "--quiet", "--pace", "1"],
-                                 stdout=subprocess.PIPE, text=True, env=env)
-        talk = None
+        speech_wav(QUESTION, wav)
+        serve = subprocess.Popen([*RT, "serve", "--port", "0", "--quiet", "--pace", "1"],
+                                 stdout=subprocess.PIPE, text=True)
         try:
             assert serve.stdout is not None
             url = serve.stdout.readline().split()[-1]
-            talk = subprocess.Popen(
-                [*rt, "talk", "--url", url, "--plain", "--no-save", "--echo", echo,
-                 "--input-device", MONITOR, "--output-device", SINK48],
-                stdout=subprocess.PIPE, text=True, env=env)
-            assert talk.stdout is not None
-            for line in talk.stdout:
-                if re.search(r"state: ready", line):
-                    break
-            else:
-                raise RuntimeError("rt talk ended before it was ready")
-            cpu0, wall0 = process_cpu_s(talk.pid), time.monotonic()
-            while time.monotonic() - wall0 < seconds:
-                subprocess.run(["paplay", "-d", "rt_sink", str(wav)], check=True)
-                time.sleep(2.0)  # the answer plays (rt serve at real-time pace)
-            cpu1 = process_cpu_s(talk.pid)
-            wall = time.monotonic() - wall0
-            if talk.poll() is not None or cpu0 is None or cpu1 is None:
-                raise RuntimeError(f"rt talk exited early ({talk.returncode})")
-            return (cpu1 - cpu0) / wall * 100
+            with rt_talk(url, Path(tmp) / "data", "--no-save", "--echo", echo) as talk:
+                talk.wait_line(r"state: ready", 30)
+                cpu0, wall0 = process_cpu_s(talk.proc.pid), time.monotonic()
+                while time.monotonic() - wall0 < seconds:
+                    if play(wav).wait(30) != 0:
+                        raise RuntimeError("paplay could not play the question into rt_sink")
+                    time.sleep(2.0)  # the answer plays (rt serve at real-time pace)
+                cpu1 = process_cpu_s(talk.proc.pid)
+                wall = time.monotonic() - wall0
+                if talk.proc.poll() is not None or cpu0 is None or cpu1 is None:
+                    raise RuntimeError(f"rt talk exited early ({talk.proc.returncode})")
+                return (cpu1 - cpu0) / wall * 100
         finally:
-            for proc in (talk, serve):
-                if proc is not None and proc.poll() is None:
-                    proc.terminate()
-                    try:
-                        proc.wait(5)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait()
+            serve.terminate()
+            serve.wait(10)
 
 
 # ---------------------------------------------------------------- `make bench` rows

@@ -272,7 +272,7 @@ def _render(rows: int = 22) -> tuple[float, float, int]:
 
 def _render_figure(rows: int) -> Measured:
     busy, idle, frames = _render(rows)
-    return Measured(busy - idle, (Also("frames in 5 s", frames), Also("loop alone", idle, "%")))
+    return Measured(busy - idle, (Also("drawn", frames, "frames in 5 s"), Also("loop alone", idle, "%")))
 
 
 @DASHBOARD.figure("dashboard rendering, 4 frames/s, 120x40, changing view", "% of a core", at_most(2))
