@@ -59,7 +59,6 @@ class SpeakerSink:
         self._feed: PlaybackFeed | None = None
         self._stream: Any = None
         self._latency = 0.0
-        self._measured_latency = 0.0
         self._closing = False
         self._closed_at: float | None = None  # stream clock when closed; status() stops there
         self._error: str | None = None
@@ -105,12 +104,6 @@ class SpeakerSink:
         return self._now()
 
     @property
-    def output_latency(self) -> float:
-        """Seconds from handing a block to PortAudio to its first frame at the DAC (measured in
-        the callback, else PortAudio's estimate): the echo delay an AEC would need."""
-        return self._measured_latency or self._latency
-
-    @property
     def error(self) -> str | None:
         """Why the device stopped, once it has; None while it plays."""
         return self._error
@@ -152,8 +145,6 @@ class SpeakerSink:
         assert feed is not None
         if status.output_underflow:
             feed.device_underruns += 1
-        if time.outputBufferDacTime and time.currentTime:
-            self._measured_latency = time.outputBufferDacTime - time.currentTime
         start = time.outputBufferDacTime or ((time.currentTime or _time.monotonic()) + self._latency)
         block = feed.pull(frames, start)
         outdata[:] = block[:, None]

@@ -72,6 +72,14 @@ def sample_at(rec: MonitorRecorder, when: float) -> int:
     return start
 
 
+def recorded_through(rec: MonitorRecorder, when: float) -> bool:
+    """Whether `rec` holds the sample whose ADC time is `when`: the monitor delivers a sample
+    some 60 ms after the DAC played it, later on a busy machine, so a test that reads what was
+    played by `when` waits on this rather than sleeping."""
+    blocks = list(rec._blocks)
+    return bool(blocks) and blocks[-1][0] + len(blocks[-1][1]) / rec.rate > when
+
+
 def until(predicate: Callable[[], bool], within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not predicate():

@@ -18,6 +18,7 @@ from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink
 from realtime_cli.testing.monitor import MonitorRecorder, Trace, locate
 
 from .conftest import SoundServer
+from .talk_support import recorded_through
 
 pytestmark = pytest.mark.sound
 
@@ -44,6 +45,11 @@ async def wait_for(predicate: Callable[[], bool], within: float, what: str) -> N
                 await asyncio.sleep(0.005)
     except TimeoutError:
         raise AssertionError(f"timed out after {within} s waiting for {what}") from None
+
+
+async def caught_up(rec: MonitorRecorder, when: float) -> None:
+    """Until `rec` holds what played by `when` (stream clock): it runs ~60 ms behind the DAC."""
+    await wait_for(lambda: recorded_through(rec, when), 3, "the monitor to catch up with the DAC")
 
 
 async def record_mic(mic: MicSource, into: list[bytes]) -> None:
@@ -104,7 +110,10 @@ async def _loop_once(sound: SoundServer, out_rate: int | None, in_rate: int | No
             speaker.play("item", chunk.tobytes())
         speaker.end_of_item("item")
         await wait_for(lambda: speaker.status().idle, 5, "playback to finish")
-        await asyncio.sleep(0.15)  # the monitor is ~60 ms behind the DAC time
+        # The monitor hands a sample over some 60 ms after it played: 8 more device blocks
+        # (160 ms of capture) hold the end of the signal.
+        blocks = mic.blocks_received
+        await wait_for(lambda: mic.blocks_received >= blocks + 8, 3, "the capture to catch up")
     finally:
         reader.cancel()
         other.stop()
@@ -147,7 +156,7 @@ async def test_played_position_matches_what_reached_the_device(sound: SoundServe
             if st.idle:
                 break
             await asyncio.sleep(0.011 + 0.007 * (k % 3))  # irregular, not locked to blocks
-        await asyncio.sleep(0.15)
+        await caught_up(rec, sink.clock())
     finally:
         rec.stop()
         await sink.close()
@@ -208,7 +217,7 @@ async def test_flush_stops_within_one_block_with_a_fade(
     flushed_at = speaker.clock()
     log.flush()
     await wait_for(lambda: speaker.status().idle, 2, "silence after the flush")
-    await asyncio.sleep(0.15)
+    await caught_up(recorder, speaker.clock())
     final = speaker.status()
     recorder.check_timing()
     got = recorder.signal()
@@ -241,7 +250,7 @@ async def test_underrun_is_filled_with_silence_and_counted(
     item = noise(0.3, seed=3)
     speaker.play("item", item[:4800].tobytes())  # 200 ms, then the network stalls
     await wait_for(lambda: speaker.status().played_samples >= 4000, 2, "first part heard")
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # the stall itself: the item's audio is late, not a wait on it
     speaker.play("item", item[4800:].tobytes())
     speaker.end_of_item("item")
     await wait_for(lambda: speaker.status().idle, 2, "the rest played")
@@ -254,12 +263,12 @@ async def test_short_item_below_the_prebuffer_plays_when_complete(
 ) -> None:
     item = noise(0.04, seed=4)  # 40 ms < 80 ms prebuffer
     speaker.play("short", item.tobytes())
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # long enough to see it would have started: it must not
     assert speaker.status().played_samples == 0
     speaker.end_of_item("short")
     await wait_for(lambda: speaker.status().idle, 2, "the short item to play")
     assert speaker.status().played_samples == len(item)
-    await asyncio.sleep(0.15)
+    await caught_up(recorder, speaker.clock())
     got = recorder.signal()
     start = locate(got, item)
     assert np.array_equal(got[start : start + len(item)], item)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from .talk_support import (
     SHORT_ANSWER,
     SILENT,
     align,
+    recorded_through,
     rms,
     sample_at,
     server_speech,
@@ -105,7 +105,8 @@ def test_one_spoken_turn_on_real_devices(sound: SoundServer, speaker: MonitorRec
                          rf"assistant: {re.escape(ANSWER)}$", r"turn 1: completed",
                          r"session ended: 1 assistant turn\(s\) done", r"state: closed"):
             assert re.search(expected, out, re.M), f"missing {expected!r} in:\n{out}"
-        time.sleep(0.15)  # the monitor runs ~60 ms behind the DAC
+        ended = sd_now()
+        until(lambda: recorded_through(speaker, ended), 3, "the monitor to catch up with the DAC")
         heard = speaker.signal()[begin:]
         sent = server.appended_audio()
         reply = server_speech(ANSWER, server.voice())
@@ -158,7 +159,8 @@ def test_barge_in_on_real_devices(sound: SoundServer, speaker: MonitorRecorder,
         assert play(tmp_path / "question.wav").wait(10) == 0
         talk.wait_line(r"state: responding", 15)
         until(lambda: rms(speaker.signal()[-4800:]) > 300, 5, "the answer on the speaker")
-        time.sleep(1.0)  # a second into the answer
+        voiced = sd_now()
+        until(lambda: recorded_through(speaker, voiced + 1.0), 5, "a second of the answer")
         played_at = sd_now()
         player = play(tmp_path / "interruption.wav")
         flushed_at = talk.wait_line(r"state: interrupted", 10)  # = speech_started received
@@ -166,7 +168,8 @@ def test_barge_in_on_real_devices(sound: SoundServer, speaker: MonitorRecorder,
         code = talk.finish(25)
         out = talk.text()
         assert code == 0, f"exit {code}\n{out}\nstderr: {talk.stderr}"
-        time.sleep(0.15)
+        ended = sd_now()
+        until(lambda: recorded_through(speaker, ended), 3, "the monitor to catch up with the DAC")
         sig = speaker.signal()
         voice = server.voice()
         truncates = server.events("conversation.item.truncate")
