@@ -1,6 +1,6 @@
 """Conformance of wire JSON with the official `openai` package's GA realtime models.
 
-PROTOCOL.md, appendix: the SDK unions use an `openai` `PropertyInfo` discriminator that pydantic
+The SDK unions use an `openai` `PropertyInfo` discriminator that pydantic
 does not understand, and every SDK model has `extra="allow"`, so unknown (e.g. beta-named) keys
 validate silently although the real server rejects the whole event. Hence two checks:
 
@@ -15,7 +15,7 @@ Public API (import it from end-to-end tests as `from conformance import ...`):
         Both checks, strict: any unknown key anywhere fails.
     validate_server_event(event: dict, *, allow=SERVER_EXTRAS) -> BaseModel
         Both checks; `allow` holds fnmatch patterns of dotted paths (see `unknown_keys`) that a
-        real GA server sends although the SDK does not model them (PROTOCOL.md §1, §2).
+        real GA server sends although the SDK does not model them (docs/protocol.md#responses-and-output-audio).
     validate_client_json(text: str) / validate_server_json(text: str, ...)
         The same for one JSON frame.
     unknown_keys(annotation, value) -> list[str]
@@ -54,10 +54,10 @@ __all__ = [
 ]
 
 SERVER_EXTRAS: frozenset[str] = frozenset({
-    # Real GA transcript (and other) deltas carry an `obfuscation` string (PROTOCOL.md §1).
+    # Real GA transcript (and other) deltas carry an `obfuscation` string (docs/protocol.md#responses-and-output-audio).
     "obfuscation",
     # The session object of session.created/updated also has `object`, `id` and `expires_at`,
-    # which are not in the SDK's request model (PROTOCOL.md §2).
+    # which are not in the SDK's request model (docs/protocol.md#session-configuration).
     "session.object",
     "session.id",
     "session.expires_at",

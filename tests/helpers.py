@@ -1,6 +1,6 @@
 """Test helpers: a scripted GA server peer, a core harness and whole-list command assertions.
 
-STYLE.md convention 8: helpers drain everything. `assert_commands` compares the *whole* command
+Helpers drain everything: `assert_commands` compares the *whole* command
 list, so a test also proves that nothing extra was emitted; `assert_effects` does the same for
 the effects that reach the outside world (sends, playback, tools, connects, shutdown), leaving
 out the bookkeeping (`Journal`, `StatusChanged`, `Notice`) that has its own assertions.
@@ -207,7 +207,7 @@ def _b64(data: bytes) -> str:
 class ScriptedPeer:
     """A GA Realtime server in script form: each call returns the `ServerMessage`s it sends.
 
-    Every event is built as the real GA server sends it (PROTOCOL.md §1-7: `conversation.item
+    Every event is built as the real GA server sends it (docs/protocol.md: `conversation.item
     .added/.done`, content parts typed "audio", `obfuscation` on deltas, null
     `error.event_id`), validated against the SDK models when `validate` is on, encoded to JSON
     and decoded by `codec.decode`, so the core sees exactly what the real adapter would give it.
@@ -270,7 +270,7 @@ class ScriptedPeer:
     def session_object(self, *, expires_in: float | None = 3600.0,
                        turn_detection: dict[str, Any] | None | str = "default",
                        instructions: str = "You are a helpful assistant.") -> dict[str, Any]:
-        """The GA session object as `session.created` shows it (observed defaults, §2)."""
+        """The GA session object as `session.created` shows it (observed defaults, docs/protocol.md#session-configuration)."""
         if turn_detection == "default":
             turn_detection = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
                               "silence_duration_ms": 200, "idle_timeout_ms": None,
@@ -298,7 +298,7 @@ class ScriptedPeer:
                            "session": self.session_object(expires_in=expires_in)})
 
     def session_updated(self, session: dict[str, Any] | None = None) -> list[inp.ServerMessage]:
-        """`session.updated` with the full effective config (no client `event_id`, §2)."""
+        """`session.updated` with the full effective config (no client `event_id`)."""
         body = session if session is not None else self.session_object(expires_in=None)
         return self._emit({"type": "session.updated", "session": body})
 
@@ -317,7 +317,7 @@ class ScriptedPeer:
 
     def committed(self, item_id: str | None = None) -> list[inp.ServerMessage]:
         """`input_audio_buffer.committed`, then the user item's `conversation.item.added/.done`
-        (its transcript is null until transcription completes, §5)."""
+        (its transcript is null until transcription completes)."""
         item_id = item_id or self.user_item_id or self._id("item_u")
         self.user_item_id = item_id
         prev = self.last_item_id
@@ -382,7 +382,7 @@ class ScriptedPeer:
 
     def audio_item(self, item_id: str | None = None) -> list[inp.ServerMessage]:
         """An assistant audio item starts: output_item.added, item.added, content_part.added
-        (the part is typed "audio", not "output_audio": §1's catch)."""
+        (the part is typed "audio", not "output_audio", as the service sends it)."""
         assert self.response_id, "audio_item before response_created"
         self.item_id = item_id or self._id("item_a")
         self._transcript, self._audio_samples = "", 0
@@ -418,7 +418,7 @@ class ScriptedPeer:
 
     def item_done(self, transcript: str | None = None, *,
                   status: str = "completed") -> list[inp.ServerMessage]:
-        """The `.done` events of the current audio item (sent even when interrupted, §1)."""
+        """The `.done` events of the current audio item (sent even when interrupted)."""
         text = self._transcript if transcript is None else transcript
         item = {"id": self.item_id, "type": "message", "object": "realtime.item",
                 "status": status, "role": "assistant",
@@ -437,7 +437,7 @@ class ScriptedPeer:
 
     def response_done(self, status: str = "completed", reason: str | None = None, *,
                       usage: dict[str, Any] | None = None) -> list[inp.ServerMessage]:
-        """`response.done` with usage; `reason` goes to `status_details` (§3)."""
+        """`response.done` with usage; `reason` goes to `status_details` (docs/protocol.md#truncation)."""
         details = None
         if status != "completed":
             details = {"type": status, "reason": reason}
@@ -479,7 +479,7 @@ class ScriptedPeer:
     def function_call(self, name: str, arguments: str = "{}", *, call_id: str | None = None,
                       item_id: str | None = None) -> list[inp.ServerMessage]:
         """A function_call item of the current response: added, arguments delta and done,
-        output_item.done and item.done (§7: both `.done`s name the call)."""
+        output_item.done and item.done (both `.done`s name the call: docs/protocol.md#tool-calls)."""
         assert self.response_id, "function_call before response_created"
         call_id = call_id or self._id("call_")
         item_id = item_id or self._id("item_f")
@@ -512,7 +512,7 @@ class ScriptedPeer:
     def error(self, code: str | None, message: str = "error", *,
               type: str = "invalid_request_error",
               param: str | None = None, event_id: str | None = None) -> list[inp.ServerMessage]:
-        """An `error` event; `error.event_id` is null unless given (§6)."""
+        """An `error` event; `error.event_id` is null unless given (docs/protocol.md#errors)."""
         return self._emit({"type": "error", "error": {"type": type, "code": code,
                                                       "message": message, "param": param,
                                                       "event_id": event_id}})

@@ -115,6 +115,7 @@ class TurnRecord:
     latency_ms: float | None  # end of user speech -> first audio delta
     usage: TokenUsage = TokenUsage()  # as `response.done` reported it, cached split included
     interrupted: bool = False
+    error: str | None = None  # "code: message" of a failed response
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

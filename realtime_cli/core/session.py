@@ -207,6 +207,14 @@ class SessionCore:
             case ev.ResponseDone():
                 self.ctx.last_activity = now
                 turns.response_done(e, now, out)
+                failure = e.failure()
+                if failure is None:
+                    pass
+                elif e.error is not None and e.error.code in FATAL_ERROR_CODES:
+                    self._fail(failure, now, out)
+                else:
+                    self.metrics.errors += 1
+                    out.note("warning", failure)
             case ev.RateLimitsUpdated():
                 self.rate_limits = e.rate_limits
             case ev.MalformedServerEvent():

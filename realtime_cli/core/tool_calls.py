@@ -37,3 +37,8 @@ class ToolCalls:
         self.waiting.clear()
         self._outputs.clear()
         return out
+
+    def void(self) -> None:
+        """Forget the calls in hand: their response failed, so no answer will follow them."""
+        self.waiting.clear()
+        self._outputs.clear()

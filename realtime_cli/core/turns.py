@@ -271,7 +271,9 @@ class Turns:
                 turn_index=self.responses_done, status=e.status,
                 started_at=self.ctx.wall(resp.started_at),
                 duration_ms=(now - resp.started_at) * 1e3, latency_ms=resp.latency_ms,
-                usage=usage, interrupted=resp.interrupted))
+                usage=usage, interrupted=resp.interrupted, error=_error_text(e)))
+        if e.status == "failed":
+            self.tools.void()  # a failed response's calls lead nowhere: no answer to ask for
         if self.tools.ready_to_send():
             self.send_tool_outputs(now, out)
         elif self.flight.pending_create:
@@ -451,3 +453,10 @@ class Turns:
                 item.status = "incomplete"
             item.completed_at = item.completed_at or self.ctx.wall(now)
             self.journal(item, out)
+
+
+def _error_text(e: ev.ResponseDone) -> str | None:
+    if e.status != "failed" or e.error is None:
+        return None
+    code = e.error.code or e.error.type or "error"
+    return f"{code}: {e.error.message}" if e.error.message else code

@@ -1,4 +1,4 @@
-"""Typed, frozen values for the GA Realtime events rt sends and handles (PROTOCOL.md §1-7).
+"""Typed, frozen values for the GA Realtime events rt sends and handles (docs/protocol.md).
 
 Client events carry exactly the fields the GA API accepts; `codec.encode` renders them.
 Server events hold only what rt uses; `codec.decode` builds them and never raises: anything it
@@ -12,7 +12,7 @@ from typing import Any
 
 from realtime_cli.usage import TokenUsage
 
-Usage = TokenUsage  # `response.done.response.usage` (§5): one type shared with metrics and pricing
+Usage = TokenUsage  # `response.done.response.usage`: one type shared with metrics and pricing
 
 JsonObject = dict[str, Any]
 
@@ -29,7 +29,7 @@ class ContentPart:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """A conversation item as the server describes it (no audio bytes, §4)."""
+    """A conversation item as the server describes it (no audio bytes: docs/protocol.md#replay-after-a-new-connection)."""
 
     id: str
     type: str  # message | function_call | function_call_output | mcp_* ...
@@ -234,6 +234,23 @@ class ResponseDone:
     reason: str | None = None  # status_details.reason
     usage: Usage | None = None
     output: tuple[Item, ...] = ()
+    error: ResponseError | None = None  # status_details.error of a failed response
+
+    def failure(self) -> str | None:
+        """One line for a failed response, None otherwise."""
+        if self.status != "failed":
+            return None
+        err = self.error or ResponseError()
+        what = err.message or "no reason given"
+        code = err.code or err.type
+        return f"the answer failed: {what} ({code})" if code else f"the answer failed: {what}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseError:
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -314,7 +331,7 @@ class RateLimitsUpdated:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerError:
-    """The `error` event; `client_event_id` is `error.event_id`, often null (§6)."""
+    """The `error` event; `client_event_id` is `error.event_id`, often null (docs/protocol.md#errors)."""
 
     type: str
     code: str | None

@@ -190,6 +190,7 @@ def _response_done(o: dict[str, Any]) -> ev.ServerEvent:
     resp = _obj(o, "response")
     details = resp.get("status_details")
     reason = details.get("reason") if isinstance(details, dict) else None
+    error = details.get("error") if isinstance(details, dict) else None
     output = resp.get("output") or []
     items = tuple(_item(i) for i in output if isinstance(i, dict) and "id" in i)
     return ev.ResponseDone(
@@ -198,6 +199,9 @@ def _response_done(o: dict[str, Any]) -> ev.ServerEvent:
         reason=reason if isinstance(reason, str) else None,
         usage=_usage(resp.get("usage")),
         output=items,
+        error=ev.ResponseError(type=_opt_str(error, "type"), code=_opt_str(error, "code"),
+                               message=_opt_str(error, "message"))
+        if isinstance(error, dict) else None,
     )
 
 

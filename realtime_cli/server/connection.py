@@ -2,8 +2,8 @@
 
 `Connection.handle(frame)` processes client frames one at a time, in order. Every outcome is
 a list of server events queued on the `Outbox`; a refused event becomes one `error` event and
-changes nothing (PROTOCOL.md §2, §6). Responses stream in their own task (`ResponseRun`), so a
-VAD `speech_started` or a `response.cancel` can cut them short (PROTOCOL.md §3).
+changes nothing (docs/protocol.md#errors). Responses stream in their own task (`ResponseRun`), so a VAD
+`speech_started` or a `response.cancel` can cut them short (docs/protocol.md#truncation).
 """
 
 from __future__ import annotations
@@ -265,7 +265,7 @@ class Connection:
             "usage": {"type": "duration", "seconds": round(stored.audio_ms() / 1000, 3)},
         })
 
-    # -- idle timeout (server_vad idle_timeout_ms, PROTOCOL.md §6) ----------------------
+    # -- idle timeout (server_vad idle_timeout_ms; docs/protocol.md#input-audio-and-vad) --
 
     def _arm_idle(self, run: ResponseRun) -> None:
         settings = self._settings

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 DEFAULT_PORT = 8765
-DEFAULT_SESSION_SECONDS = 3600.0  # GA sessions last 60 minutes (PROTOCOL.md §6)
+DEFAULT_SESSION_SECONDS = 3600.0  # GA sessions last 60 minutes (docs/protocol.md#session-expiry-and-rollover)
 
 VoiceEngine = Literal["auto", "espeak", "synthetic"]
 

@@ -1,6 +1,6 @@
 """One response of the model stand-in: the GA event sequence, paced, cancellable at any point.
 
-Audio reply (PROTOCOL.md §1, in this order):
+Audio reply (in this order; docs/protocol.md#responses-and-output-audio):
 `response.created` -> `rate_limits.updated` -> `response.output_item.added` (assistant message,
 in_progress) -> `conversation.item.added` -> `response.content_part.added` (part type "audio")
 -> `response.output_audio_transcript.delta` / `response.output_audio.delta` interleaved (each

@@ -1,4 +1,4 @@
-"""Client event validation: the GA schema of the 11 client events (PROTOCOL.md §1, §2, §4).
+"""Client event validation: the GA schema of the 11 client events (docs/protocol.md).
 
 `parse_client_event(text)` turns one text frame into a checked event dict or raises
 `ClientError`. Checks that need connection state (does an item exist, is the voice already
@@ -44,7 +44,7 @@ CLIENT_EVENT_TYPES = (
     "output_audio_buffer.clear",
 )
 MAX_ITEM_ID = 32
-MAX_APPEND_BASE64 = 15 * 1024 * 1024  # 15 MiB per append (PROTOCOL.md §1)
+MAX_APPEND_BASE64 = 15 * 1024 * 1024  # 15 MiB per append (docs/protocol.md#input-audio-and-vad)
 
 _EVENT_ID = Str()
 
@@ -197,7 +197,7 @@ _USER_CONTENT = Tagged(
     },
 )
 # Assistant audio cannot be added by item.create: the service asks for `text`
-# (`missing_required_parameter`, `item.content[0].text`; PROTOCOL.md §4).
+# (`missing_required_parameter`, `item.content[0].text`; docs/protocol.md#replay-after-a-new-connection).
 _ASSISTANT_CONTENT = Tagged(
     "type",
     {

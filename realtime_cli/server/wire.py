@@ -1,6 +1,6 @@
 """Wire-level helpers: server-side ids, the client-error exception and the `error` event shape.
 
-The error shape is the one of PROTOCOL.md §6:
+The error shape is the service's (docs/protocol.md#errors):
 `{"type":"error","event_id":...,"error":{"type","code","message","param","event_id"}}`.
 """
 
@@ -27,7 +27,7 @@ class ClientError(Exception):
     """A client event was refused; becomes one `error` event, the socket stays open.
 
     `echo_event_id` says whether `error.event_id` repeats the client's `event_id`; the real
-    service leaves it null for some errors (truncate, expiry; PROTOCOL.md §6).
+    service leaves it null for some errors (truncate, expiry; docs/protocol.md#errors).
     """
 
     def __init__(

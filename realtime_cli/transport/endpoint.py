@@ -1,7 +1,7 @@
 """Where to connect and with which credentials: OpenAI, a base URL, Azure, or any ws(s) URL.
 
 Pure: the environment is passed in. The key lives only in `Endpoint.headers`, which never
-appears in `repr`, logs, records or error messages (§0 and §8 of PROTOCOL.md).
+appears in `repr`, logs, records or error messages (docs/protocol.md#connection-and-close-codes).
 """
 
 from __future__ import annotations

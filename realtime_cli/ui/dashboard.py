@@ -4,7 +4,7 @@
 print it to a fixed-size `Console`. `Dashboard` owns the `Live`: the event loop calls
 `update(view)` with a fresh immutable view (a few times a second, never per audio frame) and
 Rich's refresh thread calls `render` on whichever view is current. That reference swap is the
-only thing the two threads share (STYLE.md convention 6).
+only thing the two threads share, so neither needs a lock.
 
 Layout on a terminal of at least `FULL_MIN_WIDTH` x `FULL_MIN_HEIGHT`:
 

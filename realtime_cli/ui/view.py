@@ -3,7 +3,7 @@
 `DashboardView.build` is pure: same snapshot and levels in, same view out. Nothing here knows
 about Rich, so the projection is tested on its own and the renderer (`ui/dashboard.py`) only
 lays the values out. The view is frozen, so Rich's refresh thread can read it while the event
-loop builds the next one (STYLE.md convention 11).
+loop builds the next one, without a lock.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Barge-in (PROTOCOL.md §3), manual cancel and stop phrases on the scripted peer."""
+"""Barge-in (docs/protocol.md#truncation), manual cancel and stop phrases on the scripted peer."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_late_audio_after_barge_in_is_dropped_and_the_done_events_settle_the_tur
 
 def test_starved_playback_still_truncates_at_the_audio_received() -> None:
     # All audio received so far was played, but more was still coming: the server's item holds
-    # more than the user heard, so it must be truncated at the received length (§3).
+    # more than the user heard, so it must be truncated at the received length.
     h = Harness()
     h.ready()
     h.feed(h.peer.user_turn(0, 800))
@@ -153,7 +153,7 @@ def test_stop_phrase_before_response_created_cancels_the_next_response_unheard()
 
 
 def test_late_stop_transcript_after_its_answer_ended_does_not_mute_the_next_answer() -> None:
-    # §5: the transcript may come after the response events. The answer to "stop" has already
+    # The user's transcript may come after the response events. The answer to "stop" has already
     # come and gone, so nothing must be suppressed later.
     h = Harness()
     h.ready()

@@ -1,5 +1,5 @@
 """Expiry rollover with history replay, reconnects with backoff, close codes and server errors
-(PROTOCOL.md §0, §4, §6)."""
+(docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Timeouts on a ManualClock, reached through `next_deadline()` and `Tick` (STYLE.md §2)."""
+"""Timeouts on a ManualClock, reached through `next_deadline()` and `Tick` (no wall clock in core tests)."""
 
 from __future__ import annotations
 

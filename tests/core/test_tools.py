@@ -1,4 +1,4 @@
-"""Function calling (PROTOCOL.md §7) and the built-in end_conversation tool."""
+"""Function calling (docs/protocol.md#tool-calls) and the built-in end_conversation tool."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_output_waits_for_response_done_then_one_response_create() -> None:
     h = calling()
     h.feed(h.peer.function_call("get_weather", '{"city":"Paris"}', call_id="call_w"))
     out = h.tool_output("call_w", '{"temp_c": 21}')
-    assert_effects(out)  # the response is still open: sending now would collide (§7)
+    assert_effects(out)  # the response is still open: sending now would collide
     [rec] = records(out, ItemRecord)
     assert rec.kind is ItemKind.TOOL_RESULT and rec.output == '{"temp_c": 21}'
 

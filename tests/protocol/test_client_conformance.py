@@ -1,5 +1,5 @@
 """Every kind of client event the core emits validates against the openai GA models AND passes
-the unknown-key check (PROTOCOL.md §1, §2, §4, appendix)."""
+the unknown-key check (tests/conformance.py says why both are needed)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Real-shaped GA server frames, quirks included (PROTOCOL.md §1, §5, §6): they validate against
+"""Real-shaped GA server frames, quirks included (docs/protocol.md#responses-and-output-audio, #errors): they validate against
 the openai server-event models, decode to the right values and drive the core."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from realtime_cli.protocol import openai_ga as codec
 
 AUDIO_B64 = base64.b64encode(b"\x01\x00" * 2400).decode()
 
-# One GA turn as the server sends it, in order (shapes from PROTOCOL.md and real GA traces).
+# One GA turn as the server sends it, in order (shapes from published real GA event logs).
 TURN = [
     ('{"type":"session.created","event_id":"event_C1","session":{"type":"realtime",'
      '"object":"realtime.session","id":"sess_C1","model":"gpt-realtime-2025-08-28",'
