@@ -15,7 +15,7 @@
 # Leases: several test runs may share one machine, so `up` records the caller's PID under
 # $STATE/leases and `down` stops the server only when no other live caller holds a lease.
 # Keep-alive `parec` readers on both monitors make the null sinks render in small blocks
-# (without them the first capture callback comes 0.4-2 s late, measured on this project's CI machine).
+# (without them the first capture callback came 0.4-2 s late on the CI machine).
 # PulseAudio logs to $STATE/pulse.log (the daemon once vanished mid-run; see tests/audio/conftest.py).
 set -uo pipefail
 

@@ -15,7 +15,8 @@ Public API (import it from end-to-end tests as `from conformance import ...`):
         Both checks, strict: any unknown key anywhere fails.
     validate_server_event(event: dict, *, allow=SERVER_EXTRAS) -> BaseModel
         Both checks; `allow` holds fnmatch patterns of dotted paths (see `unknown_keys`) that a
-        real GA server sends although the SDK does not model them (docs/protocol.md#responses-and-output-audio).
+        real GA server sends although the SDK does not model them
+        (docs/protocol.md#responses-and-output-audio).
     validate_client_json(text: str) / validate_server_json(text: str, ...)
         The same for one JSON frame.
     unknown_keys(annotation, value) -> list[str]
@@ -54,7 +55,8 @@ __all__ = [
 ]
 
 SERVER_EXTRAS: frozenset[str] = frozenset({
-    # Real GA transcript (and other) deltas carry an `obfuscation` string (docs/protocol.md#responses-and-output-audio).
+    # Real GA transcript (and other) deltas carry an `obfuscation` string
+    # (docs/protocol.md#responses-and-output-audio).
     "obfuscation",
     # The session object of session.created/updated also has `object`, `id` and `expires_at`,
     # which are not in the SDK's request model (docs/protocol.md#session-configuration).

@@ -270,7 +270,8 @@ class ScriptedPeer:
     def session_object(self, *, expires_in: float | None = 3600.0,
                        turn_detection: dict[str, Any] | None | str = "default",
                        instructions: str = "You are a helpful assistant.") -> dict[str, Any]:
-        """The GA session object as `session.created` shows it (observed defaults, docs/protocol.md#session-configuration)."""
+        """The GA session object as `session.created` shows it, with the service's observed
+        defaults (docs/protocol.md#session-configuration)."""
         if turn_detection == "default":
             turn_detection = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
                               "silence_duration_ms": 200, "idle_timeout_ms": None,

@@ -29,7 +29,8 @@ class ContentPart:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """A conversation item as the server describes it (no audio bytes: docs/protocol.md#replay-after-a-new-connection)."""
+    """A conversation item as the server describes it: no audio bytes
+    (docs/protocol.md#replay-after-a-new-connection)."""
 
     id: str
     type: str  # message | function_call | function_call_output | mcp_* ...

@@ -1,8 +1,9 @@
 """The WebSocket server of `rt serve`: handshake rules, one `Connection` per client, faults.
 
-Handshake (docs/protocol.md#connection-and-close-codes): only `/v1/realtime` is served (any other path: HTTP 404); the
-query may carry `model=...`; any key or none is accepted and never logged. A client sending
-`OpenAI-Beta: realtime=v1` gets `beta_api_shape_disabled` and a 4000 close, like the service.
+Handshake (docs/protocol.md#connection-and-close-codes): only `/v1/realtime` is served (any
+other path: HTTP 404); the query may carry `model=...`; any key or none is accepted and never
+logged. A client sending `OpenAI-Beta: realtime=v1` gets `beta_api_shape_disabled` and a 4000
+close, like the service.
 
 In-process use (tests):
 

@@ -4,7 +4,8 @@
 1. a text frame that is not valid JSON (a cut-off `response.output_audio.delta`),
 2. a well-formed event with an unknown type (`rt_serve.garbage`),
 3. a binary frame.
-A robust client records and ignores all three and carries on (docs/protocol.md#errors). `--latency` and `--drop-after` live in `outbox.py` and `app.py`.
+A robust client records and ignores all three and carries on (docs/protocol.md#errors).
+`--latency` and `--drop-after` live in `outbox.py` and `app.py`.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def expiry_message(seconds: float) -> str:
 
 
 def expiry_error(seconds: float) -> JsonDict:
-    """The `session_expired` error event as the service sends it (docs/protocol.md#session-expiry-and-rollover)."""
+    """The `session_expired` error event as the service sends it
+    (docs/protocol.md#session-expiry-and-rollover)."""
     return {
         "type": "error",
         "event_id": new_id("event"),

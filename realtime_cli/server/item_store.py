@@ -153,7 +153,8 @@ def item_from_client(raw: JsonDict) -> StoredItem:
             stored.audio[index] = pcm
             part.setdefault("transcript", None)
         if part.get("type") == "output_audio":
-            # Kept as text: the service takes the transcript, not the audio (docs/protocol.md#replay-after-a-new-connection).
+            # Kept as text: the service takes the transcript, not the audio
+            # (docs/protocol.md#replay-after-a-new-connection).
             item["content"][index] = {"type": "output_text", "text": part["text"]}
             stored.audio.pop(index, None)
     return stored

@@ -1,8 +1,8 @@
 """The effective session configuration of one connection, and how `session.update` changes it.
 
-Defaults are the service's observed GA `session.created` defaults (docs/protocol.md#session-configuration):
-server_vad with
-threshold 0.5, prefix 300 ms, silence 200 ms, no idle timeout, create and interrupt on;
+Defaults are the service's observed GA `session.created` defaults
+(docs/protocol.md#session-configuration): server_vad with threshold 0.5, prefix 300 ms, silence
+200 ms, no idle timeout, create and interrupt on;
 voice `alloy`, speed 1.0, `truncation:"auto"`, `tool_choice:"auto"`, `max_output_tokens:"inf"`.
 
 An update merges field by field (omitted fields stay); `audio.input`/`audio.output` merge one

@@ -1,4 +1,5 @@
-"""Plausible token usage for `response.done` (RealtimeResponseUsage; docs/protocol.md#responses-and-output-audio).
+"""Plausible token usage for `response.done` (the SDK's RealtimeResponseUsage shape;
+docs/protocol.md#responses-and-output-audio).
 
 Rules (made up but stable, so tests and cost displays have something real to add up):
 - audio: 1 token per 50 ms (20 tokens/s), input and output alike;

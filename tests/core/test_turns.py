@@ -209,7 +209,8 @@ def test_send_text_while_the_assistant_speaks_interrupts_it_first(harness: Harne
     assert_effects(out, cmd.FlushPlayback(), Sent("response.cancel", response_id=peer.response_id),
                    Sent("conversation.item.truncate", item_id=peer.item_id, audio_end_ms=200),
                    Sent("conversation.item.create"))
-    # The new response waits for the cancelled one to be done (no active-response error: docs/protocol.md#tool-calls).
+    # The new response waits for the cancelled one to be done (else the server refuses it with
+    # conversation_already_has_active_response: docs/protocol.md#tool-calls).
     out = h.feed(peer.item_done(status="incomplete") + peer.response_done("cancelled",
                                                                          "client_cancelled"))
     assert_effects(out, Sent("response.create"))

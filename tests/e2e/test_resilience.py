@@ -3,7 +3,8 @@ expires. rt must get a new connection, replay the conversation as text items, an
 
 `rt serve --fault-connections 1` applies the fault to the first connection only, so the
 timings do not have to dodge a second drop or expiry. rt rolls over on its own before
-`expires_at`, so the server's `session_expired` error (docs/protocol.md#session-expiry-and-rollover) is reached through a
+`expires_at`, so the server's `session_expired` error
+(docs/protocol.md#session-expiry-and-rollover) is reached through a
 small proxy in front of the real `rt serve` that hides `expires_at` and then expires the first
 session itself, exactly as the service does (error event, then close 1001).
 """

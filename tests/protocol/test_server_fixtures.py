@@ -1,5 +1,6 @@
-"""Real-shaped GA server frames, quirks included (docs/protocol.md#responses-and-output-audio, #errors): they validate against
-the openai server-event models, decode to the right values and drive the core."""
+"""Real-shaped GA server frames, quirks included (docs/protocol.md#responses-and-output-audio and
+#errors): they validate against the openai server-event models, decode to the right values and
+drive the core."""
 
 from __future__ import annotations
 
