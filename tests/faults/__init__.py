@@ -29,8 +29,8 @@ Exit codes met here: 0 (a conversation that ended normally, whatever the server 
 storage problem, including records lost mid-conversation, reported once at exit as
 `rt: N journal record(s) not saved: <first error>`), -9 (killed).
 
-Bugs this suite found and that are fixed: a lone UTF-16 surrogate in a server string (JSON
-`"\\ud800"`) ended `rt talk` with an internal error when it was printed or journaled (the codec
-now replaces lone surrogates with U+FFFD; the journal also stores such text itself), and an
-absurd `audio_start_ms` (-1e308) crashed the next commit (the codec refuses |x| > 2**53).
+Two hostile inputs need care in rt itself: a lone UTF-16 surrogate in a server string (JSON
+`"\\ud800"`) cannot be printed or journaled, so the codec and the journal replace it with U+FFFD
+(`realtime_cli/text.py`), and an absurd `audio_start_ms` (-1e308) cannot be used as a position,
+so the codec refuses numbers beyond 2**53.
 """

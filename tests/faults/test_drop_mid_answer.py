@@ -1,4 +1,4 @@
-"""The socket dropped in the middle of an answer, while its audio streams (point 1).
+"""The socket dropped in the middle of an answer, while its audio streams.
 
 `rt serve --drop-after` drops on a timer, which in tests/e2e/test_resilience.py lands between
 turns. Here a proxy drops the first connection (no close frame) right after the fifth audio

@@ -1,4 +1,4 @@
-"""10,000 fuzzed server events thrown at a live `rt talk`, then a real turn (point 2).
+"""10,000 fuzzed server events thrown at a live `rt talk`, then a real turn.
 
 A proxy in front of `rt serve` forwards the first turn untouched, keeping every real event as
 a template. Right after that turn's `response.done` it holds the server's traffic back and sends
@@ -182,8 +182,8 @@ HOSTILE = {
 ])
 def test_one_hostile_event_then_a_normal_turn(serve, wavs: Wavs, env, tmp_path: Path,
                                               name: str) -> None:
-    """One hostile event each, where the big fuzz may or may not land it (the last two
-    crashed rt before the codec replaced lone surrogates and refused absurd positions)."""
+    """One hostile event each, where the big fuzz may or may not land it (the last two need
+    the codec to replace lone surrogates and refuse absurd positions)."""
     srv = serve()
     with Inject(srv.url, HOSTILE[name]) as proxy:
         res = run_rt(["talk", "--url", proxy.url, "--input", str(wavs.question), "--output",

@@ -1,4 +1,4 @@
-"""`kill -9` of `rt talk` at seeded random moments, 25 times (point 3).
+"""`kill -9` of `rt talk` at seeded random moments, 25 times.
 
 Four workers share one `rt serve`; each runs six or seven conversations into its own
 data directory and kills each one with SIGKILL at a moment drawn from a seeded RNG after an

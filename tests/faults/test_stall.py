@@ -1,4 +1,4 @@
-"""A server that goes silent after the user's turn (point 5).
+"""A server that goes silent after the user's turn.
 
 A proxy in front of `rt serve` swallows everything the server says from a point on (right after
 the user's turn ends, or after the first audio of the answer), until the user speaks again: to

@@ -1,4 +1,4 @@
-"""The disk and the database under `rt talk` (point 4).
+"""The disk and the database under `rt talk`.
 
 At start: a database full of garbage, one cut short, a data directory that cannot exist (under
 a file) or is read-only, a full disk: exactly one `rt: ...` line on stderr, exit 5, no
@@ -295,9 +295,10 @@ def test_a_database_locked_by_another_process_mid_conversation(serve, wavs: Wavs
 
 
 def test_the_journal_stores_what_a_server_may_send(tmp_path: Path) -> None:
-    """Text with a lone surrogate (valid JSON `"\\udfff"`) and an absurd number used to cost
-    the whole record ("surrogates not allowed", "Python int too large to convert to SQLite
-    INTEGER"): the writer keeps the record, with U+FFFD and the number clamped to 64 bits."""
+    """Text with a lone surrogate (valid JSON `"\\udfff"`) and an absurd number are refused by
+    SQLite ("surrogates not allowed", "Python int too large to convert to SQLite INTEGER"),
+    which would cost the whole record: the writer keeps it, with U+FFFD and the number clamped
+    to 64 bits."""
     from realtime_cli.core.records import ItemKind, ItemRecord, SessionStarted
     from realtime_cli.storage.journal import JournalWriter
 
