@@ -2,9 +2,9 @@
 
 The config file is `platformdirs.user_config_dir("rt")/config.toml`, or the path in `RT_CONFIG`.
 `SETTINGS` below is the one table of every setting: its key in the file, its environment
-variable, its type and a line of help. Loading only parses types; the ranges and choices of
-session settings are checked by `SessionConfig` itself (`Settings.session_config()`), so those
-rules live in one place.
+variable, its type and a line of help. Loading parses types; ranges and choices are checked by
+the dataclass that holds the values, `SessionConfig` (on `Settings.session_config()`) and
+`AudioOptions` (`realtime_cli.audio.options`, while loading), so each rule lives in one place.
 
 API keys are never read from or written to the file: a key that looks like a secret is refused
 with a pointer to the environment (`OPENAI_API_KEY`, `AZURE_OPENAI_API_KEY`).
@@ -35,6 +35,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from realtime_cli.audio.options import OUTPUT_BLOCK, PREBUFFER, AudioOptions
 from realtime_cli.core.config import SessionConfig, ToolSpec
 from realtime_cli.errors import ConfigError
 from realtime_cli.pricing import ModelPrice, price_table
@@ -210,9 +211,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("output_device", "audio.output_device", DEVICE, "OUTPUT_DEVICE",
        "Speaker: index or name substring (rt devices).", optional=True, session=False),
     _s("prebuffer_ms", "audio.prebuffer_ms", FLOAT, "PREBUFFER_MS",
-       "Audio queued before playback starts, 60 to 120.", session=False),
+       f"Audio queued before playback starts, {PREBUFFER.span}.", session=False),
     _s("output_block_ms", "audio.output_block_ms", FLOAT, "OUTPUT_BLOCK_MS",
-       "Speaker block, 2.5 to 50: barge-in stops the voice within about 3 blocks; raise it "
+       f"Speaker block, {OUTPUT_BLOCK.span}: barge-in stops the voice within about 3 blocks; raise it "
        "if playback stutters on a busy machine.", session=False),
     _s("echo", "audio.echo", STR, "ECHO",
        "Loudspeaker echo: aec (cancel the assistant's voice in the microphone), half-duplex "
@@ -242,30 +243,20 @@ ENV_VARS = (ENV_CONFIG, *(s.env for s in SETTINGS))
 SECTIONS = ("turn_detection", "transcription", "audio", "timeouts", "reconnect")
 EXTRA_TOP = ("prices", "tools")
 
-CLIENT_DEFAULTS: dict[str, Any] = {
-    "input_device": None,
-    "output_device": None,
-    "prebuffer_ms": 80.0,
-    "output_block_ms": 5.0,
-    "echo": "aec",
-    "keep_audio": True,
-}
-ECHO_MODES = ("aec", "half-duplex", "off")  # audio/echo.py's MODES (not imported: start-up cost)
-CLIENT_RANGES = {  # what the jitter buffer (audio/feed.py) and the speaker (audio/playback.py) accept
-    "prebuffer_ms": (60.0, 120.0),
-    "output_block_ms": (2.5, 50.0),
-}
+KEEP_AUDIO_DEFAULT = True
+AUDIO_FIELDS = tuple(f.name for f in dataclasses.fields(AudioOptions))
 
 
 def defaults() -> dict[str, Any]:
-    """Every setting's built-in default: SessionConfig's own, plus the client-side ones."""
-    out = dict(CLIENT_DEFAULTS)
-    for f in dataclasses.fields(SessionConfig):
-        if f.name in BY_NAME:
-            if f.default is not dataclasses.MISSING:
-                out[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:
-                out[f.name] = f.default_factory()
+    """Every setting's built-in default: SessionConfig's and AudioOptions' own, and keep_audio."""
+    out: dict[str, Any] = {"keep_audio": KEEP_AUDIO_DEFAULT}
+    for cls in (AudioOptions, SessionConfig):
+        for f in dataclasses.fields(cls):
+            if f.name in BY_NAME:
+                if f.default is not dataclasses.MISSING:
+                    out[f.name] = f.default
+                elif f.default_factory is not dataclasses.MISSING:
+                    out[f.name] = f.default_factory()
     return out
 
 
@@ -278,12 +269,8 @@ class Settings:
 
     session: Mapping[str, Any]  # SessionConfig keyword arguments (types checked, ranges not)
     sources: Mapping[str, str]  # setting name -> "default" | "file" | "env RT_X" | "flag"
-    input_device: str | None = None
-    output_device: str | None = None
-    prebuffer_ms: float = 80.0
-    output_block_ms: float = 5.0
-    echo: str = "aec"
-    keep_audio: bool = True
+    audio: AudioOptions = field(default_factory=AudioOptions)  # checked when loaded
+    keep_audio: bool = KEEP_AUDIO_DEFAULT
     tool_decls: tuple[ToolDecl, ...] = ()
     prices: dict[str, dict[str, float]] | None = None  # overrides of the price table
     path: Path | None = None  # the config file that was read, if any
@@ -294,7 +281,8 @@ class Settings:
         try:
             return SessionConfig(**self.session, tools=self.tool_specs())
         except ConfigError as exc:
-            raise ConfigError(f"{exc.message}{self._origin(exc.message)}") from None
+            raise ConfigError(f"{exc.message}{_origin_of(exc.message, self.sources, self.path)}"
+                              ) from None
 
     def tool_specs(self) -> tuple[ToolSpec, ...]:
         return tuple(d.spec() for d in self.tool_decls)
@@ -305,6 +293,8 @@ class Settings:
     def value(self, name: str) -> Any:
         if name in self.session:
             return self.session[name]
+        if name in AUDIO_FIELDS:
+            return getattr(self.audio, name)
         return getattr(self, name)
 
     def as_tree(self) -> dict[str, Any]:
@@ -324,14 +314,6 @@ class Settings:
         if self.tool_decls:
             tree["tools"] = [d.to_table() for d in self.tool_decls]
         return tree
-
-    def _origin(self, message: str) -> str:
-        """`(from RT_X)` / `(from flag)` / `(in FILE)` for the setting an error names."""
-        for s in SETTINGS:
-            config_names = (s.key, s.name, s.name.removesuffix("_s"))
-            if any(message.startswith(f"invalid {n}:") for n in config_names):
-                return _origin(self.sources.get(s.name, "default"), self.path)
-        return ""
 
 
 def load_settings(
@@ -380,21 +362,20 @@ def load_settings(
 
 def _settings(values: dict[str, Any], sources: dict[str, str], tools: tuple[ToolDecl, ...],
               prices: dict[str, dict[str, float]] | None, path: Path | None) -> Settings:
-    if values["echo"] not in ECHO_MODES:
-        raise ConfigError(f"invalid audio.echo: {values['echo']!r} is not one of "
-                          f"{', '.join(ECHO_MODES)}{_origin(sources['echo'], path)}")
-    for name, (lo, hi) in CLIENT_RANGES.items():
-        if not lo <= values[name] <= hi:
-            raise ConfigError(f"invalid {BY_NAME[name].key}: must be between {lo:g} and {hi:g}"
-                              f"{_origin(sources[name], path)}")
-    client = {k: values.pop(k) for k in CLIENT_DEFAULTS}
+    """`values` less the client-side settings is what SessionConfig takes."""
+    keep_audio = values.pop("keep_audio")
+    try:
+        audio = AudioOptions(**{k: values.pop(k) for k in AUDIO_FIELDS})
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.message}{_origin_of(exc.message, sources, path)}") from None
     return Settings(
         session=MappingProxyType(values),
         sources=MappingProxyType(sources),
+        audio=audio,
+        keep_audio=keep_audio,
         tool_decls=tools,
         prices=prices,
         path=path,
-        **client,
     )
 
 
@@ -407,6 +388,15 @@ def _convert(s: Setting, raw: Any, parse: Callable[[Any], Any], origin: str) -> 
         return parse(raw)
     except _Invalid as exc:
         raise ConfigError(f"invalid {s.key}{origin}: {exc}") from None
+
+
+def _origin_of(message: str, sources: Mapping[str, str], path: Path | None) -> str:
+    """`(from RT_X)` / `(from flag)` / `(in FILE)` for the setting an error names."""
+    for s in SETTINGS:
+        config_names = (s.key, s.name, s.name.removesuffix("_s"))
+        if any(message.startswith(f"invalid {n}:") for n in config_names):
+            return _origin(sources.get(s.name, "default"), path)
+    return ""
 
 
 def _origin(source: str, path: Path | None) -> str:

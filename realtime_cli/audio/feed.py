@@ -22,9 +22,7 @@ from realtime_cli.audio.pcm import SAMPLE_RATE, SILENCE_DBFS, as_int16, level_db
 
 
 class PlaybackFeed:
-    def __init__(self, rate: int, *, prebuffer_ms: float = 80.0, fade_ms: float = FADE_MS) -> None:
-        if not 60.0 <= prebuffer_ms <= 120.0:
-            raise ValueError(f"prebuffer must be 60-120 ms, not {prebuffer_ms:g}")
+    def __init__(self, rate: int, *, prebuffer_ms: float, fade_ms: float = FADE_MS) -> None:
         self.rate = rate
         self._lock = threading.Lock()
         self._jitter = JitterBuffer(rate, prebuffer_ms=prebuffer_ms, fade_ms=fade_ms)

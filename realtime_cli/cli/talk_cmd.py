@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from realtime_cli.audio.options import ECHO, PREBUFFER
+
+if TYPE_CHECKING:
+    from realtime_cli.runtime.launch import TalkPlan
+    from realtime_cli.runtime.resume import StoredConversation
 
 TALK_HELP = """Talk with a realtime model. Speak; barge in any time.
 
@@ -50,16 +57,61 @@ JsonLines = Annotated[bool, typer.Option("--json", help="One JSON object per lin
 Plain = Annotated[bool, typer.Option("--plain", help="Plain lines even on a terminal.")]
 NoAudio = Annotated[bool, typer.Option("--no-audio", help="Do not store audio in the journal.")]
 Echo = Annotated[str | None, typer.Option(
-    "--echo", help="Loudspeaker echo: aec (default), half-duplex, or off for headphones.")]
+    "--echo", help=f"Loudspeaker echo: {', '.join(ECHO.choices)} (off for headphones; "
+                   f"default {ECHO.default}).")]
 NoSave = Annotated[bool, typer.Option("--no-save", help="Do not journal this conversation.")]
 DataDir = Annotated[str | None, typer.Option(
     "--data-dir", envvar="RT_DATA_DIR", help="Where sessions are stored.")]
 Prebuffer = Annotated[float | None, typer.Option(
-    "--prebuffer-ms", help="Audio queued before playback starts, 60-120 ms (default 80).")]
+    "--prebuffer-ms",
+    help=f"Audio queued before playback starts, {PREBUFFER.span} (default {PREBUFFER.default:g}).")]
 
 
-def _overrides(**flags: Any) -> dict[str, Any]:
-    return {k: v for k, v in flags.items() if v is not None and v is not False}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TalkFlags:
+    """The flags of `rt talk` and `rt resume` as given: None (or False) is "not given", so the
+    environment, the config file and the defaults decide."""
+
+    model: str | None = None
+    voice: str | None = None
+    instructions: str | None = None
+    url: str | None = None
+    azure_endpoint: str | None = None
+    azure_deployment: str | None = None
+    input_wav: Path | None = None
+    output_wav: Path | None = None
+    input_device: str | None = None
+    output_device: str | None = None
+    max_turns: int | None = None
+    duration: float | None = None
+    turn_detection: str | None = None
+    threshold: float | None = None
+    silence_ms: int | None = None
+    no_server_interrupt: bool = False
+    no_transcription: bool = False
+    json_lines: bool = False
+    plain: bool = False
+    no_audio: bool = False
+    no_save: bool = False
+    data_dir: str | None = None
+    prebuffer_ms: float | None = None
+    echo: str | None = None
+    replay_turns: int | None = None
+
+    def setting_overrides(self) -> dict[str, Any]:
+        """The settings these flags set, by setting name, for `load_settings`."""
+        given = {
+            "model": self.model, "voice": self.voice, "instructions": self.instructions,
+            "turn_detection": self.turn_detection, "threshold": self.threshold,
+            "silence_duration_ms": self.silence_ms, "input_device": self.input_device,
+            "output_device": self.output_device, "prebuffer_ms": self.prebuffer_ms,
+            "echo": self.echo, "total_timeout_s": self.duration,
+            "replay_max_turns": self.replay_turns,
+            "interrupt_response": False if self.no_server_interrupt else None,
+            "transcription_model": "" if self.no_transcription else None,
+            "keep_audio": False if self.no_audio else None,
+        }
+        return {k: v for k, v in given.items() if v is not None}
 
 
 def talk(
@@ -73,10 +125,19 @@ def talk(
     no_save: NoSave = False, data_dir: DataDir = None, prebuffer_ms: Prebuffer = None,
     echo: Echo = None,
 ) -> None:
-    from realtime_cli.runtime.launch import run_conversation
+    from realtime_cli.runtime.launch import run_talk
 
-    conv = _conversation(locals())
-    raise typer.Exit(run_conversation(conv))
+    flags = TalkFlags(
+        model=model, voice=voice, instructions=instructions, url=url,
+        azure_endpoint=azure_endpoint, azure_deployment=azure_deployment, input_wav=input,
+        output_wav=output, input_device=input_device, output_device=output_device,
+        max_turns=max_turns, duration=duration, turn_detection=turn_detection,
+        threshold=threshold, silence_ms=silence_ms, no_server_interrupt=no_server_interrupt,
+        no_transcription=no_transcription, json_lines=json_lines, plain=plain,
+        no_audio=no_audio, no_save=no_save, data_dir=data_dir, prebuffer_ms=prebuffer_ms,
+        echo=echo,
+    )
+    raise typer.Exit(run_talk(talk_plan(flags)))
 
 
 talk.__doc__ = TALK_HELP
@@ -101,56 +162,49 @@ def resume(
       rt resume 3f2a                 # by unique id prefix, like git
       rt resume 3f2a --url ws://127.0.0.1:8765/v1/realtime
     """
-    from realtime_cli.runtime.launch import run_conversation
-    from realtime_cli.runtime.resume import stored_conversation
+    from realtime_cli.runtime.launch import run_talk
+    from realtime_cli.runtime.resume import load_stored_conversation
 
-    conv = stored_conversation(session, dict(locals()), _conversation)
-    raise typer.Exit(run_conversation(conv))
+    flags = TalkFlags(
+        url=url, azure_endpoint=azure_endpoint, azure_deployment=azure_deployment,
+        input_wav=input, output_wav=output, input_device=input_device,
+        output_device=output_device, max_turns=max_turns, duration=duration,
+        json_lines=json_lines, plain=plain, no_audio=no_audio, data_dir=data_dir,
+        prebuffer_ms=prebuffer_ms, echo=echo, replay_turns=replay_turns,
+    )
+    stored = load_stored_conversation(data_dir, session)
+    raise typer.Exit(run_talk(talk_plan(flags, stored)))
 
 
-def _conversation(args: dict[str, Any], base: dict[str, Any] | None = None) -> Any:
-    """Flags + environment + config file -> a Conversation (config validated, key resolved)."""
-    from realtime_cli.runtime.launch import Conversation
+def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> TalkPlan:
+    """Flags + environment + config file (+ the settings a resumed conversation keeps, below the
+    flags) -> a TalkPlan: config validated, input WAV found, endpoint and key resolved."""
+    from realtime_cli.errors import ConfigError
+    from realtime_cli.runtime.launch import TalkPlan
     from realtime_cli.settings import load_settings
+    from realtime_cli.tools import ToolRunner
     from realtime_cli.transport.endpoint import resolve_endpoint
 
-    overrides = dict(base or {})
-    overrides.update(_overrides(
-        model=args.get("model"), voice=args.get("voice"), instructions=args.get("instructions"),
-        turn_detection=args.get("turn_detection"), threshold=args.get("threshold"),
-        silence_duration_ms=args.get("silence_ms"), input_device=args.get("input_device"),
-        output_device=args.get("output_device"), prebuffer_ms=args.get("prebuffer_ms"),
-        echo=args.get("echo"), total_timeout_s=args.get("duration"),
-        replay_max_turns=args.get("replay_turns"),
-    ))
-    if args.get("no_server_interrupt"):
-        overrides["interrupt_response"] = False
-    if args.get("no_transcription"):
-        overrides["transcription_model"] = ""
-    if args.get("no_audio"):
-        overrides["keep_audio"] = False
+    overrides = dict(stored.settings) if stored is not None else {}
+    overrides.update(flags.setting_overrides())
     settings = load_settings(overrides)
     config = settings.session_config()
-    wav = args.get("input")
-    if wav is not None and not Path(wav).is_file():  # before connecting, not after
-        from realtime_cli.errors import ConfigError
-
-        raise ConfigError(f"input WAV not found: {wav}")
-    endpoint = resolve_endpoint(model=config.model, url=args.get("url"),
-                                azure_endpoint=args.get("azure_endpoint"),
-                                azure_deployment=args.get("azure_deployment"), env=os.environ)
-    from realtime_cli.tools import ToolRunner
-
+    if flags.input_wav is not None and not flags.input_wav.is_file():  # before connecting
+        raise ConfigError(f"input WAV not found: {flags.input_wav}")
+    endpoint = resolve_endpoint(model=config.model, url=flags.url,
+                                azure_endpoint=flags.azure_endpoint,
+                                azure_deployment=flags.azure_deployment, env=os.environ)
     runner = ToolRunner(settings.tool_decls) if settings.tool_decls else None
-    return Conversation(
-        config=config, endpoint=endpoint, data_dir=args.get("data_dir"),
-        keep_audio=settings.keep_audio, journal=not args.get("no_save"),
-        input_wav=args.get("input"), output_wav=args.get("output"),
-        input_device=settings.input_device, output_device=settings.output_device,
-        prebuffer_ms=settings.prebuffer_ms, output_block_ms=settings.output_block_ms,
-        echo=settings.echo,
-        json_lines=bool(args.get("json_lines")),
-        dashboard=False if (args.get("plain") or args.get("json_lines")) else None,
-        max_turns=args.get("max_turns"), tools=runner.run if runner else None,
+    plan = TalkPlan(
+        config=config, endpoint=endpoint, audio=settings.audio, data_dir=flags.data_dir,
+        keep_audio=settings.keep_audio, journal=not flags.no_save,
+        input_wav=flags.input_wav, output_wav=flags.output_wav,
+        json_lines=flags.json_lines,
+        dashboard=False if (flags.plain or flags.json_lines) else None,
+        max_turns=flags.max_turns, tools=runner.run if runner else None,
         prices=settings.prices,
     )
+    if stored is None:
+        return plan
+    return replace(plan, session_id=stored.session_id, history=stored.history,
+                   next_seq=stored.next_seq, resumed=True)

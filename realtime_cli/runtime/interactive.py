@@ -15,7 +15,7 @@ from realtime_cli.core.snapshot import CoreSnapshot
 from realtime_cli.pricing import estimate_cost, price_table
 
 if TYPE_CHECKING:
-    from realtime_cli.runtime.launch import Conversation
+    from realtime_cli.runtime.launch import TalkPlan
     from realtime_cli.runtime.runner import Runner
     from realtime_cli.ui.dashboard import Dashboard
 
@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 class DashboardPresenter:
     """Runner view sink: projects each core snapshot into a DashboardView for the Dashboard."""
 
-    def __init__(self, dashboard: Dashboard, conv: Conversation) -> None:
+    def __init__(self, dashboard: Dashboard, plan: TalkPlan) -> None:
         self.dashboard = dashboard
-        self.host = conv.endpoint.host
-        self.mode = "push-to-talk" if not conv.config.vad_enabled else conv.config.turn_detection
-        self.prices = price_table(conv.prices)
+        self.host = plan.endpoint.host
+        self.mode = "push-to-talk" if not plan.config.vad_enabled else plan.config.turn_detection
+        self.prices = price_table(plan.prices)
         self.last: CoreSnapshot | None = None
 
     def update(self, core: CoreSnapshot, mic: SourceLevels | None, sink: SinkStatus | None) -> None:
@@ -51,13 +51,13 @@ async def key_loop(runner: Runner, dashboard: Dashboard, push_to_talk: bool) -> 
                                         text=press.text, exit_code=press.exit_code))
 
 
-def run_with_dashboard(runner: Runner, conv: Conversation) -> int:
+def run_with_dashboard(runner: Runner, plan: TalkPlan) -> int:
     from realtime_cli.ui.dashboard import Dashboard
 
     dashboard = Dashboard()
-    presenter = DashboardPresenter(dashboard, conv)
+    presenter = DashboardPresenter(dashboard, plan)
     runner.view = presenter
-    runner.background.append(lambda: key_loop(runner, dashboard, not conv.config.vad_enabled))
+    runner.background.append(lambda: key_loop(runner, dashboard, not plan.config.vad_enabled))
     dashboard.start()
     try:
         code = asyncio.run(runner.run())

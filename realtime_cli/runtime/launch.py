@@ -1,6 +1,6 @@
-"""Wiring for one conversation: endpoint, audio endpoints, journal, core, runner, display.
+"""Wiring for one talk run: endpoint, audio endpoints, journal, core, runner, display.
 
-`rt talk` and `rt resume` differ only in the `Conversation` they describe; both end here.
+`rt talk` and `rt resume` differ only in the `TalkPlan` they describe; both end here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from realtime_cli.audio.interfaces import AudioSink, AudioSource
+from realtime_cli.audio.options import AudioOptions
+from realtime_cli.clock import Clock, SystemClock
 from realtime_cli.core.config import SessionConfig
 from realtime_cli.core.history import HistoryEntry
 from realtime_cli.core.session import SessionCore
@@ -25,20 +27,20 @@ if TYPE_CHECKING:
     from realtime_cli.audio.echo.link import EchoLink
 
 
-@dataclass(slots=True, kw_only=True)
-class Conversation:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TalkPlan:
+    """Everything one run of `rt talk` or `rt resume` was decided to be before anything opens:
+    the session config, where to connect, the audio ends and their options, what to store,
+    how to show it, and (resuming) the history it continues."""
+
     config: SessionConfig
     endpoint: Endpoint
+    audio: AudioOptions = field(default_factory=AudioOptions)
     data_dir: str | None = None
     keep_audio: bool = True
     journal: bool = True
-    input_wav: Path | None = None
-    output_wav: Path | None = None
-    input_device: str | None = None
-    output_device: str | None = None
-    prebuffer_ms: float = 80.0
-    output_block_ms: float = 5.0
-    echo: str = "aec"  # loudspeaker echo handling when both ends are real devices
+    input_wav: Path | None = None  # instead of the microphone
+    output_wav: Path | None = None  # instead of the speaker
     json_lines: bool = False
     dashboard: bool | None = None  # None: when stdout is a terminal
     max_turns: int | None = None
@@ -50,31 +52,33 @@ class Conversation:
     prices: dict[str, dict[str, float]] | None = None
 
 
-def open_audio(conv: Conversation) -> tuple[AudioSource, AudioSink]:
-    """The microphone and speaker (or WAV files). Echo handling links a real speaker to a real
-    microphone: only then can the assistant's voice come back into the conversation."""
-    echo = _echo_link(conv.echo) if conv.input_wav is None and conv.output_wav is None else None
+def open_audio(plan: TalkPlan, clock: Clock) -> tuple[AudioSource, AudioSink]:
+    """The microphone and speaker (or WAV files, paced by `clock`). Echo handling links a real
+    speaker to a real microphone: only then can the assistant's voice come back into the
+    conversation."""
+    options = plan.audio
+    echo = _echo_link(options.echo) if plan.input_wav is None and plan.output_wav is None else None
     source: AudioSource
     sink: AudioSink
-    if conv.input_wav is not None:
+    if plan.input_wav is not None:
         from realtime_cli.audio.wavdev import WavSource
 
-        source = WavSource(conv.input_wav)
+        source = WavSource(plan.input_wav, clock=clock)
     else:
         from realtime_cli.audio.capture import MicSource
 
         _quiet_native_stderr()
-        source = MicSource(conv.input_device, echo=echo)
-    if conv.output_wav is not None:
+        source = MicSource(options.input_device, echo=echo)
+    if plan.output_wav is not None:
         from realtime_cli.audio.wavdev import WavSink
 
-        sink = WavSink(conv.output_wav, prebuffer_ms=conv.prebuffer_ms)
+        sink = WavSink(plan.output_wav, prebuffer_ms=options.prebuffer_ms, clock=clock)
     else:
         from realtime_cli.audio.playback import SpeakerSink
 
         _quiet_native_stderr()
-        sink = SpeakerSink(conv.output_device, prebuffer_ms=conv.prebuffer_ms,
-                           block_ms=conv.output_block_ms, echo=echo)
+        sink = SpeakerSink(options.output_device, prebuffer_ms=options.prebuffer_ms,
+                           block_ms=options.output_block_ms, echo=echo)
     return source, sink
 
 
@@ -104,34 +108,36 @@ def _quiet_native_stderr() -> None:
     install()
 
 
-def run_conversation(conv: Conversation) -> int:
-    """Run until the conversation ends; returns the exit code (RtError propagates)."""
+def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
+    """Run until the conversation ends; returns the exit code (RtError propagates). `clock`
+    (the system's by default) paces the WAV ends and stamps the journal's heartbeat."""
     from realtime_cli.runtime.output import LineOutput
     from realtime_cli.runtime.runner import Observer, Runner, RunOptions
 
-    core = SessionCore(conv.config, session_id=conv.session_id, now=0.0, history=conv.history,
-                       next_seq=conv.next_seq, resumed=conv.resumed, keep_audio=conv.keep_audio)
+    clock = clock or SystemClock()
+    core = SessionCore(plan.config, session_id=plan.session_id, now=0.0, history=plan.history,
+                       next_seq=plan.next_seq, resumed=plan.resumed, keep_audio=plan.keep_audio)
     journal = None
-    if conv.journal:
+    if plan.journal:
         from realtime_cli.storage.journal import JournalWriter
         from realtime_cli.storage.paths import db_path
 
-        journal = JournalWriter(db_path(conv.data_dir), keep_audio=conv.keep_audio)
-    use_dashboard = sys.stdout.isatty() and not conv.json_lines if conv.dashboard is None \
-        else conv.dashboard
+        journal = JournalWriter(db_path(plan.data_dir), keep_audio=plan.keep_audio, clock=clock)
+    use_dashboard = sys.stdout.isatty() and not plan.json_lines if plan.dashboard is None \
+        else plan.dashboard
     observers: list[Observer] = [] if use_dashboard else [
-        LineOutput(json_lines=conv.json_lines, transcripts=bool(conv.config.transcription_model))]
+        LineOutput(json_lines=plan.json_lines, transcripts=bool(plan.config.transcription_model))]
     runner = Runner(
-        core, conv.endpoint, *open_audio(conv), journal=journal,
-        observers=observers, tools=conv.tools,
-        options=RunOptions(max_turns=conv.max_turns,
-                           stop_when_input_ends=conv.input_wav is not None),
+        core, plan.endpoint, *open_audio(plan, clock), journal=journal,
+        observers=observers, tools=plan.tools, clock=clock,
+        options=RunOptions(max_turns=plan.max_turns,
+                           stop_when_input_ends=plan.input_wav is not None),
     )
     try:
         if use_dashboard:
             from realtime_cli.runtime.interactive import run_with_dashboard
 
-            code = run_with_dashboard(runner, conv)
+            code = run_with_dashboard(runner, plan)
         else:
             code = asyncio.run(runner.run())
     except BaseException:

@@ -1,9 +1,10 @@
-"""`rt resume`: turn a stored session back into a Conversation that continues it."""
+"""`rt resume`: what a stored session hands the conversation that continues it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from realtime_cli.core.history import HistoryEntry
@@ -17,6 +18,18 @@ KEPT_FIELDS = (
 )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredConversation:
+    """A stored session to continue: its id, its history for the new server session, the next
+    journal sequence number, and the settings it kept (setting name -> value, which the
+    command line still overrides)."""
+
+    session_id: str
+    history: tuple[HistoryEntry, ...]
+    next_seq: int
+    settings: Mapping[str, Any]
+
+
 def history_from_records(items: tuple[ItemRecord, ...]) -> list[HistoryEntry]:
     out: list[HistoryEntry] = []
     for r in items:
@@ -27,22 +40,21 @@ def history_from_records(items: tuple[ItemRecord, ...]) -> list[HistoryEntry]:
     return out
 
 
-def stored_conversation(id_or_prefix: str, args: dict[str, Any],
-                        build: Callable[[dict[str, Any], dict[str, Any] | None], Any]) -> Any:
+def load_stored_conversation(data_dir: str | None, id_or_prefix: str) -> StoredConversation:
+    """The session `id_or_prefix` names in `data_dir`'s database; StorageError if it is unknown,
+    ambiguous, or still open in another rt process."""
+    from realtime_cli.errors import StorageError
     from realtime_cli.storage.paths import db_path
     from realtime_cli.storage.queries import load_session
 
-    stored = load_session(db_path(args.get("data_dir")), id_or_prefix)
+    stored = load_session(db_path(data_dir), id_or_prefix)
     if stored.status == "active":
-        from realtime_cli.errors import StorageError
-
         raise StorageError(f"session {stored.short_id} is still open in another rt process")
-    base = {k: stored.config[k] for k in KEPT_FIELDS if k in stored.config}
-    base.setdefault("model", stored.model)
-    base.setdefault("voice", stored.voice)
-    base.setdefault("instructions", stored.instructions)
-    if base.get("transcription_model") is None:
-        base["transcription_model"] = ""
-    conv = build(args, base)
-    return replace(conv, session_id=stored.id, history=history_from_records(stored.items),
-                   next_seq=stored.next_seq, resumed=True)
+    kept = {k: stored.config[k] for k in KEPT_FIELDS if k in stored.config}
+    kept.setdefault("model", stored.model)
+    kept.setdefault("voice", stored.voice)
+    kept.setdefault("instructions", stored.instructions)
+    if kept.get("transcription_model") is None:
+        kept["transcription_model"] = ""  # stored as off: keep it off, not the default model
+    return StoredConversation(session_id=stored.id, history=tuple(history_from_records(stored.items)),
+                              next_seq=stored.next_seq, settings=MappingProxyType(kept))

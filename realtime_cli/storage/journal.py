@@ -9,6 +9,11 @@ process keeps locked never reaches the conversation: `take_warning()` hands the 
 once, for the one warning a person sees, and the conversation goes on unsaved. From asyncio, call
 the blocking `flush`/`close` through `asyncio.to_thread`.
 
+While it owns an open session, the writer refreshes the session's heartbeat every `heartbeat_s`
+seconds of its clock (see `liveness`), checked whenever the thread wakes and before it handles
+what woke it: once `flush()` returns, every heartbeat due before it is on disk. A test injects a
+`ManualClock`, moves it and flushes, instead of waiting on real time.
+
     writer = JournalWriter(db_path, keep_audio=True)   # opens + migrates; raises at once
     writer.submit(SessionStarted(...))                 # never blocks
     writer.flush(timeout=5)                            # everything submitted so far is on disk
@@ -24,12 +29,12 @@ import queue
 import sqlite3
 import sys
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from realtime_cli.clock import Clock, SystemClock
 from realtime_cli.core.records import JournalRecord, SessionEnded, SessionStarted
 from realtime_cli.errors import StorageError
 from realtime_cli.storage import liveness
@@ -54,10 +59,12 @@ class JournalWriter:
         *,
         keep_audio: bool = True,
         heartbeat_s: float = liveness.HEARTBEAT_S,
+        clock: Clock | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.keep_audio = keep_audio
         self._heartbeat_s = heartbeat_s
+        self._clock = clock or SystemClock()
         self._owner = Owner()
         # Opened here so that a bad path or a too-new schema fails in the caller, not later.
         self._conn: sqlite3.Connection = open_db(self.db_path, check_same_thread=False)
@@ -143,22 +150,22 @@ class JournalWriter:
     # -- the writer thread -----------------------------------------------------------------
 
     def _run(self) -> None:
-        last_beat = time.monotonic()
+        last_beat = self._clock.monotonic()
         try:
             while True:
                 try:
                     item = self._queue.get(timeout=self._heartbeat_s)
                 except queue.Empty:
                     item = None
+                if self._clock.monotonic() - last_beat >= self._heartbeat_s:
+                    self._beat()
+                    last_beat = self._clock.monotonic()
                 if item is _STOP:
                     break
                 if isinstance(item, _Flush):
                     item.done.set()
                 elif item is not None:
                     self._write(item)  # type: ignore[arg-type]
-                if time.monotonic() - last_beat >= self._heartbeat_s:
-                    self._beat()
-                    last_beat = time.monotonic()
         finally:
             self._drain_markers()
             self._conn.close()
@@ -166,7 +173,8 @@ class JournalWriter:
     def _write(self, record: JournalRecord) -> None:
         try:
             with atomic(self._conn):
-                apply_record(self._conn, record, keep_audio=self.keep_audio, owner=self._owner)
+                apply_record(self._conn, record, keep_audio=self.keep_audio, owner=self._owner,
+                             now=self._clock.wall())
         except Exception as exc:  # kept and re-raised by flush()/close()
             self._fail(f"{type(record).__name__} for session {record.session_id[:8]}: {exc}")
         else:
@@ -181,7 +189,7 @@ class JournalWriter:
             return
         try:
             with atomic(self._conn):
-                heartbeat(self._conn, list(self._owned), self._owner, time.time())
+                heartbeat(self._conn, list(self._owned), self._owner, self._clock.wall())
         except Exception as exc:  # loses no record: worth a warning, not an error
             with self._lock:
                 self._warning = self._warning or f"{exc}"

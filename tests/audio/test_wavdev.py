@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -15,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from realtime_cli.audio.jitter import FADE_MS
 from realtime_cli.audio.wavdev import WavSink, WavSource, load_wav
+from realtime_cli.clock import ManualClock
 from realtime_cli.errors import AudioDeviceError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,61 +94,95 @@ def test_bad_files_are_one_line_device_errors(tmp_path: Path) -> None:
         assert words in str(info.value) and "\n" not in str(info.value)
 
 
-async def test_wav_source_is_paced_by_the_clock_then_silent_forever(tmp_path: Path) -> None:
+async def read_blocks(src: WavSource, clock: ManualClock, until: float) -> list[tuple[float, bytes]]:
+    """(clock time it arrived, block) for each block `src` hands out while the clock runs to
+    `until`, read by a task as a consumer would."""
+    got: list[tuple[float, bytes]] = []
+
+    async def consume() -> None:
+        while True:
+            block = await src.read()
+            got.append((clock.monotonic(), block))
+
+    reader = asyncio.create_task(consume())
+    await clock.run_for(until - clock.monotonic())
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    return got
+
+
+async def test_wav_source_is_paced_by_the_clock_then_silent_forever(
+    tmp_path: Path, clock: ManualClock
+) -> None:
     path = write_pcm(tmp_path / "in.wav", sine(440, 0.21, 24_000), 24_000, 1, 2)
-    src = WavSource(path)
+    src = WavSource(path, clock=clock)
     await src.start()
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    blocks = []
-    while not src.exhausted:
-        blocks.append(await src.read())
-    elapsed = loop.time() - t0
+    t0 = clock.monotonic()
+    got = await read_blocks(src, clock, t0 + 0.219)
+    assert len(got) == 10 and not src.exhausted  # the 11th block is due at 220 ms, not before
+    got += await read_blocks(src, clock, t0 + 0.22)
+    blocks = [b for _, b in got]
     assert len(blocks) == 11 and all(len(b) == 960 for b in blocks)  # 210 ms -> 11 blocks
-    assert 0.21 <= elapsed < 0.30  # real time: the 11th block is due at 220 ms
-    assert src.levels().level_dbfs > -20
-    tail = [await src.read() for _ in range(3)]
+    assert src.exhausted and src.levels().level_dbfs > -20
+    got += await read_blocks(src, clock, t0 + 0.28)
+    assert [round(t - t0, 9) for t, _ in got] == [round(0.02 * k, 9) for k in range(1, 15)]
+    tail = [b for _, b in got[11:]]
     assert tail == [b"\x00" * 960] * 3
     audio = np.frombuffer(b"".join(blocks), dtype="<i2")
     assert np.array_equal(audio[:5040], load_wav(path))
 
 
-async def test_wav_source_deadlines_do_not_drift(tmp_path: Path) -> None:
+async def test_wav_source_deadlines_do_not_drift(tmp_path: Path, clock: ManualClock) -> None:
     """A slow reader catches up instead of drifting: deadlines, not accumulated sleeps."""
     path = write_pcm(tmp_path / "in.wav", sine(440, 1.0, 24_000), 24_000, 1, 2)
-    src = WavSource(path)
+    src = WavSource(path, clock=clock)
     await src.start()
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    for k in range(15):
-        await src.read()
-        if k == 3:
-            await asyncio.sleep(0.1)  # the consumer stalls 100 ms
-    assert loop.time() - t0 == pytest.approx(0.30, abs=0.03)
+    t0 = clock.monotonic()
+    times: list[float] = []
+
+    async def consume() -> None:
+        for k in range(15):
+            await src.read()
+            times.append(round(clock.monotonic() - t0, 9))
+            if k == 3:
+                await clock.sleep(0.1)  # the consumer stalls 100 ms
+
+    reader = asyncio.create_task(consume())
+    await clock.run_for(0.30)
+    assert reader.done()
+    await reader
+    caught_up = [0.18] * 5  # blocks 5-9 were due during the stall: handed out at once
+    assert times == [0.02, 0.04, 0.06, 0.08, *caught_up, 0.2, 0.22, 0.24, 0.26, 0.28, 0.3]
 
 
-async def wait_idle(sink: WavSink, within: float = 3.0) -> None:
-    async with asyncio.timeout(within):
-        while not sink.status().idle:  # noqa: ASYNC110 - polling a snapshot is the API
-            await asyncio.sleep(0.01)
+async def run_until_idle(sink: WavSink, clock: ManualClock, within: float = 3.0) -> None:
+    """Move the clock one 20 ms block at a time until the sink has played everything (to the
+    block that made it idle, when the clock started on a block's deadline)."""
+    deadline = clock.monotonic() + within
+    while not sink.status().idle:
+        assert clock.monotonic() < deadline, "the sink never went idle"
+        await clock.run_for(0.02)
 
 
-async def test_wav_sink_plays_in_real_time_with_exact_positions(tmp_path: Path) -> None:
+async def test_wav_sink_plays_in_real_time_with_exact_positions(
+    tmp_path: Path, clock: ManualClock
+) -> None:
     out = tmp_path / "out.wav"
-    sink = WavSink(out)
+    sink = WavSink(out, clock=clock)
     await sink.start()
     pcm = np.round(sine(300, 0.3, 24_000) * 32767).astype("<i2") + np.int16(100)  # no zeros
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
+    t0 = clock.monotonic()
     for chunk in np.array_split(pcm, 6):
         sink.play("item1", chunk.tobytes())
     sink.end_of_item("item1")
-    await asyncio.sleep(0.15)
+    await clock.run_for(0.14)  # on a block's deadline: later steps of 20 ms stay on them
     mid = sink.status()
     assert mid.item_id == "item1" and 0 < mid.played_samples < len(pcm)
     assert mid.played_samples % 480 == 0  # whole blocks written so far, no latency guess
-    await wait_idle(sink)
-    assert loop.time() - t0 == pytest.approx(0.3, abs=0.06)
+    assert mid.played_samples == 7 * 480  # the blocks due at 20, 40, ... 140 ms
+    await run_until_idle(sink, clock)
+    assert clock.monotonic() - t0 == pytest.approx(0.3, abs=1e-9)  # 15 blocks of 20 ms
     done = sink.status()
     assert done.played_samples == len(pcm) and done.underruns == 0 and done.buffered_ms == 0
     await sink.close()
@@ -157,20 +194,24 @@ async def test_wav_sink_plays_in_real_time_with_exact_positions(tmp_path: Path) 
     assert not written[start + len(pcm) :].any()
 
 
-async def test_wav_sink_flush_stops_within_one_block_with_a_fade(tmp_path: Path) -> None:
+async def test_wav_sink_flush_stops_within_one_block_with_a_fade(
+    tmp_path: Path, clock: ManualClock
+) -> None:
     out = tmp_path / "out.wav"
-    sink = WavSink(out)
+    sink = WavSink(out, clock=clock)
     await sink.start()
+    t0 = clock.monotonic()
     pcm = np.full(24_000, 8000, dtype="<i2")
     sink.play("a", pcm.tobytes())
-    async with asyncio.timeout(2):
-        while sink.status().played_samples < 4800:  # noqa: ASYNC110 - a snapshot
-            await asyncio.sleep(0.005)
+    await clock.run_for(0.2)
+    assert sink.status().played_samples == 4800
     sink.flush()
     at_flush = sink.status().played_samples
-    await wait_idle(sink)
+    await run_until_idle(sink, clock)
     final = sink.status()
     assert final.item_id == "a" and final.played_samples - at_flush <= 480
+    assert final.played_samples - at_flush == round(FADE_MS * 24_000 / 1000)  # only the fade
+    assert clock.monotonic() - t0 == pytest.approx(0.22, abs=1e-9)  # the block after the flush
     await sink.close()
     with wave.open(str(out)) as w:
         written = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
@@ -196,15 +237,15 @@ def test_wav_sink_file_is_valid_after_a_kill(tmp_path: Path) -> None:
         """
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"started"
-    deadline = 5.0
-    while deadline > 0 and (not out.exists() or out.stat().st_size < 44 + 2 * 24_000):
-        deadline -= 0.05
-        subprocess.run(["sleep", "0.05"], check=True)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"started"
+        deadline = 5.0
+        while deadline > 0 and (not out.exists() or out.stat().st_size < 44 + 2 * 24_000):
+            deadline -= 0.05
+            subprocess.run(["sleep", "0.05"], check=True)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     with wave.open(str(out)) as w:
         frames = w.getnframes()
         data = w.readframes(frames)

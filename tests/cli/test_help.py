@@ -138,3 +138,21 @@ def test_help_imports_no_heavy_module(args: tuple[str, ...]) -> None:
                 for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert "typer" in imported and "realtime_cli" in imported  # the listing is real
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
+def test_serve_flag_defaults_are_the_server_options_own() -> None:
+    """`rt serve` writes its defaults as literals (the server package loads only when it runs):
+    they must be what ServerOptions would choose by itself."""
+    import inspect
+
+    from realtime_cli.cli.serve_cmd import serve
+    from realtime_cli.server.options import ServerOptions
+
+    defaults = ServerOptions()
+    flags = inspect.signature(serve).parameters
+    same_name = {"host", "port", "expire_after", "drop_after", "fault_connections", "garbage",
+                 "pace", "chunk_ms", "tool_call", "record", "voice_engine"}
+    assert {n: flags[n].default for n in same_name} == {n: getattr(defaults, n) for n in same_name}
+    assert flags["latency"].default == defaults.latency_ms
+    assert (flags["script"].default, defaults.script) == (None, ())  # no --script: no lines
+    assert (flags["quiet"].default, defaults.log) == (False, None)  # serve() logs unless --quiet

@@ -13,6 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from realtime_cli.audio.options import PREBUFFER, AudioOptions
 from realtime_cli.cli.config_cmd import (
     config_app,
     dump_toml,
@@ -27,6 +28,7 @@ from realtime_cli.settings import (
     ENV_VARS,
     SETTINGS,
     config_path,
+    defaults,
     load_settings,
 )
 
@@ -68,8 +70,8 @@ def test_defaults_are_sessionconfigs_own() -> None:
     settings = load_settings({}, env={})
     assert settings.session_config() == SessionConfig()
     assert settings.path is None
-    assert (settings.input_device, settings.output_device) == (None, None)
-    assert (settings.prebuffer_ms, settings.keep_audio) == (80.0, True)
+    assert (settings.audio.input_device, settings.audio.output_device) == (None, None)
+    assert (settings.audio.prebuffer_ms, settings.keep_audio) == (80.0, True)
     assert settings.tool_decls == () and settings.prices is None
     assert set(settings.sources.values()) == {"default"}
 
@@ -156,9 +158,9 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     assert (c.idle_timeout_s, c.total_timeout_s, c.response_timeout_s) == (None, 600.0, 30.0)
     assert (c.connection_timeout_s, c.rollover_margin_s) == (5.0, 60.0)
     assert (c.max_reconnect_attempts, c.replay_max_turns) == (2, 10)
-    assert (s.input_device, s.output_device, s.prebuffer_ms, s.keep_audio) == (
+    assert (s.audio.input_device, s.audio.output_device, s.audio.prebuffer_ms, s.keep_audio) == (
         "2", "pulse:x", 100.0, False)
-    assert (s.output_block_ms, s.echo) == (10.0, "half-duplex")
+    assert (s.audio.output_block_ms, s.audio.echo) == (10.0, "half-duplex")
 
 
 def test_runner_style_overrides() -> None:
@@ -171,7 +173,7 @@ def test_runner_style_overrides() -> None:
     assert c.transcription_model is None and not c.interrupt_response
     assert (c.total_timeout_s, c.replay_max_turns, c.silence_duration_ms, c.eagerness) == (
         12.5, 3, 900, "low")
-    assert (s.keep_audio, s.prebuffer_ms, s.input_device) == (False, 100.0, "USB")
+    assert (s.keep_audio, s.audio.prebuffer_ms, s.audio.input_device) == (False, 100.0, "USB")
     with pytest.raises(ValueError, match="unknown setting 'colour'"):
         load_settings({"colour": "red"}, env={}, path=None)
 
@@ -231,6 +233,20 @@ def test_audio_ranges_are_checked_here(cfg: Path, line: str, message: str) -> No
     with pytest.raises(ConfigError) as info:
         load_settings({}, env={}, path=cfg)
     assert message in one_line(info)
+    assert one_line(info).endswith(f" (in {cfg})")
+
+
+def test_audio_options_are_checked_where_they_are_defined() -> None:
+    """The devices trust AudioOptions: a bad value cannot be built, whoever builds it."""
+    assert AudioOptions() == load_settings({}, env={}, path=None).audio
+    assert defaults()["prebuffer_ms"] == PREBUFFER.default
+    with pytest.raises(ConfigError, match=r"^invalid audio.prebuffer_ms: must be between 60 and 120$"):
+        AudioOptions(prebuffer_ms=59.9)
+    with pytest.raises(ConfigError, match=r"^invalid audio.echo: 'loud' is not one of aec, "):
+        AudioOptions(echo="loud")
+    with pytest.raises(ConfigError, match=r"invalid audio.output_block_ms: .* \(from RT_OUTPUT_BLOCK_MS\)"):
+        load_settings({}, env={"RT_OUTPUT_BLOCK_MS": "60"}, path=None)
+    assert f"Audio queued before playback starts, {PREBUFFER.span}." in example_config()
 
 
 @pytest.mark.parametrize(("text", "key"), [

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from realtime_cli.clock import ManualClock
 from realtime_cli.core.records import (
     ConnectionRecord,
     InterruptionRecord,
@@ -229,11 +230,10 @@ def test_submit_never_waits_on_a_locked_database(db_file: Path) -> None:
     blocker.execute("BEGIN IMMEDIATE")
     try:
         sid = new_id()
-        start = time.perf_counter()
         w.submit(_started(sid))
         for n in range(2000):
             w.submit(_item(sid, local_id=f"i{n}", seq=n, audio=pcm(20)))
-        assert time.perf_counter() - start < 0.5
+        assert w.written == 0  # every submit returned while the writer waits on the lock
         with pytest.raises(StorageError, match="did not reach the disk"):
             w.flush(0.2)
     finally:
@@ -243,24 +243,34 @@ def test_submit_never_waits_on_a_locked_database(db_file: Path) -> None:
     assert _row(db_file, "SELECT COUNT(*) FROM items")[0] == 2000
 
 
-def test_heartbeat_refreshes_and_revives_own_session(db_file: Path) -> None:
-    w = JournalWriter(db_file, heartbeat_s=0.05)
+def test_heartbeat_refreshes_and_revives_own_session(db_file: Path, clock: ManualClock) -> None:
+    w = JournalWriter(db_file, clock=clock)
     sid = new_id()
+
+    def stored() -> tuple[str, float]:
+        """The row as written, read without open_db (which would judge its liveness itself)."""
+        with contextlib.closing(sqlite3.connect(db_file)) as conn:
+            status, beat = conn.execute("SELECT status, heartbeat_at FROM sessions").fetchone()
+        return str(status), float(beat)
+
     try:
         w.submit(_started(sid))
         w.flush(5)
+        assert stored() == ("active", clock.wall())
         conn = open_db(db_file)
         try:
             conn.execute("UPDATE sessions SET status = 'crashed', heartbeat_at = 0")
         finally:
             conn.close()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            row = _row(db_file, "SELECT status, heartbeat_at FROM sessions")
-            if row["status"] == "active" and row["heartbeat_at"] > 0:
-                break
-            time.sleep(0.05)
-        assert row["status"] == "active"
+        clock.advance(liveness.HEARTBEAT_S - 0.5)
+        w.flush(5)
+        assert stored() == ("crashed", 0.0)  # no heartbeat due yet
+        clock.advance(0.5)
+        w.flush(5)  # a heartbeat due before a flush is on disk when it returns
+        assert stored() == ("active", clock.wall())
+        clock.advance(liveness.HEARTBEAT_S)
+        w.flush(5)
+        assert stored() == ("active", clock.wall())
     finally:
         w.close()
 
