@@ -207,7 +207,7 @@ def show(session: SessionId, as_json: JsonFlag = False, data_dir: DataDir = None
 
 
 def _show_header(detail: SessionDetail, cost: float | None) -> list[str]:
-    from realtime_cli.storage.stats import percentile
+    from realtime_cli.percentiles import percentile
     from realtime_cli.storage.transcript import format_duration
 
     s = detail.summary

@@ -256,20 +256,13 @@ def _turns(conn: sqlite3.Connection, session_id: str) -> list[TurnRecord]:
            FROM turns WHERE session_id = ? ORDER BY turn_index, started_at""",
         (session_id,),
     ).fetchall()
-    return [
-        TurnRecord(
-            session_id=session_id,
-            response_id=r["response_id"],
-            turn_index=r["turn_index"],
-            status=r["status"],
-            started_at=r["started_at"],
-            duration_ms=r["duration_ms"],
-            latency_ms=r["latency_ms"],
-            interrupted=bool(r["interrupted"]),
-            usage=TokenUsage.from_mapping(_row(r)),
-        )
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        values = {k: r[k] for k in _TURN_COLUMNS if k not in TOKEN_FIELDS}
+        values["interrupted"] = bool(values["interrupted"])
+        out.append(TurnRecord(session_id=session_id, usage=TokenUsage.from_mapping(_row(r)),
+                              **values))
+    return out
 
 
 def _interruptions(conn: sqlite3.Connection, session_id: str) -> list[InterruptionRecord]:

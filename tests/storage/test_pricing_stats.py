@@ -6,6 +6,7 @@ import pytest
 
 from realtime_cli.core.records import ItemKind, ItemRecord
 from realtime_cli.errors import ConfigError
+from realtime_cli.percentiles import percentile
 from realtime_cli.pricing import (
     DEFAULT_PRICES,
     ModelPrice,
@@ -14,7 +15,7 @@ from realtime_cli.pricing import (
     price_table,
 )
 from realtime_cli.storage.sqlite import make_title
-from realtime_cli.storage.stats import parse_since, percentile
+from realtime_cli.storage.stats import parse_since
 from realtime_cli.storage.transcript import format_duration, format_offset, split_heard
 from realtime_cli.usage import TokenUsage
 
