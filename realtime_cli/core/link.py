@@ -13,6 +13,13 @@ from collections.abc import Callable
 from realtime_cli.core.backoff import backoff_delay
 from realtime_cli.core.records import ConnectionRecord
 
+# A rollover that is due waits for the conversation to be quiet. In the last LATE_S it settles
+# for the server being quiet (no response in flight: what was received plays on across the new
+# connection), and FORCE_S before the expiry it goes regardless. `expires_at` comes in whole
+# seconds, so the real end may be up to a second before it: FORCE_S leaves two.
+LATE_S = 30.0
+FORCE_S = 2.0
+
 
 class Link:
     def __init__(self, session_id: str, *, resumed: bool, max_attempts: int,
@@ -80,10 +87,23 @@ class Link:
         self.expires_at = now + length_s if length_s > 0 else None
         self.rollover_margin = min(self._margin_setting, max(0.0, length_s) / 2)
 
-    def rollover_deadline(self) -> float | None:
+    def rollover_deadline(self, now: float) -> float | None:
+        """When a Tick may next change the rollover: its start, then its late window, then the
+        forced last moment (each only while still ahead, so a driver never spins)."""
         if self.expires_at is None or not self.connected:
             return None
-        return self.expires_at - (1.0 if self.rollover_wanted else self.rollover_margin)
+        if not self.rollover_wanted:
+            return self.expires_at - self.rollover_margin
+        late, force = self.late_from(), self.forced_from()
+        return late if late > now else force
+
+    def late_from(self) -> float:
+        assert self.expires_at is not None
+        return self.expires_at - min(LATE_S, self.rollover_margin)
+
+    def forced_from(self) -> float:
+        assert self.expires_at is not None
+        return self.expires_at - min(FORCE_S, self.rollover_margin / 2)
 
     def rolling_over(self) -> None:
         self.rollover_wanted = False

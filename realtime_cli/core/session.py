@@ -66,6 +66,7 @@ class SessionCore:
         self._prior = list(history)
         self._stored = False  # SessionStarted journaled (on the first connection)
         self.notice: cmd.Notice | None = None
+        self._now = now  # of the latest input: deadlines ahead of it are the ones that count
         self.rate_limits: tuple[ev.JsonObject, ...] = ()
 
     # ------------------------------------------------------------------ read-only views
@@ -108,6 +109,7 @@ class SessionCore:
     # ------------------------------------------------------------------ dispatch
 
     def handle(self, event: inp.Input) -> Commands:
+        self._now = event.now
         out = Outbox()
         match event:
             case inp.Begin():
@@ -207,6 +209,8 @@ class SessionCore:
             case ev.ResponseDone():
                 self.ctx.last_activity = now
                 turns.response_done(e, now, out)
+                if self.link.rollover_wanted:
+                    self._check_expiry(now, out)  # the server may be quiet enough now
                 failure = e.failure()
                 if failure is None:
                     pass
@@ -373,11 +377,22 @@ class SessionCore:
         link = self.link
         if link.expires_at is None or not link.connected:
             return
-        if now >= link.expires_at - link.rollover_margin:
-            if self.is_quiet() or now >= link.expires_at - 1.0:
-                self._start_rollover(now, out)
-            else:
-                link.rollover_wanted = True
+        if now < link.expires_at - link.rollover_margin:
+            return
+        late = now >= link.late_from() and self._server_quiet()
+        if self.is_quiet() or late or now >= link.forced_from():
+            self._start_rollover(now, out)
+        else:
+            link.rollover_wanted = True
+
+    def _server_quiet(self) -> bool:
+        """Nothing in flight on the server's side: no response, no wait, no user turn open.
+        Audio already received may still be playing; it plays on across a new connection."""
+        f = self.turns.flight
+        return (self.state in (SessionState.READY, SessionState.RESPONDING,
+                               SessionState.INTERRUPTED)
+                and f.response is None and f.awaiting_since is None and not f.pending_create
+                and not self.turns.ptt_open and not self.turns.tools.waiting)
 
     def _after_turn(self, now: float, out: Outbox) -> None:
         """A turn just ended: the assistant's goodbye, or a rollover that waited for quiet."""
@@ -481,7 +496,7 @@ class SessionCore:
             out.append(self.ctx.last_activity + cfg.idle_timeout_s)
         if cfg.total_timeout_s:
             out.append(self.ctx.mono0 + cfg.total_timeout_s)
-        rollover = self.link.rollover_deadline()
+        rollover = self.link.rollover_deadline(self._now)
         if rollover is not None:
             out.append(rollover)
         if self.link.created_deadline is not None:

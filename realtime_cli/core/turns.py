@@ -431,6 +431,7 @@ class Turns:
             for local in resp.item_ids:
                 item = self.ledger[local]
                 if item.kind is ItemKind.ASSISTANT and not item.audio_done:
+                    self.audio_done(item.server_id or "", out)  # play out what arrived
                     item.truncated = True
                     item.audio_end_ms = int(item.received_ms)
                     item.status = "incomplete"

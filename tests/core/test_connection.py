@@ -65,19 +65,36 @@ def test_rollover_waits_for_the_response_and_playback_to_finish() -> None:
     h.feed(h.peer.user_turn(0, 500) + h.peer.response(audio_ms=10_000, done=False))
     assert h.core.next_deadline() == pytest.approx(h.now + 80)
     assert_effects(h.tick_to_deadline())  # mid-response: deferred
-    assert h.core.next_deadline() == pytest.approx(h.now + 119)  # forced at expiry - 1 s
+    assert h.core.next_deadline() == pytest.approx(h.now + 90)  # the late window
     assert_effects(h.feed(h.peer.item_done() + h.peer.response_done()))  # still playing
     out = h.play(h.peer.item_id, 10_000 * 24, idle=True)
     assert_effects(out, cmd.Connect(delay_s=0.0, reason="rollover"))
 
 
-def test_rollover_is_forced_in_the_last_second() -> None:
+def test_late_in_the_session_a_done_response_is_quiet_enough_and_plays_on() -> None:
+    """In the last 30 s the rollover takes the first moment the server is quiet: the answer's
+    audio has all arrived and plays on while the new connection is made."""
     h = ready()
+    expiry = h.now + 3600.0  # session.created said expires in an hour
+    h.advance(3400)
+    h.feed(h.peer.user_turn(0, 500) + h.peer.response(audio_ms=10_000, done=False))
+    h.tick_to_deadline()  # deferred
+    assert_effects(h.tick_to_deadline())  # the late window opens mid-response: still waits
+    assert h.core.next_deadline() == pytest.approx(expiry - 2.0)
+    out = h.feed(h.peer.item_done() + h.peer.response_done())
+    assert_effects(out, cmd.Connect(delay_s=0.0, reason="rollover"))  # no FlushPlayback
+
+
+def test_rollover_is_forced_two_seconds_before_the_expiry() -> None:
+    h = ready()
+    expiry = h.now + 3600.0  # session.created said expires in an hour
     h.advance(3400)
     h.feed(h.peer.user_turn(0, 500) + h.peer.response(audio_ms=10_000, done=False))
     h.tick_to_deadline()
+    h.tick_to_deadline()
     out = h.tick_to_deadline()
     assert_effects(out, cmd.Connect(delay_s=0.0, reason="rollover"))
+    assert h.now == pytest.approx(expiry - 2.0)
 
 
 def test_session_expired_error_rolls_over_at_once_and_the_1001_close_is_expected() -> None:
@@ -197,7 +214,11 @@ def test_a_drop_mid_answer_keeps_the_audio_received_which_still_plays() -> None:
     h.feed(h.peer.user_turn(0, 500, "story please"))
     h.feed(h.peer.response(audio_ms=2000, transcript="alpha beta gamma delta", done=False))
     h.play(h.peer.item_id, 1000 * 24)
-    assert_effects(h.close(1006), cmd.Connect)  # no FlushPlayback: the rest is still heard
+    out = h.close(1006)
+    # No FlushPlayback: what arrived is still heard, to its end (no more is coming).
+    assert_effects(out, cmd.Connect)
+    assert [c for c in out if isinstance(c, cmd.EndOfAudio)] == [
+        cmd.EndOfAudio(item_id=h.peer.item_id)]
     h.reconnect()
     replayed = [e.item for e in sends(h.log[-6:]) if e.type == "conversation.item.create"]
     assert replayed[-1]["content"] == [{"type": "output_text", "text": "alpha beta gamma delta"}]
