@@ -227,6 +227,9 @@ def _show_header(detail: SessionDetail, cost: float | None) -> list[str]:
         f"output {s.output_tokens}, est. cost "
         + ("n/a" if cost is None else f"${cost:.4f}"),
     ]
+    for t in detail.turns:
+        if t.error:
+            lines.append(f"Failed       turn {t.turn_index}: {t.error}")
     for c in detail.connections:
         closed = _local_time(c.closed_at, "%H:%M:%S") if c.closed_at else "…"
         code = f", close {c.close_code}" if c.close_code is not None else ""

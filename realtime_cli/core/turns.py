@@ -27,6 +27,7 @@ from realtime_cli.core.stop_phrases import is_stop_phrase
 from realtime_cli.core.tool_calls import ToolCalls
 from realtime_cli.protocol import events as ev
 from realtime_cli.protocol.audio_format import SAMPLES_PER_MS
+from realtime_cli.usage import TokenUsage
 
 BUILTIN_END_OUTPUT = '{"ok": true, "note": "say goodbye briefly"}'
 
@@ -249,7 +250,7 @@ class Turns:
         if resp is None or resp.response_id != e.response_id:
             return
         self.flight.response = None
-        usage = e.usage or ev.Usage()
+        usage = e.usage or TokenUsage()
         metrics = self.ctx.metrics
         metrics.tokens = metrics.tokens + usage
         assistant = [self.ledger[local] for local in resp.item_ids

@@ -12,8 +12,6 @@ from typing import Any
 
 from realtime_cli.usage import TokenUsage
 
-Usage = TokenUsage  # `response.done.response.usage`: one type shared with metrics and pricing
-
 JsonObject = dict[str, Any]
 
 
@@ -233,7 +231,7 @@ class ResponseDone:
     response_id: str
     status: str  # completed | cancelled | incomplete | failed
     reason: str | None = None  # status_details.reason
-    usage: Usage | None = None
+    usage: TokenUsage | None = None  # `response.done.response.usage`
     output: tuple[Item, ...] = ()
     error: ResponseError | None = None  # status_details.error of a failed response
 

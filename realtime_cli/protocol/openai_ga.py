@@ -17,6 +17,7 @@ from typing import Any
 from realtime_cli.protocol import events as ev
 from realtime_cli.protocol.audio_format import b64decode_pcm, b64encode_pcm
 from realtime_cli.text import without_lone_surrogates
+from realtime_cli.usage import WIRE_PATHS, TokenUsage
 
 _EXCERPT = 160
 
@@ -154,23 +155,16 @@ def _sub(obj: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _usage(raw: Any) -> ev.Usage | None:
+def _usage(raw: Any) -> TokenUsage | None:
     if not isinstance(raw, dict):
         return None
-    inp = _sub(raw, "input_token_details")
-    out = _sub(raw, "output_token_details")
-    cached = _sub(inp, "cached_tokens_details")
-    return ev.Usage(
-        input_tokens=_opt_int(raw, "input_tokens"),
-        output_tokens=_opt_int(raw, "output_tokens"),
-        cached_tokens=_opt_int(inp, "cached_tokens"),
-        input_text_tokens=_opt_int(inp, "text_tokens"),
-        input_audio_tokens=_opt_int(inp, "audio_tokens"),
-        cached_text_tokens=_opt_int(cached, "text_tokens"),
-        cached_audio_tokens=_opt_int(cached, "audio_tokens"),
-        output_text_tokens=_opt_int(out, "text_tokens"),
-        output_audio_tokens=_opt_int(out, "audio_tokens"),
-    )
+    counts: dict[str, int] = {}
+    for name, path in WIRE_PATHS.items():
+        where: dict[str, Any] = raw
+        for key in path[:-1]:
+            where = _sub(where, key)
+        counts[name] = _opt_int(where, path[-1])
+    return TokenUsage(**counts)
 
 
 # --------------------------------------------------------------------------- per-type decoders

@@ -224,6 +224,12 @@ def _session_owner(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration("0004_turn_error")
+def _turn_error(conn: sqlite3.Connection) -> None:
+    """A failed response's error ("code: message"), kept with its turn."""
+    _run(conn, "ALTER TABLE turns ADD COLUMN error TEXT")
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)

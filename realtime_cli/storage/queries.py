@@ -247,7 +247,7 @@ def _config(text: str) -> dict[str, Any]:
 
 
 _TURN_COLUMNS = ("response_id", "turn_index", "status", "started_at", "duration_ms", "latency_ms",
-                 "interrupted", *TOKEN_FIELDS)
+                 "interrupted", "error", *TOKEN_FIELDS)
 
 
 def _turns(conn: sqlite3.Connection, session_id: str) -> list[TurnRecord]:

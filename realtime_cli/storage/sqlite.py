@@ -235,7 +235,7 @@ def _item(conn: sqlite3.Connection, r: ItemRecord, keep_audio: bool) -> None:
 
 _TURN_COLUMNS = (
     "session_id", "response_id", "turn_index", "status", "started_at", "duration_ms",
-    "latency_ms", "interrupted", *TOKEN_FIELDS,
+    "latency_ms", "interrupted", "error", *TOKEN_FIELDS,
 )
 _TURN_SQL = f"""
 INSERT INTO turns ({", ".join(_TURN_COLUMNS)})
@@ -244,7 +244,7 @@ ON CONFLICT (session_id, response_id) DO UPDATE SET
     turn_index = excluded.turn_index, status = excluded.status,
     started_at = excluded.started_at, duration_ms = excluded.duration_ms,
     latency_ms = COALESCE(excluded.latency_ms, latency_ms),
-    interrupted = excluded.interrupted,
+    interrupted = excluded.interrupted, error = excluded.error,
     {", ".join(f"{c} = excluded.{c}" for c in TOKEN_FIELDS)}
 """
 
@@ -261,6 +261,7 @@ def _turn(conn: sqlite3.Connection, r: TurnRecord) -> None:
             "duration_ms": r.duration_ms,
             "latency_ms": r.latency_ms,
             "interrupted": int(r.interrupted),
+            "error": r.error,
             **r.usage.as_dict(),
         },
     )

@@ -161,6 +161,23 @@ def test_turn_rewrite_adjusts_token_totals(db_file: Path, writer: JournalWriter)
     assert tuple(_row(db_file, "SELECT status, latency_ms FROM turns")) == ("completed", 250.0)
 
 
+def test_a_failed_turn_keeps_its_error(db_file: Path, writer: JournalWriter) -> None:
+    from realtime_cli.storage.queries import load_detail
+
+    sid = new_id()
+    writer.submit(_started(sid))
+    writer.submit(TurnRecord(session_id=sid, response_id="r", turn_index=1, started_at=1.0,
+                             status="failed", duration_ms=40.0, latency_ms=None,
+                             error="rate_limit_exceeded: Rate limit reached for requests"))
+    writer.flush(5)
+    conn = open_db(db_file)
+    try:
+        [turn] = load_detail(conn, sid).turns
+    finally:
+        conn.close()
+    assert (turn.status, turn.error) == ("failed", "rate_limit_exceeded: Rate limit reached for requests")
+
+
 def test_connection_upsert_keeps_earlier_fields(db_file: Path, writer: JournalWriter) -> None:
     sid = new_id()
     writer.submit(_started(sid))
