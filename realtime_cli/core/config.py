@@ -62,6 +62,7 @@ class SessionConfig:
     silence_duration_ms: int = 500
     create_response: bool = True
     interrupt_response: bool = True
+    barge_in: bool = True  # talking over the assistant stops it (server and client side)
     idle_timeout_ms: int | None = None
     eagerness: str = "auto"
     # input
@@ -125,7 +126,7 @@ class SessionConfig:
                 "type": "semantic_vad",
                 "eagerness": self.eagerness,
                 "create_response": self.create_response,
-                "interrupt_response": self.interrupt_response,
+                "interrupt_response": self.interrupt_response and self.barge_in,
             }
         payload: dict[str, Any] = {
             "type": "server_vad",
@@ -133,7 +134,7 @@ class SessionConfig:
             "prefix_padding_ms": self.prefix_padding_ms,
             "silence_duration_ms": self.silence_duration_ms,
             "create_response": self.create_response,
-            "interrupt_response": self.interrupt_response,
+            "interrupt_response": self.interrupt_response and self.barge_in,
         }
         if self.idle_timeout_ms is not None:
             payload["idle_timeout_ms"] = self.idle_timeout_ms

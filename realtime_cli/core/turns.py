@@ -78,13 +78,18 @@ class Turns:
 
     def speech_started(self, e: ev.SpeechStarted, now: float, out: Outbox) -> None:
         self.speech_start_ms = e.audio_start_ms
-        if self.audible():
+        if not self.audible():
+            self.ctx.move(Trigger.SPEECH_STARTED, now, out, "user speaking")
+        elif self.ctx.config.barge_in:
             self.interrupt(InterruptionKind.SPEECH_OVERLAP, now, out)
-        self.ctx.move(Trigger.SPEECH_STARTED, now, out, "user speaking")
+            self.ctx.move(Trigger.SPEECH_STARTED, now, out, "user speaking")
+        else:  # barge-in off: the assistant goes on; the user's words wait their turn
+            self.ctx.move(Trigger.SPEECH_STARTED, now, out, "user speaking", Cause.FOLLOW)
 
     def speech_stopped(self, now: float, out: Outbox) -> None:
         self.flight.turn_end_at = now
-        self.ctx.move(Trigger.SPEECH_STOPPED, now, out, "user stopped")
+        cause = Cause.PEER if self.ctx.config.barge_in else Cause.FOLLOW
+        self.ctx.move(Trigger.SPEECH_STOPPED, now, out, "user stopped", cause)
         if self.ctx.config.create_response and self.flight.response is None:
             self.flight.expect(now)
 
