@@ -30,6 +30,16 @@ class EndOfAudio:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PausePlayback:
+    """Hold playback where it is, keeping what is queued (the session is paused)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumePlayback:
+    """Go on playing from where `PausePlayback` held it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FlushPlayback:
     """Stop the voice now and drop everything queued (barge-in)."""
 
@@ -93,5 +103,6 @@ class Shutdown:
 
 
 Command = (
-    Send | Play | EndOfAudio | FlushPlayback | Journal | StatusChanged | Connect | RunTool | Notice | Shutdown
+    Send | Play | EndOfAudio | PausePlayback | ResumePlayback | FlushPlayback | Journal
+    | StatusChanged | Connect | RunTool | Notice | Shutdown
 )

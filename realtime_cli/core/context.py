@@ -48,6 +48,7 @@ class Context:
         self._event_seq = 0
         self.last_activity = now
         self.connection = 0  # index of the connection items arrive on now
+        self.paused = False  # the user paused; kept across reconnects and rollovers
 
     @property
     def state(self) -> SessionState:

@@ -346,6 +346,8 @@ class SessionCore:
         if self.metrics.ready_at is None:
             self.metrics.ready_at = now
         self.ctx.move(Trigger.CONFIGURED, now, out, "ready")
+        if self.ctx.paused:  # a reconnect or rollover does not undo the user's pause
+            self.ctx.move(Trigger.PAUSE, now, out, "still paused", Cause.FOLLOW)
         self.ctx.last_activity = now
         if self.turns.tools.ready_to_send():
             self.turns.outputs_replayed(now, out)
@@ -390,7 +392,7 @@ class SessionCore:
         Audio already received may still be playing; it plays on across a new connection."""
         f = self.turns.flight
         return (self.state in (SessionState.READY, SessionState.RESPONDING,
-                               SessionState.INTERRUPTED)
+                               SessionState.INTERRUPTED, SessionState.PAUSED)
                 and f.response is None and f.awaiting_since is None and not f.pending_create
                 and not self.turns.ptt_open and not self.turns.tools.waiting)
 
@@ -458,7 +460,8 @@ class SessionCore:
                 if not text:
                     return
                 if not self._can_talk():
-                    out.note("warning", "not connected; message not sent")
+                    why = "paused (press p to resume)" if self.ctx.paused else "not connected"
+                    out.note("warning", f"{why}; message not sent")
                     return
                 turns.send_text(text, now, out)
             case inp.Action.PUSH_TO_TALK:
@@ -467,13 +470,19 @@ class SessionCore:
                 elif self._can_talk():
                     turns.push_to_talk(now, out)
             case inp.Action.PAUSE:
-                if turns.audible():
-                    turns.interrupt(InterruptionKind.MANUAL_CANCEL, now, out)
                 if self.ctx.move(Trigger.PAUSE, now, out, "paused", Cause.LOCAL):
-                    turns.ptt_open = False
-                    out.send(ev.InputAudioBufferClear())
+                    self.ctx.paused = True
+                    turns.pause(now, out)
+                    out.note("info", "paused: press p to resume")
             case inp.Action.RESUME:
-                self.ctx.move(Trigger.RESUME, now, out, "resumed", Cause.LOCAL)
+                if self.ctx.paused and self.state is not SessionState.PAUSED:
+                    self.ctx.paused = False  # reconnecting: it comes back ready, not paused
+                    out.add(cmd.ResumePlayback())
+                    out.note("info", "resumed")
+                elif self.ctx.move(Trigger.RESUME, now, out, "resumed", Cause.LOCAL):
+                    self.ctx.paused = False
+                    turns.resume(now, out)
+                    out.note("info", "resumed")
             case _:
                 assert_never(event.action)
 

@@ -182,7 +182,7 @@ class Turns:
 
     def response_created(self, e: ev.ResponseCreated, now: float, out: Outbox) -> None:
         resp = self.flight.start(e.response_id, now)
-        if self.flight.suppress_next:
+        if self.flight.suppress_next or self.ctx.paused:
             self.flight.suppress_next = False
             resp.suppressed = True
             out.send(ev.ResponseCancel(response_id=e.response_id))
@@ -222,8 +222,8 @@ class Turns:
             item.response_id = e.response_id
             if resp is not None:
                 resp.item_ids.append(item.local_id)
-        if item.flushed or (resp is not None and resp.suppressed):
-            return
+        if item.flushed or item.audio_done or (resp is not None and resp.suppressed):
+            return  # cut, complete (a pause cut it at what had arrived) or never to be heard
         item.add_audio(e.pcm, keep=self.ctx.keep_audio)
         self.ctx.metrics.audio_ms_received += len(e.pcm) / 2 / SAMPLES_PER_MS
         if resp is not None and resp.first_audio_at is None:
@@ -310,6 +310,42 @@ class Turns:
             out.send(ev.ResponseCancel(response_id=resp.response_id))
             f.response = None
             self.finish_turn(now, out)
+
+    # ------------------------------------------------------------------ pause
+
+    def pause(self, now: float, out: Outbox) -> None:
+        """Hold everything where it is: what was received stays queued and plays on resume, so
+        a response still being generated is cancelled and truncated at the audio received (all
+        of it will have been heard); one not yet started will be cancelled when it starts."""
+        self.ptt_open = False
+        out.add(cmd.PausePlayback())
+        out.send(ev.InputAudioBufferClear())
+        resp = self.flight.response
+        if resp is not None and not resp.suppressed:
+            resp.interrupted = True
+            out.send(ev.ResponseCancel(response_id=resp.response_id))
+            for local in resp.item_ids:
+                item = self.ledger[local]
+                if item.kind is not ItemKind.ASSISTANT or item.audio_done:
+                    continue
+                point = item.received_samples // SAMPLES_PER_MS
+                self.audio_done(item.server_id or "", out)  # nothing more comes: play it all
+                item.truncated, item.audio_end_ms = True, point
+                if point > 0:
+                    self._forget_unheard(item, point, out)
+                elif item.server_id and item.connection == self.ctx.connection:
+                    out.send(ev.ConversationItemDelete(item_id=item.server_id,
+                                                       event_id=self.ctx.next_event_id("del")))
+                self.journal(item, out)
+        elif self.flight.awaiting_since is not None or self.flight.pending_create:
+            self.flight.suppress_next = True  # the answer on its way would play while paused
+            self.flight.awaiting_since = None
+            self.flight.pending_create = False
+
+    def resume(self, now: float, out: Outbox) -> None:
+        out.add(cmd.ResumePlayback())
+        if not self.ledger.playback_idle:  # the rest of a paused answer plays now
+            self.ctx.move(Trigger.RESPONSE_STARTED, now, out, "resumed playback", Cause.FOLLOW)
 
     # ------------------------------------------------------------------ barge-in
 
