@@ -46,6 +46,15 @@ class SessionMetrics:
     def count_interruption(self, kind: str) -> None:
         self.interruptions_by_kind[kind] = self.interruptions_by_kind.get(kind, 0) + 1
 
+    def reclassify_interruption(self, old: str, new: str) -> None:
+        """One interruption turned out to be another kind (a spoken "stop" over the assistant
+        is first heard as speech over it): it still counts once."""
+        if self.interruptions_by_kind.get(old, 0) > 0:
+            self.interruptions_by_kind[old] -= 1
+            if not self.interruptions_by_kind[old]:
+                del self.interruptions_by_kind[old]
+            self.count_interruption(new)
+
     @property
     def last_latency_ms(self) -> float | None:
         return self.latencies_ms[-1] if self.latencies_ms else None

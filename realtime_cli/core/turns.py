@@ -9,6 +9,8 @@ up, and reads `turn_over` to act when a turn has just ended.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from realtime_cli.core import commands as cmd
 from realtime_cli.core.config import END_CONVERSATION
 from realtime_cli.core.context import Context, Outbox
@@ -45,6 +47,8 @@ class Turns:
         self.assistant_turns = 0  # responses that said something (not tool calls only)
         self.responses_done = 0
         self.turn_over = False  # set when a turn just ended; SessionCore clears it
+        self.overlap: InterruptionRecord | None = None  # by the user's current speech
+        self._overlap_by_item: dict[str, InterruptionRecord] = {}  # ... once it is an item
 
     # ------------------------------------------------------------------ items
 
@@ -78,6 +82,7 @@ class Turns:
 
     def speech_started(self, e: ev.SpeechStarted, now: float, out: Outbox) -> None:
         self.speech_start_ms = e.audio_start_ms
+        self.overlap = None
         if not self.audible():
             self.ctx.move(Trigger.SPEECH_STARTED, now, out, "user speaking")
         elif self.ctx.config.barge_in:
@@ -98,6 +103,8 @@ class Turns:
             return
         item = self.add_item(ItemKind.USER_AUDIO, now, server_id=e.item_id)
         self.flight.last_committed = item.local_id
+        if self.overlap is not None:
+            self._overlap_by_item[item.local_id], self.overlap = self.overlap, None
         end_ms = self.sent.total_ms
         start_ms = min(self.speech_start_ms, end_ms)
         item.duration_ms = end_ms - start_ms
@@ -119,8 +126,18 @@ class Turns:
             return
         if any(i.seq > item.seq for i in self.ledger.values() if i.kind in USER_ROLES):
             return  # the user has said something since: that newer turn is what counts now
-        if self.audible():
-            self.interrupt(InterruptionKind.CANCEL_REQUEST, now, out, user_text=e.transcript)
+        overlap = self._overlap_by_item.pop(item.local_id, None)
+        if overlap is not None:  # the stop already cut the assistant: it was a cancel request
+            self.ctx.metrics.reclassify_interruption(overlap.kind, InterruptionKind.CANCEL_REQUEST)
+            out.journal(replace(overlap, kind=InterruptionKind.CANCEL_REQUEST.value,
+                                user_text=e.transcript))
+        answer = self.flight.response
+        if answer is not None and self.flight.answered == item.local_id and overlap is not None:
+            if not answer.suppressed:
+                self.interrupt(None, now, out)  # the answer to "stop" is silence
+        elif self.audible():
+            kind = None if overlap is not None else InterruptionKind.CANCEL_REQUEST
+            self.interrupt(kind, now, out, user_text=e.transcript)
         elif cfg.create_response and cfg.vad_enabled and self.flight.answered != item.local_id:
             self.flight.suppress_next = True  # its answer has not started: make it silence
 
@@ -349,11 +366,15 @@ class Turns:
 
     # ------------------------------------------------------------------ barge-in
 
-    def interrupt(self, kind: InterruptionKind, now: float, out: Outbox,
+    def interrupt(self, kind: InterruptionKind | None, now: float, out: Outbox,
                   user_text: str | None = None) -> None:
-        """Stop the voice at once; cancel where the server will not; truncate at what was heard."""
+        """Stop the voice at once; cancel where the server will not; truncate at what was heard.
+
+        `kind` None silences the answer to a stop phrase: the interruption that phrase made was
+        counted when the user started speaking over the assistant, and is not counted twice."""
         cfg = self.ctx.config
-        self.ctx.move(Trigger.INTERRUPT, now, out, f"interrupted ({kind.value})", Cause.FOLLOW)
+        why = f"interrupted ({kind.value})" if kind else "the answer to a stop phrase, silenced"
+        self.ctx.move(Trigger.INTERRUPT, now, out, why, Cause.FOLLOW)
         out.add(cmd.FlushPlayback())
         resp = self.flight.response
         server_cancels = (kind is InterruptionKind.SPEECH_OVERLAP and cfg.vad_enabled
@@ -379,12 +400,16 @@ class Turns:
             self.journal(item, out)
         self.ledger.playback_idle = True
         self.ledger.playing = None
-        self.ctx.metrics.count_interruption(kind.value)
-        position = target.audio_end_ms or 0 if target else 0
-        out.journal(InterruptionRecord(
-            session_id=self.ctx.session_id, item_local_id=target.local_id if target else "",
-            kind=kind.value, at=self.ctx.wall(now), position_ms=position,
-            heard_chars=len(target.heard_text) if target else 0, user_text=user_text))
+        if kind is not None:
+            self.ctx.metrics.count_interruption(kind.value)
+            position = target.audio_end_ms or 0 if target else 0
+            record = InterruptionRecord(
+                session_id=self.ctx.session_id, item_local_id=target.local_id if target else "",
+                kind=kind.value, at=self.ctx.wall(now), position_ms=position,
+                heard_chars=len(target.heard_text) if target else 0, user_text=user_text)
+            out.journal(record)
+            if kind is InterruptionKind.SPEECH_OVERLAP:
+                self.overlap = record  # made by the speech being heard now: see user_transcript
         if self.flight.response is None:
             self.ctx.move(Trigger.RESPONSE_FINISHED, now, out, "interrupted", Cause.FOLLOW)
 

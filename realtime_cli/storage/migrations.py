@@ -230,6 +230,21 @@ def _turn_error(conn: sqlite3.Connection) -> None:
     _run(conn, "ALTER TABLE turns ADD COLUMN error TEXT")
 
 
+@migration("0005_interruption_identity")
+def _interruption_identity(conn: sqlite3.Connection) -> None:
+    """An interruption is its target item and moment; its kind can be learned later (a spoken
+    "stop" is first heard as speech over the assistant), so a later record rewrites it."""
+    _run(
+        conn,
+        """DELETE FROM interruptions WHERE id NOT IN (
+               SELECT MIN(id) FROM interruptions GROUP BY session_id, item_local_id, at)""",
+        """UPDATE sessions SET interruptions =
+               (SELECT COUNT(*) FROM interruptions i WHERE i.session_id = sessions.id)""",
+        """CREATE UNIQUE INDEX interruptions_identity
+               ON interruptions (session_id, item_local_id, at)""",
+    )
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)

@@ -269,8 +269,10 @@ def _turn(conn: sqlite3.Connection, r: TurnRecord) -> None:
 
 def _interruption(conn: sqlite3.Connection, r: InterruptionRecord) -> None:
     conn.execute(
-        """INSERT OR IGNORE INTO interruptions (session_id, item_local_id, kind, at,
-               position_ms, heard_chars, user_text) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        """INSERT INTO interruptions (session_id, item_local_id, kind, at,
+               position_ms, heard_chars, user_text) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (session_id, item_local_id, at) DO UPDATE SET
+               kind = excluded.kind, user_text = COALESCE(excluded.user_text, user_text)""",
         (r.session_id, r.item_local_id, r.kind, r.at, r.position_ms, r.heard_chars, r.user_text),
     )
 

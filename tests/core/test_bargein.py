@@ -189,3 +189,32 @@ def test_a_longer_sentence_with_stop_in_it_is_not_a_stop_phrase() -> None:
     h.feed(h.peer.item_done(status="incomplete") + h.peer.response_done("cancelled"))
     assert_effects(h.feed(h.peer.user_transcript("where is the next bus stop near me")))
     assert_effects(h.feed(h.peer.response_created()))
+
+
+def _stop_over_the_assistant(transcript_first: bool) -> Harness:
+    h = speaking()
+    h.play(h.peer.item_id, 4800)
+    h.feed(h.peer.speech_started(5000) + h.peer.speech_stopped(5400) + h.peer.committed())
+    h.feed(h.peer.item_done(status="incomplete")
+           + h.peer.response_done("cancelled", "turn_detected"))
+    if transcript_first:
+        h.feed(h.peer.user_transcript("stop"))
+        h.feed(h.peer.response_created() + h.peer.audio_item() + h.peer.audio(300))
+    else:
+        h.feed(h.peer.response_created() + h.peer.audio_item() + h.peer.audio(300))
+        h.play(h.peer.item_id, 2400)
+        h.feed(h.peer.user_transcript("stop"))
+    return h
+
+
+@pytest.mark.parametrize("transcript_first", [True, False])
+def test_a_spoken_stop_over_the_assistant_is_one_cancel_request_in_either_order(
+        transcript_first: bool) -> None:
+    h = _stop_over_the_assistant(transcript_first)
+    assert h.core.metrics.interruptions_by_kind == {"cancel_request": 1}
+    identities = {(r.item_local_id, r.at) for r in records(h.log, InterruptionRecord)}
+    assert len(identities) == 1  # the journal holds one interruption (rewritten with its kind)
+    last = records(h.log, InterruptionRecord)[-1]
+    assert (last.kind, last.user_text) == ("cancel_request", "stop")
+    if transcript_first:  # known in time: the answer to "stop" never played
+        assert h.peer.item_id not in {c.item_id for c in h.log if isinstance(c, cmd.Play)}

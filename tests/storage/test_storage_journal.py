@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,22 @@ def test_interruption_is_idempotent(db_file: Path, writer: JournalWriter) -> Non
     writer.submit(rec)
     writer.flush(5)
     assert _row(db_file, "SELECT interruptions FROM sessions")[0] == 1
+
+
+def test_a_later_record_of_the_same_interruption_rewrites_its_kind(
+        db_file: Path, writer: JournalWriter) -> None:
+    """A spoken "stop" is first journaled as speech over the assistant, then as what it was."""
+    sid = new_id()
+    writer.submit(_started(sid))
+    rec = InterruptionRecord(session_id=sid, item_local_id="a0", kind="speech_overlap", at=5.0,
+                             position_ms=100, heard_chars=3)
+    writer.submit(rec)
+    writer.submit(replace(rec, kind="cancel_request", user_text="stop"))
+    writer.submit(rec.__class__(**{**asdict(rec), "kind": "cancel_request"}))  # idempotent too
+    writer.flush(5)
+    assert _row(db_file, "SELECT interruptions FROM sessions")[0] == 1
+    assert tuple(_row(db_file, "SELECT kind, user_text FROM interruptions")) == (
+        "cancel_request", "stop")
 
 
 def test_errors_are_raised_on_flush_and_writing_goes_on(db_file: Path) -> None:
