@@ -41,12 +41,11 @@ class Context:
         self.session_id = session_id
         self.keep_audio = keep_audio
         self.lifecycle = Lifecycle(now)
-        self.metrics = SessionMetrics(created_at=now)
+        self.metrics = SessionMetrics(created_at=now, last_activity=now)
         self.mono0 = now
         self.wall0 = 0.0
         self.seq = next_seq
         self._event_seq = 0
-        self.last_activity = now
         self.connection = 0  # index of the connection items arrive on now
         self.paused = False  # the user paused; kept across reconnects and rollovers
 

@@ -13,7 +13,7 @@ class SessionMetrics:
     connected_at: float | None = None
     ready_at: float | None = None
     closed_at: float | None = None
-    last_activity: float | None = None
+    last_activity: float = 0.0  # monotonic: the last speech, answer, key or playback end
     turns_by_kind: dict[str, int] = field(default_factory=dict)
     interruptions_by_kind: dict[str, int] = field(default_factory=dict)
     errors: int = 0
@@ -26,6 +26,7 @@ class SessionMetrics:
     audio_ms_sent: float = 0.0
     audio_ms_received: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    heard_fractions: list[float] = field(default_factory=list)  # of each interrupted answer
 
     @property
     def time_to_ready_ms(self) -> float | None:
@@ -35,6 +36,30 @@ class SessionMetrics:
 
     def duration_s(self, now: float) -> float:
         return (self.closed_at if self.closed_at is not None else now) - self.created_at
+
+    @property
+    def user_turns(self) -> int:
+        """What the user said or typed: one per committed utterance or typed message."""
+        return self.turns_by_kind.get("user_audio", 0) + self.turns_by_kind.get("user_text", 0)
+
+    @property
+    def assistant_turns(self) -> int:
+        """Responses that said something (a response with only tool calls is not one)."""
+        return self.turns_by_kind.get("assistant", 0)
+
+    @property
+    def tool_calls(self) -> int:
+        return self.turns_by_kind.get("tool_call", 0)
+
+    @property
+    def interrupt_rate(self) -> float | None:
+        """Interruptions per assistant turn."""
+        return self.interruptions / self.assistant_turns if self.assistant_turns else None
+
+    @property
+    def average_heard_fraction(self) -> float | None:
+        f = self.heard_fractions
+        return sum(f) / len(f) if f else None
 
     @property
     def interruptions(self) -> int:

@@ -26,6 +26,7 @@ class ItemKind(enum.StrEnum):
 class SessionStatus(enum.StrEnum):
     ACTIVE = "active"
     ENDED = "ended"
+    FAILED = "failed"  # ended by an error (its reason says which)
     CRASHED = "crashed"
 
 
@@ -119,6 +120,39 @@ class TurnRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SessionFigures:
+    """The session's figures as the core counts them, upserted by session at the end of each
+    turn and at the end: one definition of each for the dashboard, the exit summary,
+    `rt sessions show` and `rt stats`. Durations in ms unless named `_s`."""
+
+    session_id: str
+    user_turns: int = 0
+    assistant_turns: int = 0
+    tool_calls: int = 0
+    speech_overlaps: int = 0  # interruptions by kind
+    cancel_requests: int = 0
+    manual_cancels: int = 0
+    heard_fraction: float | None = None  # average over interrupted answers, 0..1
+    errors: int = 0
+    time_to_ready_ms: float | None = None
+    audio_sent_ms: float = 0.0
+    audio_received_ms: float = 0.0
+    audio_heard_ms: float = 0.0
+    idle_s: float = 0.0  # time ready and waiting for the user
+    reconnects: int = 0
+    rollovers: int = 0
+    last_activity_at: float | None = None  # wall
+
+    @property
+    def interruptions(self) -> int:
+        return self.speech_overlaps + self.cancel_requests + self.manual_cancels
+
+    @property
+    def interrupt_rate(self) -> float | None:
+        return self.interruptions / self.assistant_turns if self.assistant_turns else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionEnded:
     session_id: str
     ended_at: float
@@ -127,5 +161,6 @@ class SessionEnded:
 
 
 JournalRecord = (
-    SessionStarted | ConnectionRecord | ItemRecord | InterruptionRecord | TurnRecord | SessionEnded
+    SessionStarted | ConnectionRecord | ItemRecord | InterruptionRecord | TurnRecord
+    | SessionFigures | SessionEnded
 )

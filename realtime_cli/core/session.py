@@ -27,11 +27,18 @@ from realtime_cli.core.history import HistoryEntry, plan_replay, resume_instruct
 from realtime_cli.core.items import USER_ROLES, InterruptionKind
 from realtime_cli.core.link import Link
 from realtime_cli.core.metrics import SessionMetrics
-from realtime_cli.core.records import ItemKind, SessionEnded, SessionStarted, SessionStatus
+from realtime_cli.core.records import (
+    ItemKind,
+    SessionEnded,
+    SessionFigures,
+    SessionStarted,
+    SessionStatus,
+)
 from realtime_cli.core.snapshot import CoreSnapshot, TranscriptLine
 from realtime_cli.core.states import Cause, Lifecycle, SessionState, Trigger
 from realtime_cli.core.turns import Turns
 from realtime_cli.protocol import events as ev
+from realtime_cli.protocol.audio_format import SAMPLES_PER_MS
 
 __all__ = ["EXIT_FATAL", "SessionCore"]
 
@@ -128,7 +135,7 @@ class SessionCore:
             case inp.Playback():
                 if self.turns.playback(event.item_id, event.played_samples, event.idle,
                                        event.now, out):
-                    self.ctx.last_activity = event.now
+                    self.metrics.last_activity = event.now
             case inp.UserCommand():
                 self._user(event, out)
             case inp.ToolOutput():
@@ -163,10 +170,10 @@ class SessionCore:
             case ev.ServerError():
                 self._server_error(e, now, out)
             case ev.SpeechStarted():
-                self.ctx.last_activity = now
+                self.metrics.last_activity = now
                 turns.speech_started(e, now, out)
             case ev.SpeechStopped():
-                self.ctx.last_activity = now
+                self.metrics.last_activity = now
                 turns.speech_stopped(now, out)
             case ev.InputAudioBufferCommitted():
                 turns.committed(e, now, out)
@@ -207,7 +214,7 @@ class SessionCore:
             case ev.ConversationItemTruncated():
                 turns.truncated(e, out)
             case ev.ResponseDone():
-                self.ctx.last_activity = now
+                self.metrics.last_activity = now
                 turns.response_done(e, now, out)
                 if self.link.rollover_wanted:
                     self._check_expiry(now, out)  # the server may be quiet enough now
@@ -348,7 +355,7 @@ class SessionCore:
         self.ctx.move(Trigger.CONFIGURED, now, out, "ready")
         if self.ctx.paused:  # a reconnect or rollover does not undo the user's pause
             self.ctx.move(Trigger.PAUSE, now, out, "still paused", Cause.FOLLOW)
-        self.ctx.last_activity = now
+        self.metrics.last_activity = now
         if self.turns.tools.ready_to_send():
             self.turns.outputs_replayed(now, out)
 
@@ -396,8 +403,29 @@ class SessionCore:
                 and f.response is None and f.awaiting_since is None and not f.pending_create
                 and not self.turns.ptt_open and not self.turns.tools.waiting)
 
+    def figures(self, now: float) -> SessionFigures:
+        """Every figure of the session, each with one meaning (see `SessionFigures`)."""
+        m = self.metrics
+        kinds = m.interruptions_by_kind
+        heard = sum(min(i.played_samples, i.received_samples)
+                    for i in self.turns.ledger.values() if i.kind is ItemKind.ASSISTANT)
+        return SessionFigures(
+            session_id=self.session_id, user_turns=m.user_turns,
+            assistant_turns=m.assistant_turns, tool_calls=m.tool_calls,
+            speech_overlaps=kinds.get(InterruptionKind.SPEECH_OVERLAP, 0),
+            cancel_requests=kinds.get(InterruptionKind.CANCEL_REQUEST, 0),
+            manual_cancels=kinds.get(InterruptionKind.MANUAL_CANCEL, 0),
+            heard_fraction=m.average_heard_fraction, errors=m.errors,
+            time_to_ready_ms=m.time_to_ready_ms, audio_sent_ms=m.audio_ms_sent,
+            audio_received_ms=m.audio_ms_received, audio_heard_ms=heard / SAMPLES_PER_MS,
+            idle_s=self.lifecycle.time_in(SessionState.READY, now), reconnects=m.reconnects,
+            rollovers=m.rollovers, last_activity_at=self.ctx.wall(m.last_activity))
+
     def _after_turn(self, now: float, out: Outbox) -> None:
-        """A turn just ended: the assistant's goodbye, or a rollover that waited for quiet."""
+        """A turn just ended: its figures are kept; then the assistant's goodbye, or a
+        rollover that waited for quiet."""
+        if self._stored:
+            out.journal(self.figures(now))
         if self.turns.goodbye_due():
             self._close(now, "conversation ended by the assistant", 0, out)
         if self.link.rollover_wanted and self.lifecycle.can_accept_input():
@@ -421,7 +449,7 @@ class SessionCore:
         out.note("error", message)
         self.metrics.errors += 1
         self.ctx.move(Trigger.FAIL, now, out, message, Cause.FOLLOW)
-        self._finish(now, SessionStatus.ENDED, message, EXIT_FATAL, out, cmd.EndCause.TRANSPORT)
+        self._finish(now, SessionStatus.FAILED, message, EXIT_FATAL, out, cmd.EndCause.TRANSPORT)
 
     def _finish(self, now: float, status: SessionStatus, reason: str, code: int,
                 out: Outbox, cause: cmd.EndCause = cmd.EndCause.NORMAL) -> None:
@@ -432,6 +460,7 @@ class SessionCore:
             out.journal(link.record(closed_at=self.ctx.wall(now), close_code=1000,
                                     close_reason=reason))
         if self._stored:
+            out.journal(self.figures(now))
             out.journal(SessionEnded(session_id=self.session_id, ended_at=self.ctx.wall(now),
                                      status=status, reason=reason))
         self.ctx.move(Trigger.CLOSED, now, out, reason, Cause.FOLLOW)
@@ -442,7 +471,7 @@ class SessionCore:
     def _user(self, event: inp.UserCommand, out: Outbox) -> None:
         now = event.now
         turns = self.turns
-        self.ctx.last_activity = now
+        self.metrics.last_activity = now
         match event.action:
             case inp.Action.QUIT:
                 self._close(now, "quit by user", event.exit_code, out)
@@ -502,7 +531,7 @@ class SessionCore:
         cfg = self.config
         out = self.turns.flight.deadlines(cfg.response_timeout_s)
         if cfg.idle_timeout_s and self.state in QUIET_STATES:
-            out.append(self.ctx.last_activity + cfg.idle_timeout_s)
+            out.append(self.metrics.last_activity + cfg.idle_timeout_s)
         if cfg.total_timeout_s:
             out.append(self.ctx.mono0 + cfg.total_timeout_s)
         rollover = self.link.rollover_deadline(self._now)
@@ -529,7 +558,7 @@ class SessionCore:
             self._close(now, f"time limit of {cfg.total_timeout_s:g} s reached", 0, out)
             return
         if (cfg.idle_timeout_s and self.state in QUIET_STATES
-                and now >= self.ctx.last_activity + cfg.idle_timeout_s):
+                and now >= self.metrics.last_activity + cfg.idle_timeout_s):
             self._close(now, f"idle for {cfg.idle_timeout_s:g} s", 0, out)
             return
         self.turns.response_timeouts(now, out)

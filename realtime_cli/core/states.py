@@ -163,5 +163,18 @@ class Lifecycle:
     def can_accept_input(self) -> bool:
         return self.state in _ACCEPTS_INPUT
 
+    def time_in(self, state: SessionState, now: float) -> float:
+        """Seconds spent in `state` so far, the current stay included."""
+        total, since = 0.0, None
+        entered = self.history[0].at if self.history else self.entered_at
+        current = SessionState.INITIALIZING
+        for change in self.history:
+            if current is state:
+                total += change.at - (since if since is not None else entered)
+            current, since = change.new, change.at
+        if self.state is state:
+            total += now - (since if since is not None else entered)
+        return total
+
     def state_duration(self, now: float) -> float:
         return now - self.entered_at

@@ -402,6 +402,9 @@ class Turns:
         self.ledger.playing = None
         if kind is not None:
             self.ctx.metrics.count_interruption(kind.value)
+            if target is not None and target.received_samples:
+                heard = (target.audio_end_ms or 0) / target.received_ms
+                self.ctx.metrics.heard_fractions.append(min(1.0, heard))
             position = target.audio_end_ms or 0 if target else 0
             record = InterruptionRecord(
                 session_id=self.ctx.session_id, item_local_id=target.local_id if target else "",

@@ -245,6 +245,37 @@ def _interruption_identity(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration("0006_session_figures")
+def _session_figures(conn: sqlite3.Connection) -> None:
+    """The core's figures of each session (one meaning each), and whether it ended in an error.
+
+    `failed` is a column beside `status` because the status CHECK cannot change without
+    rebuilding the table; readers show such a session's status as 'failed'."""
+    _run(
+        conn,
+        "ALTER TABLE sessions ADD COLUMN failed INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE session_figures (
+            session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+            user_turns INTEGER NOT NULL DEFAULT 0,
+            assistant_turns INTEGER NOT NULL DEFAULT 0,
+            tool_calls INTEGER NOT NULL DEFAULT 0,
+            speech_overlaps INTEGER NOT NULL DEFAULT 0,
+            cancel_requests INTEGER NOT NULL DEFAULT 0,
+            manual_cancels INTEGER NOT NULL DEFAULT 0,
+            heard_fraction REAL,
+            errors INTEGER NOT NULL DEFAULT 0,
+            time_to_ready_ms REAL,
+            audio_sent_ms REAL NOT NULL DEFAULT 0,
+            audio_received_ms REAL NOT NULL DEFAULT 0,
+            audio_heard_ms REAL NOT NULL DEFAULT 0,
+            idle_s REAL NOT NULL DEFAULT 0,
+            reconnects INTEGER NOT NULL DEFAULT 0,
+            rollovers INTEGER NOT NULL DEFAULT 0,
+            last_activity_at REAL
+        )""",
+    )
+
+
 def applied_migrations(conn: sqlite3.Connection) -> list[str]:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)

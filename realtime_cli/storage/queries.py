@@ -19,6 +19,7 @@ from realtime_cli.core.records import (
     InterruptionRecord,
     ItemKind,
     ItemRecord,
+    SessionFigures,
     TurnRecord,
 )
 from realtime_cli.errors import StorageError, UnknownSessionError
@@ -83,8 +84,9 @@ class SessionSummary:
         }
 
 
+STATUS = "CASE WHEN failed THEN 'failed' ELSE status END AS status"  # see migration 0006
 _SUMMARY_COLUMNS = (
-    "id, created_at, updated_at, ended_at, title, model, voice, status, end_reason, turns, "
+    f"id, created_at, updated_at, ended_at, title, model, voice, {STATUS}, end_reason, turns, "
     "interruptions, input_tokens, output_tokens, cached_tokens, user_audio_ms, assistant_audio_ms"
 )
 
@@ -132,6 +134,7 @@ class SessionDetail:
     turns: tuple[TurnRecord, ...] = ()
     interruptions: tuple[InterruptionRecord, ...] = ()
     connections: tuple[ConnectionRecord, ...] = ()
+    figures: SessionFigures | None = None  # the core's figures; None for older sessions
 
 
 def resolve_session_id(conn: sqlite3.Connection, id_or_prefix: str) -> str:
@@ -235,7 +238,14 @@ def load_detail(conn: sqlite3.Connection, session_id: str) -> SessionDetail:
         turns=tuple(_turns(conn, session_id)),
         interruptions=tuple(_interruptions(conn, session_id)),
         connections=tuple(_connections(conn, session_id)),
+        figures=_figures(conn, session_id),
     )
+
+
+def _figures(conn: sqlite3.Connection, session_id: str) -> SessionFigures | None:
+    row = conn.execute("SELECT * FROM session_figures WHERE session_id = ?",
+                       (session_id,)).fetchone()
+    return SessionFigures(**_row(row)) if row is not None else None
 
 
 def _config(text: str) -> dict[str, Any]:
@@ -297,7 +307,7 @@ def load_session(
     try:
         session_id = resolve_session_id(conn, id_or_prefix)
         row = conn.execute(
-            """SELECT id, created_at, status, title, model, voice, instructions, config_json,
+            f"""SELECT id, created_at, {STATUS}, title, model, voice, instructions, config_json,
                    end_reason, turns,
                    (SELECT COALESCE(MAX(seq) + 1, 0) FROM items WHERE session_id = s.id)
                        AS next_seq,

@@ -27,7 +27,9 @@ from realtime_cli.core.records import (
     ItemRecord,
     JournalRecord,
     SessionEnded,
+    SessionFigures,
     SessionStarted,
+    SessionStatus,
     TurnRecord,
 )
 from realtime_cli.secrets_policy import scrub_secrets
@@ -117,6 +119,8 @@ def apply_record(
         _interruption(conn, record)
     elif isinstance(record, ConnectionRecord):
         _connection(conn, record)
+    elif isinstance(record, SessionFigures):
+        _figures(conn, record)
     elif isinstance(record, SessionEnded):
         _session_ended(conn, record, now)
         return
@@ -152,11 +156,26 @@ def _session_started(conn: sqlite3.Connection, r: SessionStarted, owner: Owner, 
 
 
 def _session_ended(conn: sqlite3.Connection, r: SessionEnded, now: float) -> None:
+    failed = r.status is SessionStatus.FAILED
+    status = SessionStatus.ENDED if failed else r.status
     conn.execute(
-        """UPDATE sessions SET status = ?, end_reason = ?, ended_at = ?, updated_at = ?
-           WHERE id = ?""",
-        (str(r.status), r.reason, r.ended_at, now, r.session_id),
+        """UPDATE sessions SET status = ?, failed = ?, end_reason = ?, ended_at = ?,
+               updated_at = ? WHERE id = ?""",
+        (str(status), int(failed), r.reason, r.ended_at, now, r.session_id),
     )
+
+
+FIGURE_COLUMNS = tuple(f.name for f in dataclasses.fields(SessionFigures))
+_FIGURES_SQL = f"""
+INSERT INTO session_figures ({", ".join(FIGURE_COLUMNS)})
+VALUES ({", ".join(f":{c}" for c in FIGURE_COLUMNS)})
+ON CONFLICT (session_id) DO UPDATE SET
+    {", ".join(f"{c} = excluded.{c}" for c in FIGURE_COLUMNS if c != "session_id")}
+"""
+
+
+def _figures(conn: sqlite3.Connection, r: SessionFigures) -> None:
+    conn.execute(_FIGURES_SQL, dataclasses.asdict(r))
 
 
 _ITEM_SQL = """

@@ -179,6 +179,32 @@ def test_a_failed_turn_keeps_its_error(db_file: Path, writer: JournalWriter) -> 
     assert (turn.status, turn.error) == ("failed", "rate_limit_exceeded: Rate limit reached for requests")
 
 
+def test_figures_are_kept_and_a_failed_session_is_listed_as_failed(
+        db_file: Path, writer: JournalWriter) -> None:
+    from realtime_cli.core.records import SessionFigures
+    from realtime_cli.storage.queries import list_sessions, load_detail
+
+    sid = new_id()
+    writer.submit(_started(sid))
+    writer.submit(SessionFigures(session_id=sid, user_turns=1, assistant_turns=1))
+    final = SessionFigures(session_id=sid, user_turns=2, assistant_turns=2, tool_calls=1,
+                           manual_cancels=1, heard_fraction=0.25, errors=1, idle_s=3.5,
+                           audio_heard_ms=1500.0, last_activity_at=120.0)
+    writer.submit(final)
+    writer.submit(SessionEnded(session_id=sid, ended_at=130.0, status=SessionStatus.FAILED,
+                               reason="the answer failed: quota (insufficient_quota)"))
+    writer.flush(5)
+    conn = open_db(db_file)
+    try:
+        detail = load_detail(conn, sid)
+        [listed] = list_sessions(conn)
+    finally:
+        conn.close()
+    assert detail.figures == final
+    assert (listed.status, listed.end_reason) == (
+        "failed", "the answer failed: quota (insufficient_quota)")
+
+
 def test_connection_upsert_keeps_earlier_fields(db_file: Path, writer: JournalWriter) -> None:
     sid = new_id()
     writer.submit(_started(sid))
