@@ -63,6 +63,10 @@ SERVER_EXTRAS: frozenset[str] = frozenset({
     "session.object",
     "session.id",
     "session.expires_at",
+    # Messages of the reasoning realtime models carry `phase` ("commentary" for a preamble,
+    # "final_answer"), which openai 3.5x does not model (docs/protocol.md#responses-and-output-audio).
+    "item.phase",
+    "response.output[[]*[]].phase",
 })
 
 

@@ -44,6 +44,12 @@ SERVE_HELP = f"""Run a local, offline server that speaks the GA Realtime protoco
   rt serve --garbage --latency 150 --record received.jsonl
 
   rt serve --tool-call get_weather       # user turns call a function
+
+  rt serve --preamble "Let me check." --tool-call get_weather   # a message, then a call
+
+  rt serve --fail rate_limit:1 --fail insufficient_quota:3      # failed responses
+
+  rt serve --drop-on response.output_audio.done --fault-connections 1
 """
 
 Host = Annotated[str, typer.Option("--host", help="Interface to bind (default loopback only).")]
@@ -69,6 +75,24 @@ Record = Annotated[Path | None, typer.Option(
 VoiceEngineFlag = Annotated[str, typer.Option(
     "--voice-engine", help="auto (espeak-ng if installed), espeak, or synthetic.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No per-connection log lines.")]
+Seed = Annotated[int | None, typer.Option(
+    "--seed", help="Make ids and padding repeat from run to run.")]
+TranscriptionDelay = Annotated[float, typer.Option(
+    "--transcription-delay",
+    help="Input transcription deltas and completed come MS ms after the commit.")]
+BurstMs = Annotated[int, typer.Option(
+    "--burst-ms", help="Send the first MS ms of each answer's audio at once, then pace it.")]
+Preamble = Annotated[str | None, typer.Option(
+    "--preamble", help="Start every answer to a user turn with this spoken message.")]
+Fail = Annotated[list[str] | None, typer.Option(
+    "--fail", help="End response N (every one without :N) as KIND: rate_limit, "
+    "insufficient_quota, server_error (failed), max_output_tokens, content_filter "
+    "(incomplete). Repeatable.", metavar="KIND[:N]")]
+FirstAudioDelay = Annotated[float, typer.Option(
+    "--first-audio-delay", help="Hold the first audio of each answer back by MS ms.")]
+DropOn = Annotated[str | None, typer.Option(
+    "--drop-on", help="Drop the socket right after the first server event of this type.",
+    metavar="EVENT_TYPE")]
 
 
 def _read_script(path: Path) -> tuple[str, ...]:
@@ -107,10 +131,18 @@ def serve(
     record: Record = None,
     voice_engine: VoiceEngineFlag = "auto",
     quiet: Quiet = False,
+    seed: Seed = None,
+    transcription_delay: TranscriptionDelay = 600.0,
+    burst_ms: BurstMs = 2000,
+    preamble: Preamble = None,
+    fail: Fail = None,
+    first_audio_delay: FirstAudioDelay = 0.0,
+    drop_on: DropOn = None,
 ) -> None:
     """Run a local, offline server that speaks the GA Realtime protocol (see --help)."""
     from realtime_cli.errors import ConfigError
     from realtime_cli.server.options import ServerOptions, VoiceEngine
+    from realtime_cli.server.response_faults import ResponseFault
 
     engines: tuple[str, ...] = get_args(VoiceEngine)
 
@@ -135,6 +167,13 @@ def serve(
         tool_call=tool_call,
         record=record,
         voice_engine=voice_engine,
+        seed=seed,
+        transcription_delay_ms=transcription_delay,
+        burst_ms=burst_ms,
+        preamble=preamble,
+        fail=tuple(ResponseFault.parse(spec) for spec in fail or ()),
+        first_audio_delay_ms=first_audio_delay,
+        drop_on=drop_on,
         log=None if quiet else _stderr,
     )
     import asyncio

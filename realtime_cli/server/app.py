@@ -42,7 +42,7 @@ from realtime_cli.server.options import DEFAULT_SESSION_SECONDS, ServerOptions
 from realtime_cli.server.outbox import Outbox
 from realtime_cli.server.record import Recorder
 from realtime_cli.server.speech import SpeechEngine
-from realtime_cli.server.wire import JsonDict
+from realtime_cli.server.wire import JsonDict, seed
 
 REALTIME_PATH = "/v1/realtime"
 
@@ -80,6 +80,7 @@ class _Server:
 
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
+        seed(options.seed)
         self.recorder = Recorder(options.record)
         self.log: Callable[[str], None] = options.log or (lambda line: None)
         self.speech = SpeechEngine(options.voice_engine, warn=options.log)
@@ -111,12 +112,24 @@ class _Server:
         options = self.options
         if options.fault_connections is not None and index > options.fault_connections:
             # past the first N connections: a normal session (how a reconnect is tested)
-            options = replace(options, expire_after=DEFAULT_SESSION_SECONDS, drop_after=None)
+            options = replace(options, expire_after=DEFAULT_SESSION_SECONDS, drop_after=None,
+                              drop_on=None)
+        conn: Connection | None = None
+
+        def drop(event_type: str) -> None:
+            self.log(f"conn {index}: dropping the socket without a close frame after "
+                     f"{event_type} (--drop-on)")
+            if conn is not None:
+                conn.stop()
+            ws.transport.abort()
+
         outbox = Outbox(
             ws.send,
             ws.close,
             latency_s=options.latency_ms / 1000.0,
             garbage=GarbageInjector() if options.garbage else None,
+            drop_on=options.drop_on,
+            on_drop=drop,
         )
         conn = Connection(
             index, options=options, outbox=outbox, speech=self.speech, model=model,

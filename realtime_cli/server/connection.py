@@ -3,7 +3,10 @@
 `Connection.handle(frame)` processes client frames one at a time, in order. Every outcome is
 a list of server events queued on the `Outbox`; a refused event becomes one `error` event and
 changes nothing (docs/protocol.md#errors). Responses stream in their own task (`ResponseRun`), so a VAD
-`speech_started` or a `response.cancel` can cut them short (docs/protocol.md#truncation).
+`speech_started` or a `response.cancel` can cut them short (docs/protocol.md#truncation); a
+truncate does not. The input transcription runs apart from the response, as on the service: its
+deltas and `completed` come `transcription_delay_ms` after the commit, after `response.created`
+(docs/protocol.md#input-audio-and-vad).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from realtime_cli.server.input_buffer import InputBuffer
 from realtime_cli.server.item_store import ItemStore, StoredItem, item_from_client
 from realtime_cli.server.options import ServerOptions
 from realtime_cli.server.outbox import Outbox
-from realtime_cli.server.replies import ReplyWriter, arguments_for, choose_tool, latest_input
-from realtime_cli.server.responses import ResponseHost, ResponseRun, ResponseSpec
+from realtime_cli.server.replies import ReplyWriter, choose_tool, latest_input
+from realtime_cli.server.response_faults import fault_for
+from realtime_cli.server.responses import REASONING_MODEL_PREFIX, ResponseHost, ResponseRun, ResponseSpec
 from realtime_cli.server.session_config import (
     TurnSettings,
     default_session,
@@ -28,7 +32,7 @@ from realtime_cli.server.session_config import (
     turn_settings,
 )
 from realtime_cli.server.speech import SpeechEngine
-from realtime_cli.server.usage import UsageLedger
+from realtime_cli.server.usage import UsageLedger, transcription_usage
 from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector, VadEvent
 from realtime_cli.server.validation import decode_frame, validate_event
 from realtime_cli.server.wire import ClientError, JsonDict, error_event, new_id
@@ -62,7 +66,7 @@ class Connection:
         self.item_store = ItemStore()
         self.buffer = InputBuffer()
         self.ledger = UsageLedger()
-        self.writer = ReplyWriter(options.script)
+        self.writer = ReplyWriter(options.script, options.preamble)
         self.active: ResponseRun | None = None
         self.turn = 0
         self.voice_locked = False
@@ -73,6 +77,7 @@ class Connection:
         self._speech_start_ms = 0
         self._speech_detected_ms = 0.0
         self._idle: asyncio.TimerHandle | None = None
+        self._transcriptions: dict[str, asyncio.TimerHandle] = {}  # by item id
         self._host = ResponseHost(
             emit=outbox.emit,
             item_store=self.item_store,
@@ -80,6 +85,8 @@ class Connection:
             speech=speech,
             pace=options.pace,
             chunk_ms=options.chunk_ms,
+            burst_ms=options.burst_ms,
+            first_audio_delay_ms=options.first_audio_delay_ms,
             on_finished=self._response_finished,
             on_first_audio=self._lock_voice,
         )
@@ -113,6 +120,9 @@ class Connection:
             self.active.abort()
             self.active = None
         self._cancel_idle()
+        for handle in self._transcriptions.values():
+            handle.cancel()
+        self._transcriptions.clear()
 
     def expire(self, error: JsonDict, reason: str) -> None:
         self.stop()
@@ -250,19 +260,30 @@ class Connection:
         self.outbox.emit({"type": "conversation.item.done", "previous_item_id": previous,
                           "item": stored.public()})
         self.log(f"committed {item_id}: {stored.audio_ms() / 1000:.2f} s of audio")
-        if self.session["audio"]["input"]["transcription"] is not None:
-            self._transcribe(stored)
+        transcription = self.session["audio"]["input"]["transcription"]
+        if transcription is not None:
+            # Scheduled now, run later: the response this commit starts is created first.
+            self._transcriptions[item_id] = asyncio.get_running_loop().call_later(
+                self.options.transcription_delay_ms / 1000, self._transcribe, stored,
+                str(transcription.get("model") or ""))
 
-    def _transcribe(self, stored: StoredItem) -> None:
+    def _transcribe(self, stored: StoredItem, model: str) -> None:
         """No recognizer offline: say what the audio is, never invent words."""
+        self._transcriptions.pop(stored.id, None)
+        if self.item_store.get(stored.id) is None:
+            return  # deleted meanwhile
         seconds = (stored.speech_ms if stored.speech_ms is not None else stored.audio_ms()) / 1000
         what = "speech" if stored.speech_ms is not None else "audio"
         transcript = f"[{what}, {seconds:.1f} s]"
+        for index, word in enumerate(transcript.split()):
+            self.outbox.emit({"type": "conversation.item.input_audio_transcription.delta",
+                              "item_id": stored.id, "content_index": 0,
+                              "delta": word if index == 0 else " " + word})
         stored.item["content"][0]["transcript"] = transcript
         self.outbox.emit({
             "type": "conversation.item.input_audio_transcription.completed",
             "item_id": stored.id, "content_index": 0, "transcript": transcript,
-            "usage": {"type": "duration", "seconds": round(stored.audio_ms() / 1000, 3)},
+            "usage": transcription_usage(model, stored.audio_ms(), transcript),
         })
 
     # -- idle timeout (server_vad idle_timeout_ms; docs/protocol.md#input-audio-and-vad) --
@@ -324,9 +345,6 @@ class Connection:
             raise ClientError("item_not_found",
                               f"Item with item_id '{item_id}' not found in the conversation.",
                               "item_id", echo_event_id=False)
-        run = self.active
-        if run is not None and run.item is not None and run.item.id == item_id:
-            run.cancel("client_cancelled")  # its audio must be final before cutting it
         self.item_store.truncate(item_id, event["content_index"], event["audio_end_ms"])
         self.log(f"truncated {item_id} at {event['audio_end_ms']} ms")
         self.outbox.emit({"type": "conversation.item.truncated", "item_id": item_id,
@@ -384,8 +402,8 @@ class Connection:
 
         output: JsonDict = pick("audio", {}).get("output", {})
         source = latest_input(context, idle_seconds)
-        tool = choose_tool(pick("tools", session["tools"]),
-                           pick("tool_choice", session["tool_choice"]),
+        tools = list(pick("tools", session["tools"]))
+        tool = choose_tool(tools, pick("tool_choice", session["tool_choice"]),
                            self.options.tool_call, source)
         self.turn += 1
         self._cancel_idle()
@@ -399,19 +417,18 @@ class Connection:
             in_conversation=pick("conversation", "auto") == "auto",
             instructions=str(pick("instructions", session["instructions"])),
             context=context,
-            tool=tool,
+            outputs=self.writer.outputs_for(self.turn, source, tool, tools),
+            phases=str(session["model"]).startswith(REASONING_MODEL_PREFIX),
+            fault=fault_for(self.options.fail, self.turn),
         )
-        if tool is not None:
-            spec.arguments = arguments_for(tool, source)
-        else:
-            spec.text = self.writer.text_for(self.turn, source)
         self.active = ResponseRun(self._host, spec)
         self.active.start()
 
     def _response_finished(self, run: ResponseRun) -> None:
         if self.active is run:
             self.active = None
-        what = (f"called {run.spec.tool['name']}" if run.spec.tool is not None
-                else f"{run.audio_ms / 1000:.1f} s audio, \"{run.transcript}\"")
+        what = f"{run.audio_ms / 1000:.1f} s audio, \"{run.transcript}\""
+        if run.calls:
+            what += f", called {', '.join(run.calls)}"
         self.log(f"turn {self.turn}: {run.id} {run.status}, {what}")
         self._arm_idle(run)

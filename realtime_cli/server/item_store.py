@@ -23,6 +23,7 @@ class StoredItem:
     item: JsonDict
     audio: dict[int, bytes] = field(default_factory=dict)
     speech_ms: float | None = None  # how much of the audio VAD judged to be speech
+    truncated: bool = False  # cut by `conversation.item.truncate`: later audio is not kept
 
     @property
     def id(self) -> str:
@@ -97,7 +98,9 @@ class ItemStore:
         self.items.remove(self.require(item_id))
 
     def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
-        """Cut an assistant audio item at `audio_end_ms`, and its transcript proportionally."""
+        """Cut an assistant audio item at `audio_end_ms` and drop its transcript, as the service
+        does (docs/protocol.md#truncation). An item still being streamed is cut at what was sent
+        so far, and what its response sends later is not kept."""
         stored = self.require(item_id)
         item = stored.item
         content = item.get("content") or []
@@ -120,16 +123,14 @@ class ItemStore:
             raise ClientError(
                 "invalid_value",
                 f"Audio content of {int(total_ms)}ms is already shorter than {audio_end_ms}ms",
-                "audio_end_ms",
+                None,
                 echo_event_id=False,
             )
         pcm = stored.audio[content_index]
         keep = ms_to_samples(audio_end_ms) * SAMPLE_WIDTH
         stored.audio[content_index] = pcm[:keep]
-        part = content[content_index]
-        words = str(part.get("transcript") or "").split()
-        kept = int(len(words) * audio_end_ms / total_ms) if total_ms else 0
-        part["transcript"] = " ".join(words[:kept])
+        content[content_index]["transcript"] = None
+        stored.truncated = True
 
 
 def item_from_client(raw: JsonDict) -> StoredItem:

@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from realtime_cli.server.response_faults import ResponseFault
+
 DEFAULT_PORT = 8765
 DEFAULT_SESSION_SECONDS = 3600.0  # GA sessions last 60 minutes (docs/protocol.md#session-expiry-and-rollover)
 
 VoiceEngine = Literal["auto", "espeak", "synthetic"]
+# What published GA logs show (docs/protocol.md#responses-and-output-audio): the input
+# transcription about 600 ms after the commit, about 2 s of answer audio at once.
+DEFAULT_TRANSCRIPTION_DELAY_MS = 600.0
+DEFAULT_BURST_MS = 2000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,7 +25,15 @@ class ServerOptions:
 
     Times are seconds unless the name says `_ms`. `pace` is the speed of audio streaming
     relative to real time: 4.0 sends 1 s of reply audio every 0.25 s; 0 sends as fast as the
-    socket takes it.
+    socket takes it. The first `burst_ms` of each answer's audio go out at once, before the
+    pacing starts, as the service sends them.
+
+    Fault and scenario knobs: `preamble` makes every answer to a user turn start with that spoken
+    message (a second output item: a spoken message then the answer, or then a function call
+    with `tool_call`); `fail` ends chosen responses failed or incomplete; `first_audio_delay_ms`
+    holds the first audio of each answer back; `drop_on` drops the socket right after the first
+    server event of that type (on the connections `fault_connections` names). `seed` makes ids
+    and padding repeat from run to run.
     """
 
     host: str = "127.0.0.1"
@@ -36,6 +50,13 @@ class ServerOptions:
     record: Path | None = None
     voice_engine: VoiceEngine = "auto"
     model: str = "gpt-realtime"
+    seed: int | None = None
+    transcription_delay_ms: float = DEFAULT_TRANSCRIPTION_DELAY_MS
+    burst_ms: int = DEFAULT_BURST_MS
+    preamble: str | None = None
+    fail: tuple[ResponseFault, ...] = ()
+    first_audio_delay_ms: float = 0.0
+    drop_on: str | None = None
     log: Callable[[str], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,3 +76,13 @@ class ServerOptions:
             raise ConfigError(f"--pace must be 0 (as fast as possible) or more, got {self.pace:g}")
         if not 10 <= self.chunk_ms <= 1000:
             raise ConfigError(f"--chunk-ms must be between 10 and 1000, got {self.chunk_ms}")
+        if self.transcription_delay_ms < 0:
+            raise ConfigError(f"--transcription-delay must be 0 or more, got "
+                              f"{self.transcription_delay_ms:g}")
+        if self.burst_ms < 0:
+            raise ConfigError(f"--burst-ms must be 0 or more, got {self.burst_ms}")
+        if self.first_audio_delay_ms < 0:
+            raise ConfigError(f"--first-audio-delay must be 0 or more, got "
+                              f"{self.first_audio_delay_ms:g}")
+        if self.preamble is not None and not self.preamble.strip():
+            raise ConfigError("--preamble must say something")

@@ -4,6 +4,8 @@
 response's `.done` events, say) in the queue without another task slipping in between. The
 sender task applies `--latency` (each frame leaves `latency` after it was queued, order kept)
 and `--garbage` (junk frames between real ones), and performs a queued close last.
+With `drop_on` (`--drop-on TYPE`) the socket is dropped without a close frame right after the
+first event of that type has been sent; nothing is sent after it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ class _Close:
     reason: str
 
 
-Frame = str | bytes | _Close
+@dataclass(frozen=True, slots=True)
+class _Drop:
+    event_type: str
+
+
+Frame = str | bytes | _Close | _Drop
 
 
 class Outbox:
@@ -35,12 +42,16 @@ class Outbox:
         latency_s: float = 0.0,
         garbage: GarbageInjector | None = None,
         on_event: Callable[[JsonDict], None] | None = None,
+        drop_on: str | None = None,
+        on_drop: Callable[[str], None] = lambda event_type: None,
     ) -> None:
         self._send = send
         self._close = close
         self._latency = latency_s
         self._garbage = garbage
         self._on_event = on_event
+        self._drop_on = drop_on
+        self._on_drop = on_drop
         self._queue: asyncio.Queue[tuple[float, Frame]] = asyncio.Queue()
         self._closing = False
         self.sent = 0
@@ -53,7 +64,10 @@ class Outbox:
         if self._on_event is not None:
             self._on_event(event)
         self._put(json.dumps(event, separators=(",", ":")))
-        if self._garbage is not None and (junk := self._garbage.after_event()) is not None:
+        if event["type"] == self._drop_on:
+            self._put(_Drop(event["type"]))
+            self._closing = True
+        elif self._garbage is not None and (junk := self._garbage.after_event()) is not None:
             self._put(junk)
         return event
 
@@ -77,6 +91,9 @@ class Outbox:
                 await asyncio.sleep(delay)
             if isinstance(frame, _Close):
                 await self._close(frame.code, frame.reason)
+                return
+            if isinstance(frame, _Drop):
+                self._on_drop(frame.event_type)
                 return
             await self._send(frame)
             self.sent += 1

@@ -5,6 +5,12 @@ There is no language model and no recognizer offline, so a reply describes its i
 after a function call. With `--script FILE` the lines of the file are used in order (cycling).
 Default replies last about 3-5 s of speech so barge-in tests can interrupt them.
 
+A response may hold several output items, as the service's do
+(docs/protocol.md#responses-and-output-audio). A script line lists them separated by ` || `:
+text is a spoken (or text) message, `call:NAME` a call of that function, optionally followed by
+its JSON arguments: `One moment. || call:get_weather {"city": "Oslo"}`. `--preamble TEXT` puts
+a spoken message before every answer to a user turn.
+
 Tool calls: a response becomes a `function_call` when `--tool-call NAME` forces it, when
 `tool_choice` names a function (or is "required"), or when the user's latest text mentions a
 declared tool's name (`get_weather` or "get weather"). Arguments are built from the tool's JSON
@@ -23,6 +29,27 @@ from realtime_cli.server.wire import JsonDict
 
 QUOTE_WORDS = 12
 TAIL = "This is rt serve."
+ITEM_SEPARATOR = " || "
+CALL_PREFIX = "call:"
+USER_TURNS = ("speech", "audio", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """An assistant message: spoken, or text when the response has no audio."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A function call item; `arguments` is the JSON string sent."""
+
+    tool: JsonDict
+    arguments: str
+
+
+OutputPlan = Say | Call
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +100,32 @@ def _quote(text: str, limit: int = QUOTE_WORDS) -> str:
 
 
 class ReplyWriter:
-    """Chooses reply text; holds the `--script` cursor of one connection."""
+    """Chooses what a response holds; keeps the `--script` cursor of one connection."""
 
-    def __init__(self, script: tuple[str, ...] = ()) -> None:
+    def __init__(self, script: tuple[str, ...] = (), preamble: str | None = None) -> None:
         self._script = [line.strip() for line in script if line.strip()]
         self._next = 0
+        self._preamble = preamble
 
-    def text_for(self, turn: int, source: TurnInput) -> str:
-        if self._script:
+    def outputs_for(self, turn: int, source: TurnInput, tool: JsonDict | None,
+                    tools: list[JsonDict]) -> list[OutputPlan]:
+        """The output items of the next response: `tool` when one is chosen, else the script's
+        next line (or the default reply), after the preamble when the input is a user turn."""
+        plans: list[OutputPlan]
+        if tool is not None:
+            plans = [Call(tool, arguments_for(tool, source))]
+        elif self._script:
             line = self._script[self._next % len(self._script)]
             self._next += 1
-            return line
+            plans = parse_line(line, tools, source)
+        else:
+            plans = [Say(self.text_for(turn, source))]
+        if self._preamble is not None and source.kind in USER_TURNS:
+            plans.insert(0, Say(self._preamble))
+        return plans
+
+    def text_for(self, turn: int, source: TurnInput) -> str:
+        """The default reply: one true sentence about the input."""
         head = f"Turn {turn}."
         if source.kind == "speech":
             return f"{head} You spoke for {source.seconds:.1f} seconds. {TAIL}"
@@ -97,6 +139,20 @@ class ReplyWriter:
         if source.kind == "idle":
             return f"{head} I have heard nothing for {source.seconds:.1f} seconds."
         return f"{head} The conversation is empty so far. {TAIL}"
+
+
+def parse_line(line: str, tools: list[JsonDict], source: TurnInput) -> list[OutputPlan]:
+    """A script line as output items (see the module docstring)."""
+    by_name = {str(t.get("name")): t for t in tools}
+    plans: list[OutputPlan] = []
+    for part in (p.strip() for p in line.split(ITEM_SEPARATOR)):
+        if not part.startswith(CALL_PREFIX):
+            plans.append(Say(part))
+            continue
+        name, _, arguments = part[len(CALL_PREFIX):].strip().partition(" ")
+        tool = by_name.get(name, {"type": "function", "name": name})
+        plans.append(Call(tool, arguments.strip() or arguments_for(tool, source)))
+    return plans
 
 
 def _mentions(text: str, name: str) -> bool:

@@ -1,8 +1,10 @@
 """Plausible token usage for `response.done` (the SDK's RealtimeResponseUsage shape;
 docs/protocol.md#responses-and-output-audio).
 
-Rules (made up but stable, so tests and cost displays have something real to add up):
-- audio: 1 token per 50 ms (20 tokens/s), input and output alike;
+Rules (the audio rates are the costs guide's; the rest is made up but stable, so tests and cost
+displays have something real to add up):
+- audio: user audio 1 token per 100 ms, assistant audio 1 token per 50 ms, wherever it is
+  billed (the answer's output, or the context of a later response);
 - text: 1 token per 4 characters, at least 1 for non-empty text;
 - every response re-bills its whole context as input: the instructions plus every item in
   the conversation before it (user audio/text, earlier assistant replies, tool calls); an
@@ -11,6 +13,8 @@ Rules (made up but stable, so tests and cost displays have something real to add
   context in order, items (and the instructions) billed before count as cached until the first
   new or changed one. Truncating an item changes it, so it and everything after is re-billed.
   Cached tokens are part of `input_tokens`, as on the service.
+- the input transcription is billed apart, in its own `usage` (`transcription_usage`): by
+  duration for `whisper-1`, else in tokens (its audio at the user rate, its transcript as text);
 - `rate_limits.updated` reports a 40,000 tokens-per-minute budget minus the tokens of this
   connection's last 60 s and the output tokens reserved for the new response.
 """
@@ -24,7 +28,8 @@ from realtime_cli.server.item_store import StoredItem
 from realtime_cli.server.wire import JsonDict
 from realtime_cli.usage import TokenUsage, to_wire
 
-MS_PER_AUDIO_TOKEN = 50
+MS_PER_USER_AUDIO_TOKEN = 100
+MS_PER_ASSISTANT_AUDIO_TOKEN = 50
 CHARS_PER_TEXT_TOKEN = 4
 TOKENS_PER_MINUTE = 40_000
 RESERVED_OUTPUT_TOKENS = 4_096
@@ -34,8 +39,8 @@ def text_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / CHARS_PER_TEXT_TOKEN)) if text else 0
 
 
-def audio_tokens(ms: float) -> int:
-    return math.ceil(ms / MS_PER_AUDIO_TOKEN) if ms > 0 else 0
+def audio_tokens(ms: float, ms_per_token: int = MS_PER_ASSISTANT_AUDIO_TOKEN) -> int:
+    return math.ceil(ms / ms_per_token) if ms > 0 else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +63,10 @@ def item_tokens(stored: StoredItem) -> Tokens:
     if item["type"] == "function_call_output":
         return Tokens(text=text_tokens(str(item.get("output", ""))))
     total = Tokens()
+    rate = MS_PER_USER_AUDIO_TOKEN if item.get("role") == "user" else MS_PER_ASSISTANT_AUDIO_TOKEN
     for index, part in enumerate(item.get("content") or []):
         if index in stored.audio:
-            total += Tokens(audio=audio_tokens(stored.audio_ms(index)))
+            total += Tokens(audio=audio_tokens(stored.audio_ms(index), rate))
         else:
             total += Tokens(text=text_tokens(str(part.get("text") or part.get("transcript") or "")))
     return total
@@ -99,10 +105,11 @@ class UsageLedger:
     def bill_output(self, stored: StoredItem) -> None:
         self._billed.add(_fingerprint(stored))
 
-    def rate_limits(self, now: float) -> JsonDict:
+    def rate_limits(self, now: float, *, exhausted: bool = False) -> JsonDict:
+        """The token budget left; none at all after a rate-limited response."""
         self._recent = [(t, n) for t, n in self._recent if now - t < 60.0]
         used = sum(n for _, n in self._recent)
-        remaining = max(0, TOKENS_PER_MINUTE - used - RESERVED_OUTPUT_TOKENS)
+        remaining = 0 if exhausted else max(0, TOKENS_PER_MINUTE - used - RESERVED_OUTPUT_TOKENS)
         reset = round(60.0 * (TOKENS_PER_MINUTE - remaining) / TOKENS_PER_MINUTE, 3)
         return {"name": "tokens", "limit": TOKENS_PER_MINUTE, "remaining": remaining,
                 "reset_seconds": reset}
@@ -124,3 +131,15 @@ def usage_dict(input_total: Tokens, cached: Tokens, output: Tokens) -> JsonDict:
         cached_text_tokens=cached.text,
         cached_audio_tokens=cached.audio,
     ))
+
+
+def transcription_usage(model: str, audio_ms: float, transcript: str) -> JsonDict:
+    """The `usage` of `input_audio_transcription.completed`, in the transcription model's terms
+    (docs/protocol.md#input-audio-and-vad)."""
+    if model == "whisper-1":
+        return {"type": "duration", "seconds": round(audio_ms / 1000, 3)}
+    audio = audio_tokens(audio_ms, MS_PER_USER_AUDIO_TOKEN)
+    text = text_tokens(transcript)
+    return {"type": "tokens", "input_tokens": audio, "output_tokens": text,
+            "total_tokens": audio + text,
+            "input_token_details": {"text_tokens": 0, "audio_tokens": audio}}

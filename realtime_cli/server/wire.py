@@ -6,13 +6,25 @@ The error shape is the service's (docs/protocol.md#errors):
 
 from __future__ import annotations
 
-import secrets
+import random
 import string
 from typing import Any
 
 JsonDict = dict[str, Any]
 
 _ALPHABET = string.ascii_letters + string.digits
+_URLSAFE = _ALPHABET + "-_"
+_random: random.Random = random.SystemRandom()
+
+
+def seed(value: int | None) -> None:
+    """Make ids and obfuscation padding repeat from run to run (`--seed`); None: unpredictable.
+
+    Several servers in one process share the generator, so a seeded test starts its server
+    alone or accepts that the sequence is shared.
+    """
+    global _random
+    _random = random.SystemRandom() if value is None else random.Random(value)
 
 
 def new_id(prefix: str, length: int = 21) -> str:
@@ -20,7 +32,12 @@ def new_id(prefix: str, length: int = 21) -> str:
 
     Item ids stay at 26 characters, under the 32-character limit clients must respect.
     """
-    return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    return prefix + "_" + "".join(_random.choice(_ALPHABET) for _ in range(length))
+
+
+def padding(length: int) -> str:
+    """`length` URL-safe random characters (the service's `obfuscation` values look like this)."""
+    return "".join(_random.choice(_URLSAFE) for _ in range(length))
 
 
 class ClientError(Exception):

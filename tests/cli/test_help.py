@@ -151,8 +151,12 @@ def test_serve_flag_defaults_are_the_server_options_own() -> None:
     defaults = ServerOptions()
     flags = inspect.signature(serve).parameters
     same_name = {"host", "port", "expire_after", "drop_after", "fault_connections", "garbage",
-                 "pace", "chunk_ms", "tool_call", "record", "voice_engine"}
+                 "pace", "chunk_ms", "tool_call", "record", "voice_engine", "seed", "burst_ms",
+                 "preamble", "drop_on"}
     assert {n: flags[n].default for n in same_name} == {n: getattr(defaults, n) for n in same_name}
     assert flags["latency"].default == defaults.latency_ms
+    assert flags["transcription_delay"].default == defaults.transcription_delay_ms
+    assert flags["first_audio_delay"].default == defaults.first_audio_delay_ms
+    assert (flags["fail"].default, defaults.fail) == (None, ())  # no --fail: no faults
     assert (flags["script"].default, defaults.script) == (None, ())  # no --script: no lines
     assert (flags["quiet"].default, defaults.log) == (False, None)  # serve() logs unless --quiet

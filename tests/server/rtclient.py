@@ -101,6 +101,14 @@ class RtClient:
             if event["type"] == type_ and where(event):
                 return event
 
+    async def find(self, type_: str, *, within: float = TIMEOUT,
+                   where: Callable[[Event], bool] = lambda e: True) -> Event:
+        """The first event of `type_` (matching `where`) received so far, else the next one."""
+        for event in self.events:
+            if event["type"] == type_ and where(event):
+                return event
+        return await self.wait_for(type_, within=within, where=where)
+
     async def collect_until(self, type_: str, *, within: float = TIMEOUT) -> list[Event]:
         """All events read from now up to and including the next `type_`."""
         start = len(self.events)

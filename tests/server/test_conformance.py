@@ -25,6 +25,7 @@ EMITTED = {
     "input_audio_buffer.timeout_triggered",
     "conversation.item.added", "conversation.item.done", "conversation.item.retrieved",
     "conversation.item.deleted", "conversation.item.truncated",
+    "conversation.item.input_audio_transcription.delta",
     "conversation.item.input_audio_transcription.completed",
     "response.created", "response.done", "response.output_item.added",
     "response.output_item.done", "response.content_part.added", "response.content_part.done",
@@ -55,8 +56,8 @@ async def test_every_emitted_event_type_validates(srv: RunningServer, hello_pcm:
             "audio": {"input": {"transcription": {"model": "gpt-4o-mini-transcribe"}}}}})
         await rt.append_audio(hello_pcm)
         spoken = (await rt.wait_for("response.done"))["response"]
-        user_id = next(e["item_id"] for e in rt.events if e["type"] == (
-            "conversation.item.input_audio_transcription.completed"))
+        user_id = (await rt.find("conversation.item.input_audio_transcription.completed"))[
+            "item_id"]
         await rt.send({"type": "conversation.item.truncate", "item_id": spoken["output"][0]["id"],
                        "content_index": 0, "audio_end_ms": 500})
         await rt.wait_for("conversation.item.truncated")

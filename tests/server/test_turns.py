@@ -11,9 +11,8 @@ from realtime_cli.server import RunningServer
 from .conftest import ServerFactory
 from .rtclient import Event, RtClient, client, utterance
 
-AUDIO_RESPONSE = [
+AUDIO_RESPONSE = [  # rate_limits.updated follows response.done
     "response.created",
-    "rate_limits.updated",
     "response.output_item.added",
     "conversation.item.added",
     "response.content_part.added",
@@ -50,8 +49,9 @@ async def test_vad_turn_on_real_speech_gives_a_full_spoken_response(
         mark = len(rt.events)
         await rt.append_audio(hello_pcm)
         events = await rt.collect_until("response.done")
-    transcription = next(e for e in events if e["type"] == (
-        "conversation.item.input_audio_transcription.completed"))
+        limits = await rt.wait_for("rate_limits.updated")
+        transcription = await rt.find("conversation.item.input_audio_transcription.completed")
+    everything = rt.types()
     kinds = [e["type"] for e in events]
     started, stopped, committed = (events[kinds.index(k)] for k in (
         "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
@@ -94,6 +94,19 @@ async def test_vad_turn_on_real_speech_gives_a_full_spoken_response(
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
     assert transcription["item_id"] == item_id
     assert re.fullmatch(r"\[speech, \d+\.\d s\]", transcription["transcript"])
+    # asynchronous, as on the service: deltas then completed, after the response was created,
+    # billed by the transcription model (whisper-1: by duration)
+    assert everything.index("response.created") < everything.index(
+        "conversation.item.input_audio_transcription.delta") < everything.index(
+        "conversation.item.input_audio_transcription.completed")
+    deltas = [e["delta"] for e in rt.events
+              if e["type"] == "conversation.item.input_audio_transcription.delta"]
+    assert "".join(deltas) == transcription["transcript"] and len(deltas) > 1
+    committed_ms = stopped["audio_end_ms"] - started["audio_start_ms"]
+    assert transcription["usage"] == {"type": "duration", "seconds": committed_ms / 1000}
+    # rate_limits.updated follows response.done; audio deltas are padded like transcript ones
+    assert rt.events[rt.events.index(events[-1]) + 1] is limits
+    assert all(e.get("obfuscation") for e in events if e["type"] in DELTAS)
 
 
 async def test_second_turn_bills_the_first_as_cached_input(
@@ -130,7 +143,7 @@ async def test_barge_in_cancels_the_running_response(
     assert done["response"]["status"] == "cancelled"
     assert done["response"]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
     assert kinds.index("input_audio_buffer.speech_started") < kinds.index("response.done")
-    for closing in AUDIO_RESPONSE[5:]:
+    for closing in AUDIO_RESPONSE[4:]:
         assert closing in kinds
     end = kinds.index("response.done")
     assert not [e for e in after[end + 1:] if e.get("response_id") == response_id]

@@ -1,4 +1,5 @@
-"""Pure parts of `rt serve`: turn detector, input buffer, usage, replies, speech fallback."""
+"""Pure parts of `rt serve`: turn detector, input buffer, usage, replies, response faults,
+speech fallback."""
 
 from __future__ import annotations
 
@@ -7,12 +8,27 @@ import asyncio
 import pytest
 
 from realtime_cli.audio.pcm import silence
+from realtime_cli.errors import ConfigError
 from realtime_cli.server.input_buffer import InputBuffer
 from realtime_cli.server.item_store import StoredItem
-from realtime_cli.server.replies import ReplyWriter, TurnInput, arguments_for, choose_tool
+from realtime_cli.server.replies import (
+    Call,
+    ReplyWriter,
+    Say,
+    TurnInput,
+    arguments_for,
+    choose_tool,
+)
+from realtime_cli.server.response_faults import ResponseFault, fault_for
 from realtime_cli.server.session_config import default_session, turn_settings
 from realtime_cli.server.speech import SpeechEngine, synthetic_voice
-from realtime_cli.server.usage import UsageLedger, audio_tokens, text_tokens
+from realtime_cli.server.usage import (
+    MS_PER_USER_AUDIO_TOKEN,
+    UsageLedger,
+    audio_tokens,
+    text_tokens,
+    transcription_usage,
+)
 from realtime_cli.server.vad import SileroProbe, SpeechStarted, SpeechStopped, TurnDetector
 
 from .rtclient import speech_pcm
@@ -59,8 +75,11 @@ def test_input_buffer_keeps_the_timeline() -> None:
 
 
 def test_usage_rules_and_cache_prefix() -> None:
+    # the costs guide: assistant audio 1 token per 50 ms, user audio 1 per 100 ms
     assert (audio_tokens(1000), audio_tokens(1), text_tokens("abcde"), text_tokens("")) == (
         20, 1, 2, 0)
+    assert (audio_tokens(1000, MS_PER_USER_AUDIO_TOKEN), audio_tokens(1, MS_PER_USER_AUDIO_TOKEN)) == (
+        10, 1)
     ledger = UsageLedger()
     first = StoredItem({"id": "a", "type": "message", "role": "user",
                         "content": [{"type": "input_text", "text": "x" * 40}]})
@@ -70,7 +89,7 @@ def test_usage_rules_and_cache_prefix() -> None:
     total, cached = ledger.input_usage("abcd", [first])
     assert (total.text, cached.total) == (11, 0)
     total, cached = ledger.input_usage("abcd", [first, second])
-    assert (total.text, total.audio, cached.text, cached.audio) == (11, 20, 11, 0)
+    assert (total.text, total.audio, cached.text, cached.audio) == (11, 10, 11, 0)
     _, cached = ledger.input_usage("changed", [first, second])
     assert cached.total == 0
 
@@ -80,7 +99,40 @@ def test_replies_say_true_things_and_script_cycles() -> None:
     assert writer.text_for(3, TurnInput("speech", seconds=1.44)) == (
         "Turn 3. You spoke for 1.4 seconds. This is rt serve.")
     scripted = ReplyWriter(("one", "", "two"))
-    assert [scripted.text_for(n, TurnInput("none")) for n in range(3)] == ["one", "two", "one"]
+    said = [scripted.outputs_for(n, TurnInput("none"), None, []) for n in range(3)]
+    assert said == [[Say("one")], [Say("two")], [Say("one")]]
+
+
+def test_a_script_line_holds_several_items_and_the_preamble_leads_user_turns() -> None:
+    tool = {"type": "function", "name": "get_time", "parameters": {
+        "type": "object", "properties": {"zone": {"type": "string"}}}}
+    writer = ReplyWriter(('One moment. || call:get_time {"zone": "CET"}', "call:get_time"),
+                         preamble="Let me see.")
+    speech = TurnInput("speech", seconds=1.0)
+    assert writer.outputs_for(1, speech, None, [tool]) == [
+        Say("Let me see."), Say("One moment."), Call(tool, '{"zone": "CET"}')]
+    assert writer.outputs_for(2, TurnInput("tool_output", text="12:00"), None, [tool]) == [
+        Call(tool, '{"zone": ""}')]  # no preamble before the answer to a tool's output
+    assert writer.outputs_for(3, speech, tool, [tool]) == [
+        Say("Let me see."), Call(tool, '{"zone": ""}')]
+
+
+def test_transcription_usage_is_the_transcription_models_own() -> None:
+    assert transcription_usage("whisper-1", 1500, "hello there") == {
+        "type": "duration", "seconds": 1.5}
+    assert transcription_usage("gpt-4o-mini-transcribe", 1500, "hello there") == {
+        "type": "tokens", "input_tokens": 15, "output_tokens": 3, "total_tokens": 18,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": 15}}
+
+
+def test_response_fault_specs() -> None:
+    assert ResponseFault.parse("rate_limit:2") == ResponseFault("rate_limit", 2)
+    assert ResponseFault.parse("content_filter") == ResponseFault("content_filter")
+    for bad in ("nope", "rate_limit:0", "rate_limit:x"):
+        with pytest.raises(ConfigError):
+            ResponseFault.parse(bad)
+    faults = (ResponseFault("server_error", 2), ResponseFault("content_filter"))
+    assert [fault_for(faults, n) for n in (1, 2)] == [faults[1], faults[0]]
 
 
 def test_tool_choice_rules() -> None:
