@@ -11,8 +11,8 @@ chunk `chunk_ms` long; the transcript runs `TRANSCRIPT_LEAD_MS` ahead of the aud
 Text replies use `response.output_text.delta/.done` and part type "text". A function call item
 streams `response.function_call_arguments.delta/.done` instead of content parts. A response may
 hold several items (a preamble, then the answer or a call); with a reasoning model
-(`gpt-realtime-2...`) each message carries `phase`: "commentary" for a preamble, "final_answer"
-for the last message.
+(`gpt-realtime-2...`) each message carries `phase`: "commentary" when other items follow it,
+else "final_answer".
 
 Audio goes out in a burst: the first `burst_ms` of the response's audio as fast as the socket
 takes it, the rest paced at `pace` times real time. Audio deltas and transcript deltas carry an
@@ -35,7 +35,7 @@ from typing import Any
 from realtime_cli.audio.pcm import SAMPLE_WIDTH, SAMPLES_PER_MS, bytes_to_ms
 from realtime_cli.protocol.audio_format import b64encode_pcm
 from realtime_cli.server.item_store import ItemStore, StoredItem
-from realtime_cli.server.replies import Call, OutputPlan, Say
+from realtime_cli.server.replies import Call, OutputPlan
 from realtime_cli.server.response_faults import FAILURES, ResponseFault
 from realtime_cli.server.speech import SpeechEngine
 from realtime_cli.server.usage import Tokens, UsageLedger, audio_tokens, text_tokens, usage_dict
@@ -172,11 +172,10 @@ class ResponseRun:
         self.finish("completed")
 
     def _phase(self, index: int) -> str | None:
-        """A reasoning model marks a message before the last one as a preamble."""
+        """A reasoning model marks a message that other items follow as a preamble."""
         if not self.spec.phases:
             return None
-        later = self.spec.outputs[index + 1:]
-        return "commentary" if any(isinstance(p, Say) for p in later) else "final_answer"
+        return "commentary" if index < len(self.spec.outputs) - 1 else "final_answer"
 
     # -- streaming --------------------------------------------------------------------
 
