@@ -41,6 +41,7 @@ class Link:
         self.expires_at: float | None = None  # monotonic time the server session expires
         self.rollover_margin = rollover_margin_s
         self.rollover_wanted = False  # due, waiting for a quiet moment
+        self.resume_handle: str | None = None  # where the provider lets a new connection resume
 
     def record(self, *, server_session_id: str | None = None, expires_at: float | None = None,
                closed_at: float | None = None, close_code: int | None = None,
@@ -86,6 +87,11 @@ class Link:
         session_expired."""
         self.expires_at = now + length_s if length_s > 0 else None
         self.rollover_margin = min(self._margin_setting, max(0.0, length_s) / 2)
+
+    def ending(self, seconds_left: float, now: float) -> None:
+        """The server announced the end of this connection: the rollover is due at once."""
+        self.expires_at = now + max(0.0, seconds_left)
+        self.rollover_margin = max(0.0, seconds_left)
 
     def rollover_deadline(self, now: float) -> float | None:
         """When a Tick may next change the rollover: its start, then its late window, then the

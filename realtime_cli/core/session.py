@@ -166,7 +166,12 @@ class SessionCore:
             case ev.SessionCreated():
                 self._session_created(e, now, out)
             case ev.SessionUpdated():
-                self._session_updated(now, out)
+                self._session_updated(e.resumed, now, out)
+            case ev.SessionExpiring():
+                self.link.ending(e.seconds_left, now)
+                self._check_expiry(now, out)
+            case ev.SessionResumable():
+                self.link.resume_handle = e.handle
             case ev.ServerError():
                 self._server_error(e, now, out)
             case ev.SpeechStarted():
@@ -341,14 +346,15 @@ class SessionCore:
             instructions = resume_instructions(self.config.instructions, summary)
         link.update_event_id = self.ctx.next_event_id("cfg")
         out.send(ev.SessionUpdate(session=self.config.session_payload(instructions),
-                                  event_id=link.update_event_id))
+                                  event_id=link.update_event_id, resume_handle=link.resume_handle))
 
-    def _session_updated(self, now: float, out: Outbox) -> None:
+    def _session_updated(self, resumed: bool, now: float, out: Outbox) -> None:
         if self.state is not SessionState.CONFIGURING:
             return
-        items, _ = plan_replay(self.history(), self.config.replay_max_turns)
-        for item in items:
-            out.send(ev.ConversationItemCreate(item=item))
+        if not resumed:  # a new server session: tell it the conversation so far
+            items, _ = plan_replay(self.history(), self.config.replay_max_turns)
+            for item in items:
+                out.send(ev.ConversationItemCreate(item=item))
         self.link.ready()
         if self.metrics.ready_at is None:
             self.metrics.ready_at = now
@@ -357,7 +363,10 @@ class SessionCore:
             self.ctx.move(Trigger.PAUSE, now, out, "still paused", Cause.FOLLOW)
         self.metrics.last_activity = now
         if self.turns.tools.ready_to_send():
-            self.turns.outputs_replayed(now, out)
+            if resumed:  # the kept session never got them
+                self.turns.send_tool_outputs(now, out)
+            else:
+                self.turns.outputs_replayed(now, out)
 
     def _server_error(self, e: ev.ServerError, now: float, out: Outbox) -> None:
         code = e.code or ""

@@ -52,6 +52,9 @@ class Item:
 class SessionUpdate:
     session: JsonObject
     event_id: str | None = None
+    # A provider that can resume a server session (Gemini Live) continues the one this handle
+    # names instead of starting afresh; not part of the OpenAI wire.
+    resume_handle: str | None = field(default=None, metadata={"local": True})
     type: str = field(default="session.update", init=False)
 
 
@@ -146,6 +149,21 @@ class SessionCreated:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionUpdated:
     session: JsonObject
+    resumed: bool = False  # the server continued a session it kept: it has the conversation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionExpiring:
+    """The server will end this connection in `seconds_left` (Gemini's goAway)."""
+
+    seconds_left: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionResumable:
+    """A handle a new connection can give to continue this server session (Gemini Live)."""
+
+    handle: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -357,6 +375,8 @@ class MalformedServerEvent:
 ServerEvent = (
     SessionCreated
     | SessionUpdated
+    | SessionExpiring
+    | SessionResumable
     | ConversationItemAdded
     | ConversationItemDone
     | ConversationItemTruncated

@@ -33,7 +33,7 @@ def to_dict(event: ev.ClientEvent) -> dict[str, Any]:
     """The wire shape of a client event: `type` first, optional fields left out when None."""
     out: dict[str, Any] = {"type": event.type}
     for f in dataclasses.fields(event):
-        if f.name == "type":
+        if f.name == "type" or f.metadata.get("local"):
             continue
         value = getattr(event, f.name)
         if value is None:
