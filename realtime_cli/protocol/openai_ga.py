@@ -362,15 +362,19 @@ def decode(frame: str | bytes) -> ev.ServerEvent:
 
 
 class OpenAIGACodec:
-    """`WireCodec` for the OpenAI Realtime GA protocol (also Azure OpenAI and `rt serve`)."""
+    """`WireCodec` for the OpenAI Realtime GA protocol (also Azure OpenAI and `rt serve`):
+    one event per frame each way, no state, the server speaks first (`session.created`)."""
 
     name = "openai"
 
-    def encode(self, event: ev.ClientEvent) -> str:
-        return encode(event)
+    def opened(self) -> list[ev.ServerEvent]:
+        return []
 
-    def decode(self, frame: str | bytes) -> ev.ServerEvent:
-        return decode(frame)
+    def encode(self, event: ev.ClientEvent) -> list[str]:
+        return [encode(event)]
+
+    def decode(self, frame: str | bytes) -> list[ev.ServerEvent]:
+        return [decode(frame)]
 
 
 OPENAI_GA = OpenAIGACodec()

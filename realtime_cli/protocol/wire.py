@@ -4,7 +4,8 @@ A `WireCodec` turns rt's `ClientEvent`s into frames and frames into `ServerEvent
 provider-specific (field names, base64 audio, how usage is reported) stays inside it. The
 session core and the runner only ever see the typed events in `events.py`, so a second
 provider is a sibling codec (and, where its handshake differs, a transport), not a change to
-the core. `openai_ga.OPENAI_GA` is the OpenAI Realtime GA codec.
+the core. `openai_ga.OpenAIGACodec` is the OpenAI Realtime GA codec. The runner makes one per
+connection, since a codec may keep state for the connection it serves.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ from realtime_cli.protocol.events import ClientEvent, ServerEvent
 
 
 class WireCodec(Protocol):
+    """One per connection: a codec may keep state (ids it made up, usage counted so far)."""
+
     name: str
 
-    def encode(self, event: ClientEvent) -> str:
-        """One frame for `event`."""
+    def opened(self) -> list[ServerEvent]:
+        """Events the protocol implies the moment a connection opens (a provider whose server
+        says nothing until the client's setup reports the session as created here)."""
         ...
 
-    def decode(self, frame: str | bytes) -> ServerEvent:
-        """The event in one frame; a frame it cannot read becomes `MalformedServerEvent`,
-        never an exception."""
+    def encode(self, event: ClientEvent) -> list[str]:
+        """The frames for `event`: usually one, none for what the provider has no use for (a
+        truncate where the server keeps no such state), several where it needs them."""
+        ...
+
+    def decode(self, frame: str | bytes) -> list[ServerEvent]:
+        """The events in one frame, in order; a frame it cannot read becomes
+        `MalformedServerEvent`, never an exception."""
         ...

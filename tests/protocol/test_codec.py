@@ -278,8 +278,9 @@ def test_the_openai_codec_is_a_wire_codec_and_owns_base64() -> None:
     from realtime_cli.protocol.wire import WireCodec
 
     wire: WireCodec = codec.OPENAI_GA
-    assert wire.encode(ev.InputAudioBufferAppend(audio=b"\x01\x00\xff\x7f")) == (
-        '{"type":"input_audio_buffer.append","audio":"AQD/fw=="}')
-    event = wire.decode('{"type":"response.output_audio.delta","response_id":"r","item_id":"i",'
-                        '"output_index":0,"content_index":0,"delta":"AQD/fw=="}')
+    assert wire.opened() == []  # the server speaks first
+    assert wire.encode(ev.InputAudioBufferAppend(audio=b"\x01\x00\xff\x7f")) == [
+        '{"type":"input_audio_buffer.append","audio":"AQD/fw=="}']
+    [event] = wire.decode('{"type":"response.output_audio.delta","response_id":"r","item_id":"i",'
+                          '"output_index":0,"content_index":0,"delta":"AQD/fw=="}')
     assert isinstance(event, ev.OutputAudioDelta) and event.pcm == b"\x01\x00\xff\x7f"
