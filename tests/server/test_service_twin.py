@@ -20,11 +20,16 @@ TOOL = {"type": "function", "name": "get_weather", "description": "Weather.",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
 
 
-async def _ask(rt: RtClient, text: str = "hello") -> list[Event]:
-    """A typed user turn and a response; the events of that response up to `response.done`."""
+async def _start(rt: RtClient, text: str = "hello") -> None:
+    """A typed user turn and the `response.create` that answers it."""
     await rt.send({"type": "conversation.item.create", "item": {
         "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
     await rt.send({"type": "response.create"})
+
+
+async def _ask(rt: RtClient, text: str = "hello") -> list[Event]:
+    """`_start`, then the events of that response up to `response.done`."""
+    await _start(rt, text)
     return await rt.collect_until("response.done")
 
 
@@ -106,9 +111,7 @@ async def test_two_audio_messages_in_one_response(serve: ServerFactory) -> None:
 async def test_a_truncate_cuts_a_streaming_item_without_cancelling_its_response(
         serve: ServerFactory) -> None:
     async with serve(pace=2.0, burst_ms=0) as srv, client(srv.url) as rt:
-        await rt.send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}})
-        await rt.send({"type": "response.create"})
+        await _start(rt)
         first = await rt.wait_for("response.output_audio.delta")
         await rt.send({"type": "conversation.item.truncate", "item_id": first["item_id"],
                        "content_index": 0, "audio_end_ms": 50})
@@ -124,9 +127,7 @@ async def test_a_truncate_cuts_a_streaming_item_without_cancelling_its_response(
 
 async def test_a_truncate_before_any_audio_is_refused(serve: ServerFactory) -> None:
     async with serve(first_audio_delay_ms=3000) as srv, client(srv.url) as rt:
-        await rt.send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}})
-        await rt.send({"type": "response.create"})
+        await _start(rt)
         part = await rt.wait_for("response.content_part.added")
         await rt.send({"type": "conversation.item.truncate", "item_id": part["item_id"],
                        "content_index": 0, "audio_end_ms": 0})
@@ -153,9 +154,7 @@ async def test_the_transcript_runs_ahead_of_the_audio(serve: ServerFactory) -> N
 
 async def test_drop_on_cuts_the_socket_after_that_event(serve: ServerFactory) -> None:
     async with serve(drop_on="response.output_audio.done") as srv, client(srv.url) as rt:
-        await rt.send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}})
-        await rt.send({"type": "response.create"})
+        await _start(rt)
         with pytest.raises(ConnectionClosedError):
             while True:
                 await rt.recv(within=10)
