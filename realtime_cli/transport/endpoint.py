@@ -2,6 +2,11 @@
 
 Pure: the environment is passed in. The key lives only in `Endpoint.headers`, which never
 appears in `repr`, logs, records or error messages (docs/protocol.md#connection-and-close-codes).
+A key is never sent over plain `ws://` to a host other than this machine unless the user says the
+network is trusted (`allow_insecure`): anyone on the path could read it.
+
+Headers follow the `openai` SDK: `Authorization: Bearer` (or Azure's `api-key`), and
+`OpenAI-Organization` / `OpenAI-Project` from `OPENAI_ORG_ID` / `OPENAI_PROJECT_ID` when set.
 """
 
 from __future__ import annotations
@@ -9,11 +14,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from realtime_cli.errors import ConfigError
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime"
+CREDENTIAL_HEADERS = ("Authorization", "api-key")
+ACCOUNT_HEADERS = {"OPENAI_ORG_ID": "OpenAI-Organization", "OPENAI_PROJECT_ID": "OpenAI-Project"}
+"""Environment variable -> header, as the `openai` SDK's client sends them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +29,7 @@ class Endpoint:
     url: str
     kind: str  # openai | base_url | azure | custom
     headers: dict[str, str] = field(repr=False, default_factory=dict)
+    deployment: str | None = None  # Azure: the deployment the URL names
 
     @property
     def host(self) -> str:
@@ -44,22 +53,6 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def _with_model(url: str, model: str) -> str:
-    parts = urlsplit(url)
-    if "model=" in parts.query:
-        return url
-    query = "&".join(q for q in (parts.query, urlencode({"model": model})) if q)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-
-
-def _ws_scheme(url: str, source: str) -> str:
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None or not parts.hostname:
-        raise ConfigError(f"{source} must be an http(s) or ws(s) URL, got {url!r}")
-    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
-
-
 def resolve_endpoint(
     *,
     model: str,
@@ -67,36 +60,111 @@ def resolve_endpoint(
     azure_endpoint: str | None = None,
     azure_deployment: str | None = None,
     env: Mapping[str, str],
+    allow_insecure: bool = False,
 ) -> Endpoint:
     """Pick the endpoint by precedence: --url, --azure-*, OPENAI_BASE_URL, then OpenAI."""
     if url:
-        full = _with_model(_ws_scheme(url, "--url"), model)
-        return Endpoint(url=full, kind="custom", headers=_openai_headers(full, env, required=False))
-    if azure_endpoint or azure_deployment:
-        if not (azure_endpoint and azure_deployment):
-            raise ConfigError("Azure needs both --azure-endpoint and --azure-deployment")
-        base = _ws_scheme(azure_endpoint, "--azure-endpoint").rstrip("/")
-        if not base.endswith("/openai/v1"):
-            base += "/openai/v1"
-        full = _with_model(base + "/realtime", azure_deployment)
-        key = env.get("AZURE_OPENAI_API_KEY", "").strip()
-        if not key and not is_loopback(urlsplit(full).hostname):
-            raise ConfigError("AZURE_OPENAI_API_KEY is not set")
-        return Endpoint(url=full, kind="azure", headers={"api-key": key} if key else {})
-    base_url = env.get("OPENAI_BASE_URL", "").strip()
-    if base_url:
-        full = _with_model(_ws_scheme(base_url, "OPENAI_BASE_URL").rstrip("/") + "/realtime", model)
-        return Endpoint(url=full, kind="base_url", headers=_openai_headers(full, env, required=True))
-    full = _with_model(OPENAI_URL, model)
-    return Endpoint(url=full, kind="openai", headers=_openai_headers(full, env, required=True))
+        parts = _with_param(_ws_parts(url, "--url"), "model", model)
+        endpoint = Endpoint(url=urlunsplit(parts), kind="custom",
+                            headers=_openai_headers(parts, env, required=False))
+    elif azure_endpoint or azure_deployment:
+        endpoint = _azure(azure_endpoint, azure_deployment, env)
+    elif base_url := env.get("OPENAI_BASE_URL", "").strip():
+        parts = _ws_parts(base_url, "OPENAI_BASE_URL")
+        parts = _with_param(parts._replace(path=parts.path.rstrip("/") + "/realtime"), "model", model)
+        endpoint = Endpoint(url=urlunsplit(parts), kind="base_url",
+                            headers=_openai_headers(parts, env, required=True))
+    else:
+        parts = _with_param(urlsplit(OPENAI_URL), "model", model)
+        endpoint = Endpoint(url=urlunsplit(parts), kind="openai",
+                            headers=_openai_headers(parts, env, required=True))
+    if not allow_insecure:
+        _refuse_plain_key(endpoint)
+    return endpoint
 
 
-def _openai_headers(url: str, env: Mapping[str, str], *, required: bool) -> dict[str, str]:
+def _azure(given: str | None, deployment: str | None, env: Mapping[str, str]) -> Endpoint:
+    """The resource URL (`https://RES.openai.azure.com`, with or without `/openai` or
+    `/openai/v1`) gives the v1 API, `.../openai/v1/realtime?model=DEPLOYMENT`; a URL already ending
+    in `/realtime` is kept as given, such as the versioned
+    `.../openai/realtime?api-version=...&deployment=...`, which names the deployment itself."""
+    if not given:
+        raise ConfigError("Azure needs --azure-endpoint")
+    parts = _ws_parts(given, "--azure-endpoint")
+    path = parts.path.rstrip("/")
+    if not path.endswith("/realtime"):
+        if path.endswith("/openai"):
+            path += "/v1"
+        elif not path.endswith("/openai/v1"):
+            path += "/openai/v1"
+        path += "/realtime"
+    parts = parts._replace(path=path)
+    versioned = not path.endswith("/v1/realtime")
+    name = "deployment" if versioned else "model"
+    named = _param(parts, name)
+    if named and deployment and named != deployment:
+        raise ConfigError(f"--azure-deployment {deployment} differs from the deployment {named} "
+                          f"in --azure-endpoint")
+    deployment = deployment or named
+    if not deployment:
+        raise ConfigError("Azure needs --azure-deployment (or the deployment in the "
+                          "--azure-endpoint URL)")
+    if versioned and _param(parts, "api-version") is None:
+        raise ConfigError("an Azure /openai/realtime URL needs api-version= in its query "
+                          "(or give the resource URL alone, for the v1 API)")
+    parts = _with_param(parts, name, deployment)
+    key = env.get("AZURE_OPENAI_API_KEY", "").strip()
+    if not key and not is_loopback(parts.hostname):
+        raise ConfigError("AZURE_OPENAI_API_KEY is not set")
+    headers = {"api-key": key} if key else {}
+    return Endpoint(url=urlunsplit(parts), kind="azure", headers=headers | _account_headers(env),
+                    deployment=deployment)
+
+
+def _ws_parts(url: str, source: str) -> SplitResult:
+    parts = urlsplit(url.strip())
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.hostname:
+        raise ConfigError(f"{source} must be an http(s) or ws(s) URL, got {url!r}")
+    return parts._replace(scheme=scheme)
+
+
+def _param(parts: SplitResult, name: str) -> str | None:
+    """The value of query parameter `name` (parsed, so `?foo=model=x` has no `model`)."""
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == name:
+            return value
+    return None
+
+
+def _with_param(parts: SplitResult, name: str, value: str) -> SplitResult:
+    """`parts` with `name=value` appended to its query, unless the query already names it."""
+    if _param(parts, name) is not None:
+        return parts
+    query = "&".join(q for q in (parts.query, urlencode({name: value})) if q)
+    return parts._replace(query=query)
+
+
+def _openai_headers(parts: SplitResult, env: Mapping[str, str], *, required: bool
+                    ) -> dict[str, str]:
     key = env.get("OPENAI_API_KEY", "").strip()
-    if key:
-        return {"Authorization": f"Bearer {key}"}
-    if required and not is_loopback(urlsplit(url).hostname):
+    if not key and required and not is_loopback(parts.hostname):
         raise ConfigError(
             "OPENAI_API_KEY is not set (or try offline: rt serve, then rt talk --url ws://127.0.0.1:PORT/v1/realtime)"
         )
-    return {}
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return headers | _account_headers(env)
+
+
+def _account_headers(env: Mapping[str, str]) -> dict[str, str]:
+    return {header: value for name, header in ACCOUNT_HEADERS.items()
+            if (value := env.get(name, "").strip())}
+
+
+def _refuse_plain_key(endpoint: Endpoint) -> None:
+    parts = urlsplit(endpoint.url)
+    if parts.scheme != "ws" or is_loopback(parts.hostname):
+        return
+    if any(h in endpoint.headers for h in CREDENTIAL_HEADERS):
+        raise ConfigError(f"refusing to send the API key over unencrypted ws:// to {endpoint.host}: "
+                          "use wss://, or --allow-insecure on a network you trust")
