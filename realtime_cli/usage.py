@@ -10,7 +10,7 @@ extra to them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 
@@ -66,6 +66,21 @@ class TokenUsage:
             cached_text_tokens=min(c_text, in_text),
             cached_audio_tokens=min(c_audio, in_audio),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptionUsage:
+    """What the input transcription model bills, from the `usage` of
+    `conversation.item.input_audio_transcription.completed`: tokens for the gpt-4o-transcribe
+    family, seconds of audio for models billed by duration (whisper-1). It is priced at the
+    transcription model's prices, apart from the realtime model's `TokenUsage`."""
+
+    tokens: TokenUsage = field(default_factory=TokenUsage)
+    seconds: float = 0.0
+
+    def __add__(self, other: TranscriptionUsage) -> TranscriptionUsage:
+        return TranscriptionUsage(tokens=self.tokens + other.tokens,
+                                  seconds=self.seconds + other.seconds)
 
 
 TOKEN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TokenUsage))
