@@ -14,6 +14,16 @@ from typing import Any
 from realtime_cli.errors import ConfigError
 
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+# Gemini Live's prebuilt voices (speechConfig.voiceConfig.prebuiltVoiceConfig.voiceName).
+GEMINI_VOICES = (
+    "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe",
+    "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi",
+    "Laomedeia", "Achernar", "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird",
+    "Zubenelgenubi", "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat",
+)
+PROVIDERS = ("openai", "gemini")
+VOICES_BY_PROVIDER = {"openai": VOICES, "gemini": GEMINI_VOICES}
+DEFAULT_VOICE = {"openai": "marin", "gemini": "Puck"}
 EAGERNESS = ("low", "medium", "high", "auto")
 NOISE_REDUCTION = ("near_field", "far_field")
 TURN_DETECTION = ("server_vad", "semantic_vad", "none")
@@ -49,6 +59,7 @@ END_CONVERSATION = ToolSpec(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionConfig:
+    provider: str = "openai"  # whose wire protocol the session speaks
     model: str = "gpt-realtime"
     voice: str = "marin"
     instructions: str = "You are a helpful, concise voice assistant. Answer in speech."
@@ -84,7 +95,9 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         _check(bool(self.model.strip()), "model", "must not be empty")
-        _check(self.voice in VOICES, "voice", f"must be one of {', '.join(VOICES)}")
+        _check(self.provider in PROVIDERS, "provider", f"must be one of {', '.join(PROVIDERS)}")
+        voices = VOICES_BY_PROVIDER.get(self.provider, VOICES)
+        _check(self.voice in voices, "voice", f"must be one of {', '.join(voices)}")
         _check(self.turn_detection in TURN_DETECTION, "turn_detection",
                f"must be one of {', '.join(TURN_DETECTION)}")
         _check(0.0 <= self.threshold <= 1.0, "turn_detection.threshold", "must be between 0 and 1")

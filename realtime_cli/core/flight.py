@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from realtime_cli.protocol import events as ev
+
 
 @dataclass(slots=True)
 class ResponseState:
@@ -19,6 +21,7 @@ class ResponseState:
     first_audio_at: float | None = None
     interrupted: bool = False
     suppressed: bool = False  # answer to a stop phrase: cancelled, never played
+    cancel_sent: bool = False  # response.cancel went out: once is enough
     last_event_at: float = 0.0
 
     @property
@@ -59,6 +62,14 @@ class Flight:
         if self.response is not None:
             out.append(self.response.last_event_at + timeout_s)
         return out
+
+    def cancel(self) -> ev.ResponseCancel | None:
+        """The cancel to send for the response in flight, once."""
+        resp = self.response
+        if resp is None or resp.cancel_sent:
+            return None
+        resp.cancel_sent = True
+        return ev.ResponseCancel(response_id=resp.response_id)
 
     def forget(self) -> None:
         """The server session is gone, and with it any response or wait."""

@@ -48,6 +48,9 @@ class Turns:
         self.responses_done = 0
         self.turn_over = False  # set when a turn just ended; SessionCore clears it
         self.overlap: InterruptionRecord | None = None  # by the user's current speech
+        # Answers a pause cut short: once heard to the end of what arrived, the server's copy
+        # is truncated there (earlier, the truncate would claim more than was heard).
+        self._cut_when_heard: list[ItemState] = []
         self._overlap_by_item: dict[str, InterruptionRecord] = {}  # ... once it is an item
 
     # ------------------------------------------------------------------ items
@@ -202,7 +205,7 @@ class Turns:
         if self.flight.suppress_next or self.ctx.paused:
             self.flight.suppress_next = False
             resp.suppressed = True
-            out.send(ev.ResponseCancel(response_id=e.response_id))
+            self._cancel(out)
             return
         self.ctx.move(Trigger.RESPONSE_STARTED, now, out, "assistant responding")
 
@@ -324,9 +327,14 @@ class Turns:
         if resp is not None and now >= resp.last_event_at + limit:
             self.ctx.metrics.errors += 1
             out.note("warning", f"response stalled for {limit:g} s; cancelling it")
-            out.send(ev.ResponseCancel(response_id=resp.response_id))
+            self._cancel(out)
             f.response = None
             self.finish_turn(now, out)
+
+    def _cancel(self, out: Outbox) -> None:
+        cancel = self.flight.cancel()
+        if cancel is not None:
+            out.send(cancel)
 
     # ------------------------------------------------------------------ pause
 
@@ -340,19 +348,18 @@ class Turns:
         resp = self.flight.response
         if resp is not None and not resp.suppressed:
             resp.interrupted = True
-            out.send(ev.ResponseCancel(response_id=resp.response_id))
+            self._cancel(out)
             for local in resp.item_ids:
                 item = self.ledger[local]
                 if item.kind is not ItemKind.ASSISTANT or item.audio_done:
                     continue
-                point = item.received_samples // SAMPLES_PER_MS
                 self.audio_done(item.server_id or "", out)  # nothing more comes: play it all
-                item.truncated, item.audio_end_ms = True, point
-                if point > 0:
-                    self._forget_unheard(item, point, out)
-                elif item.server_id and item.connection == self.ctx.connection:
-                    out.send(ev.ConversationItemDelete(item_id=item.server_id,
-                                                       event_id=self.ctx.next_event_id("del")))
+                item.truncated = True
+                item.audio_end_ms = item.received_samples // SAMPLES_PER_MS
+                if item.received_samples:
+                    self._cut_when_heard.append(item)  # the server may hold more than arrived
+                else:
+                    self._forget_unheard(item, None, out)  # none of it will ever be heard
                 self.journal(item, out)
         elif self.flight.awaiting_since is not None or self.flight.pending_create:
             self.flight.suppress_next = True  # the answer on its way would play while paused
@@ -382,7 +389,7 @@ class Turns:
         if resp is not None:
             resp.interrupted = True
             if not server_cancels:
-                out.send(ev.ResponseCancel(response_id=resp.response_id))
+                self._cancel(out)
         target: ItemState | None = None
         for item in self.ledger.assistant_unflushed():
             if item.fully_heard():
@@ -436,11 +443,26 @@ class Turns:
         self.ledger.played(item_id, played_samples)
         was_idle = self.ledger.playback_idle
         self.ledger.playback_idle = idle
-        if not idle or was_idle:
-            return False
-        self.ledger.played_out()
-        self.finish_turn(now, out)
-        return True
+        went_idle = idle and not was_idle
+        if went_idle:
+            self.ledger.played_out()
+        if self._cut_when_heard:
+            self._cut_heard(out)
+        if went_idle:
+            self.finish_turn(now, out)
+        return went_idle
+
+    def _cut_heard(self, out: Outbox) -> None:
+        for item in list(self._cut_when_heard):
+            if item.flushed:  # a barge-in cut it at what was heard instead
+                self._cut_when_heard.remove(item)
+            elif item.played_samples >= item.received_samples:
+                self._cut_when_heard.remove(item)
+                if item.server_id and item.connection == self.ctx.connection:
+                    out.send(ev.ConversationItemTruncate(
+                        item_id=item.server_id, content_index=0,
+                        audio_end_ms=item.received_samples // SAMPLES_PER_MS,
+                        event_id=self.ctx.next_event_id("trunc")))
 
     # ------------------------------------------------------------------ tools
 

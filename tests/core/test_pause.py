@@ -26,8 +26,7 @@ def test_pause_mid_answer_holds_playback_cancels_and_cuts_at_what_was_received()
     h.play(h.peer.item_id, 400 * 24)
     out = h.user(Action.PAUSE)
     assert_effects(out, cmd.PausePlayback(), Sent("input_audio_buffer.clear"),
-                   Sent("response.cancel"),
-                   Sent("conversation.item.truncate", audio_end_ms=1500))
+                   Sent("response.cancel"))
     assert of_type(out, cmd.EndOfAudio) == [cmd.EndOfAudio(item_id=h.peer.item_id)]
     assert h.state is S.PAUSED
     assert of_type(out, cmd.FlushPlayback) == []  # held, not dropped
@@ -39,6 +38,23 @@ def test_pause_mid_answer_holds_playback_cancels_and_cuts_at_what_was_received()
                   + h.peer.response_done("cancelled", "client_cancelled"))
     assert of_type(late, cmd.Play) == []
     assert h.state is S.PAUSED
+    # Resumed and heard to the end of what arrived: only now is the server's copy cut there.
+    h.user(Action.RESUME)
+    assert_effects(h.play(h.peer.item_id, 1000 * 24))
+    out = h.play(h.peer.item_id, 1500 * 24, idle=True)
+    assert_effects(out, Sent("conversation.item.truncate", audio_end_ms=1500))
+
+
+def test_interrupting_a_paused_answer_cuts_it_at_what_was_heard() -> None:
+    h = ready()
+    h.feed(h.peer.user_turn(0, 500, "tell me a story"))
+    h.feed(h.peer.response(audio_ms=1500, transcript="Once upon a time", done=False))
+    h.play(h.peer.item_id, 400 * 24)
+    h.user(Action.PAUSE)
+    out = h.user(Action.INTERRUPT)
+    assert_effects(out, cmd.FlushPlayback(), Sent("conversation.item.truncate", audio_end_ms=400))
+    h.user(Action.RESUME)
+    assert_effects(h.play(None, 0, idle=True))  # no later truncate at what had arrived
 
 
 def test_resume_plays_the_rest_and_the_turn_ends_when_it_has_played() -> None:
