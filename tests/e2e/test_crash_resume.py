@@ -38,9 +38,11 @@ def test_killed_mid_answer_then_resumed(serve, wavs: Wavs, env, data_dir: Path,
                    str(out_wav), "--json"], env)
     try:
         rt.wait_line(r'"event": "turn", "turn": 1, "status": "completed"')
-        rt.wait_line(r'"kind": "user_audio", "item_id": "\w+_00003"')  # the 2nd question, saved
+        rt.wait_line(r'"reason": "turn finished"')  # the first answer has played
         voiced = voiced_samples(out_wav)
         rt.wait_line(r'"reason": "assistant responding"')
+        # the 2nd question, saved; its transcript comes after the answer started, as on the service
+        rt.wait_line(r'"kind": "user_audio", "item_id": "\w+_00003"')
         # the second answer is being heard: its first samples reached the output WAV
         wait_until("the second answer to play", lambda: voiced_samples(out_wav) > voiced + 4800,
                    timeout=20, also=lambda: "".join(rt.out))
