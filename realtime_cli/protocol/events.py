@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from realtime_cli.usage import TokenUsage
+from realtime_cli.usage import TokenUsage, TranscriptionUsage
 
 JsonObject = dict[str, Any]
 
@@ -231,6 +231,7 @@ class InputTranscriptionDelta:
 class InputTranscriptionCompleted:
     item_id: str
     transcript: str
+    usage: TranscriptionUsage | None = None  # what the transcription model bills, if reported
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

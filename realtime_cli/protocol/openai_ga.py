@@ -17,7 +17,7 @@ from typing import Any
 from realtime_cli.protocol import events as ev
 from realtime_cli.protocol.audio_format import b64decode_pcm, b64encode_pcm
 from realtime_cli.text import without_lone_surrogates
-from realtime_cli.usage import WIRE_PATHS, TokenUsage
+from realtime_cli.usage import WIRE_PATHS, TokenUsage, TranscriptionUsage
 
 _EXCERPT = 160
 
@@ -167,6 +167,20 @@ def _usage(raw: Any) -> TokenUsage | None:
     return TokenUsage(**counts)
 
 
+def _transcription_usage(raw: Any) -> TranscriptionUsage | None:
+    """The SDK's two `Usage` variants: `tokens` (counts where `response.done` has them) or
+    `duration` (seconds of audio); anything else is no usage, never a malformed event."""
+    if not isinstance(raw, dict):
+        return None
+    if raw.get("type") == "tokens":
+        tokens = _usage(raw)
+        return TranscriptionUsage(tokens=tokens) if tokens is not None else None
+    seconds: Any = raw.get("seconds")
+    if raw.get("type") != "duration" or not _finite(seconds) or seconds < 0:
+        return None
+    return TranscriptionUsage(seconds=float(seconds))
+
+
 # --------------------------------------------------------------------------- per-type decoders
 
 
@@ -294,7 +308,8 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], ev.ServerEvent]] = {
         item_id=_str(o, "item_id"), delta=_opt_str(o, "delta") or ""
     ),
     "conversation.item.input_audio_transcription.completed": lambda o: (
-        ev.InputTranscriptionCompleted(item_id=_str(o, "item_id"), transcript=_str(o, "transcript"))
+        ev.InputTranscriptionCompleted(item_id=_str(o, "item_id"), transcript=_str(o, "transcript"),
+                                       usage=_transcription_usage(o.get("usage")))
     ),
     "conversation.item.input_audio_transcription.failed": _input_failed,
     "response.created": lambda o: ev.ResponseCreated(response_id=_str(_obj(o, "response"), "id")),
