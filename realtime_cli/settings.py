@@ -21,6 +21,7 @@ Environment variables (empty, `none` or `off` clears an optional value; booleans
     RT_INPUT_DEVICE RT_OUTPUT_DEVICE RT_PREBUFFER_MS RT_KEEP_AUDIO RT_NOISE_REDUCTION
     RT_IDLE_TIMEOUT_S RT_TOTAL_TIMEOUT_S RT_RESPONSE_TIMEOUT_S RT_CONNECTION_TIMEOUT_S
     RT_ROLLOVER_MARGIN_S RT_MAX_RECONNECT_ATTEMPTS RT_REPLAY_MAX_TURNS
+    RT_AZURE_MODEL RT_AZURE_TRANSCRIPTION_DEPLOYMENT
 """
 
 from __future__ import annotations
@@ -235,21 +236,31 @@ SETTINGS: tuple[Setting, ...] = (
        "Reconnect attempts after a dropped connection."),
     _s("replay_max_turns", "reconnect.replay_max_turns", INT, "REPLAY_MAX_TURNS",
        "Turns replayed into a new session (older ones are summarised)."),
+    _s("azure_model", "azure.model", STR, "AZURE_MODEL",
+       "Azure: the model behind --azure-deployment, such as gpt-realtime; the session is priced "
+       "and journaled by it (none: cost n/a).", optional=True, session=False),
+    _s("azure_transcription_deployment", "azure.transcription_deployment", STR,
+       "AZURE_TRANSCRIPTION_DEPLOYMENT",
+       "Azure: the deployment that transcribes your speech (none: no transcript on Azure).",
+       optional=True, session=False),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}
 BY_KEY = {s.key: s for s in SETTINGS}
 ENV_VARS = (ENV_CONFIG, *(s.env for s in SETTINGS))
-SECTIONS = ("turn_detection", "transcription", "audio", "timeouts", "reconnect")
+SECTIONS = ("turn_detection", "transcription", "audio", "timeouts", "reconnect", "azure")
 EXTRA_TOP = ("prices", "tools")
 
 KEEP_AUDIO_DEFAULT = True
 AUDIO_FIELDS = tuple(f.name for f in dataclasses.fields(AudioOptions))
+CLIENT_DEFAULTS: dict[str, Any] = {
+    "keep_audio": KEEP_AUDIO_DEFAULT, "azure_model": None, "azure_transcription_deployment": None}
+"""The settings that are neither SessionConfig's nor AudioOptions': Settings attributes."""
 
 
 def defaults() -> dict[str, Any]:
-    """Every setting's built-in default: SessionConfig's and AudioOptions' own, and keep_audio."""
-    out: dict[str, Any] = {"keep_audio": KEEP_AUDIO_DEFAULT}
+    """Every setting's built-in default: SessionConfig's and AudioOptions' own, and the client's."""
+    out: dict[str, Any] = dict(CLIENT_DEFAULTS)
     for cls in (AudioOptions, SessionConfig):
         for f in dataclasses.fields(cls):
             if f.name in BY_NAME:
@@ -271,6 +282,8 @@ class Settings:
     sources: Mapping[str, str]  # setting name -> "default" | "file" | "env RT_X" | "flag"
     audio: AudioOptions = field(default_factory=AudioOptions)  # checked when loaded
     keep_audio: bool = KEEP_AUDIO_DEFAULT
+    azure_model: str | None = None  # what an Azure deployment runs, for the price and journal
+    azure_transcription_deployment: str | None = None
     tool_decls: tuple[ToolDecl, ...] = ()
     prices: dict[str, dict[str, float]] | None = None  # overrides of the price table
     path: Path | None = None  # the config file that was read, if any
@@ -363,7 +376,7 @@ def load_settings(
 def _settings(values: dict[str, Any], sources: dict[str, str], tools: tuple[ToolDecl, ...],
               prices: dict[str, dict[str, float]] | None, path: Path | None) -> Settings:
     """`values` less the client-side settings is what SessionConfig takes."""
-    keep_audio = values.pop("keep_audio")
+    client = {name: values.pop(name) for name in CLIENT_DEFAULTS}
     try:
         audio = AudioOptions(**{k: values.pop(k) for k in AUDIO_FIELDS})
     except ConfigError as exc:
@@ -372,7 +385,7 @@ def _settings(values: dict[str, Any], sources: dict[str, str], tools: tuple[Tool
         session=MappingProxyType(values),
         sources=MappingProxyType(sources),
         audio=audio,
-        keep_audio=keep_audio,
+        **client,
         tool_decls=tools,
         prices=prices,
         path=path,

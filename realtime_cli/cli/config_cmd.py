@@ -40,6 +40,8 @@ EXAMPLES: dict[str, Any] = {
     "input_device": "USB",
     "output_device": 3,
     "total_timeout_s": 1800.0,
+    "azure_model": "gpt-realtime",
+    "azure_transcription_deployment": "gpt-4o-mini-transcribe",
 }
 """Values shown in the example file for settings whose default is none."""
 
@@ -57,7 +59,9 @@ HEADER = """\
 
 FOOTER = """
 # Prices in USD per 1M tokens, correcting or extending the built-in table that the cost
-# estimate uses. A model rt does not know needs all six fields.
+# estimate uses. A model rt does not know needs all six token fields; a transcription model
+# billed by duration also gives audio_minute (USD per minute of audio). On Azure the session
+# is priced by azure.model, or else named "azure:DEPLOYMENT", which a table here can price.
 #[prices."gpt-realtime"]
 #text_in = 4.0
 #cached_text_in = 0.4

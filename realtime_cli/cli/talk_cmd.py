@@ -12,8 +12,10 @@ import typer
 from realtime_cli.audio.options import ECHO, PREBUFFER
 
 if TYPE_CHECKING:
+    from realtime_cli.core.config import SessionConfig
     from realtime_cli.runtime.launch import TalkPlan
     from realtime_cli.runtime.resume import StoredConversation
+    from realtime_cli.settings import Settings
 
 TALK_HELP = """Talk with a realtime model. Speak; barge in any time.
 
@@ -22,7 +24,8 @@ TALK_HELP = """Talk with a realtime model. Speak; barge in any time.
   rt talk                                   # microphone and speaker, OpenAI (OPENAI_API_KEY)
   rt talk --url ws://127.0.0.1:8765/v1/realtime              # a local `rt serve`, no key
   rt talk --input question.wav --output answer.wav --max-turns 1 --url ws://127.0.0.1:8765/v1/realtime
-  rt talk --azure-endpoint https://res.openai.azure.com --azure-deployment gpt-realtime
+  rt talk --azure-endpoint https://res.openai.azure.com --azure-deployment my-rt --azure-model gpt-realtime
+  rt talk --trace wire.jsonl                # every frame both ways, audio as its length
   rt talk --turn-detection none             # push-to-talk: space starts and ends a turn
 """
 
@@ -32,7 +35,22 @@ Instructions = Annotated[str | None, typer.Option("--instructions", help="System
 Url = Annotated[str | None, typer.Option("--url", help="Any ws:// or wss:// realtime endpoint.")]
 AzureEndpoint = Annotated[str | None, typer.Option(
     "--azure-endpoint", help="Azure OpenAI resource URL (key from AZURE_OPENAI_API_KEY).")]
-AzureDeployment = Annotated[str | None, typer.Option("--azure-deployment", help="Azure deployment.")]
+AzureDeployment = Annotated[str | None, typer.Option(
+    "--azure-deployment", help="Azure deployment (or in the --azure-endpoint URL).")]
+AzureModel = Annotated[str | None, typer.Option(
+    "--azure-model", help="The model behind the Azure deployment, e.g. gpt-realtime: prices the "
+                          "session (without it the cost is n/a).")]
+AzureTranscription = Annotated[str | None, typer.Option(
+    "--azure-transcription-deployment",
+    help="Azure deployment that transcribes your speech (without it: no transcript on Azure).")]
+AllowInsecure = Annotated[bool, typer.Option(
+    "--allow-insecure", help="Send the API key over plain ws:// to a host that is not this "
+                             "machine (only on a network you trust).")]
+Trace = Annotated[Path | None, typer.Option(
+    "--trace", help="Record every frame in both directions to this file as JSON lines with "
+                    "monotonic timestamps (audio as its length; never a key or auth header).")]
+TraceAudio = Annotated[bool, typer.Option(
+    "--trace-audio", help="Keep audio payloads in the --trace file.")]
 InputWav = Annotated[Path | None, typer.Option(
     "--input", help="A WAV file instead of the microphone (any rate/channels).")]
 OutputWav = Annotated[Path | None, typer.Option(
@@ -78,6 +96,11 @@ class TalkFlags:
     url: str | None = None
     azure_endpoint: str | None = None
     azure_deployment: str | None = None
+    azure_model: str | None = None
+    azure_transcription_deployment: str | None = None
+    allow_insecure: bool = False
+    trace: Path | None = None
+    trace_audio: bool = False
     input_wav: Path | None = None
     output_wav: Path | None = None
     input_device: str | None = None
@@ -110,6 +133,8 @@ class TalkFlags:
             "interrupt_response": False if self.no_server_interrupt else None,
             "transcription_model": "" if self.no_transcription else None,
             "keep_audio": False if self.no_audio else None,
+            "azure_model": self.azure_model,
+            "azure_transcription_deployment": self.azure_transcription_deployment,
         }
         return {k: v for k, v in given.items() if v is not None}
 
@@ -117,6 +142,8 @@ class TalkFlags:
 def talk(
     model: Model = None, voice: Voice = None, instructions: Instructions = None, url: Url = None,
     azure_endpoint: AzureEndpoint = None, azure_deployment: AzureDeployment = None,
+    azure_model: AzureModel = None, azure_transcription_deployment: AzureTranscription = None,
+    allow_insecure: AllowInsecure = False, trace: Trace = None, trace_audio: TraceAudio = False,
     input: InputWav = None, output: OutputWav = None, input_device: InputDevice = None,  # noqa: A002
     output_device: OutputDevice = None, max_turns: MaxTurns = None, duration: Duration = None,
     turn_detection: TurnDetection = None, threshold: Threshold = None, silence_ms: SilenceMs = None,
@@ -129,7 +156,9 @@ def talk(
 
     flags = TalkFlags(
         model=model, voice=voice, instructions=instructions, url=url,
-        azure_endpoint=azure_endpoint, azure_deployment=azure_deployment, input_wav=input,
+        azure_endpoint=azure_endpoint, azure_deployment=azure_deployment,
+        azure_model=azure_model, azure_transcription_deployment=azure_transcription_deployment,
+        allow_insecure=allow_insecure, trace=trace, trace_audio=trace_audio, input_wav=input,
         output_wav=output, input_device=input_device, output_device=output_device,
         max_turns=max_turns, duration=duration, turn_detection=turn_detection,
         threshold=threshold, silence_ms=silence_ms, no_server_interrupt=no_server_interrupt,
@@ -146,7 +175,10 @@ talk.__doc__ = TALK_HELP
 def resume(
     session: Annotated[str, typer.Argument(help="Session id or unique prefix (rt sessions list).")],
     url: Url = None, azure_endpoint: AzureEndpoint = None,
-    azure_deployment: AzureDeployment = None, input: InputWav = None,  # noqa: A002
+    azure_deployment: AzureDeployment = None, azure_model: AzureModel = None,
+    azure_transcription_deployment: AzureTranscription = None,
+    allow_insecure: AllowInsecure = False, trace: Trace = None, trace_audio: TraceAudio = False,
+    input: InputWav = None,  # noqa: A002
     output: OutputWav = None, input_device: InputDevice = None,
     output_device: OutputDevice = None, max_turns: MaxTurns = None, duration: Duration = None,
     json_lines: JsonLines = False, plain: Plain = False, no_audio: NoAudio = False,
@@ -167,8 +199,10 @@ def resume(
 
     flags = TalkFlags(
         url=url, azure_endpoint=azure_endpoint, azure_deployment=azure_deployment,
-        input_wav=input, output_wav=output, input_device=input_device,
-        output_device=output_device, max_turns=max_turns, duration=duration,
+        azure_model=azure_model, azure_transcription_deployment=azure_transcription_deployment,
+        allow_insecure=allow_insecure, trace=trace, trace_audio=trace_audio, input_wav=input,
+        output_wav=output, input_device=input_device, output_device=output_device,
+        max_turns=max_turns, duration=duration,
         json_lines=json_lines, plain=plain, no_audio=no_audio, data_dir=data_dir,
         prebuffer_ms=prebuffer_ms, echo=echo, replay_turns=replay_turns,
     )
@@ -191,9 +225,13 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
     config = settings.session_config()
     if flags.input_wav is not None and not flags.input_wav.is_file():  # before connecting
         raise ConfigError(f"input WAV not found: {flags.input_wav}")
+    _check_trace(flags)
     endpoint = resolve_endpoint(model=config.model, url=flags.url,
                                 azure_endpoint=flags.azure_endpoint,
-                                azure_deployment=flags.azure_deployment, env=os.environ)
+                                azure_deployment=flags.azure_deployment, env=os.environ,
+                                allow_insecure=flags.allow_insecure)
+    if endpoint.kind == "azure":
+        config = _on_azure(config, settings, endpoint.deployment or "", flags, stored)
     runner = ToolRunner(settings.tool_decls) if settings.tool_decls else None
     plan = TalkPlan(
         config=config, endpoint=endpoint, audio=settings.audio, data_dir=flags.data_dir,
@@ -202,9 +240,37 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
         json_lines=flags.json_lines,
         dashboard=False if (flags.plain or flags.json_lines) else None,
         max_turns=flags.max_turns, tools=runner.run if runner else None,
-        prices=settings.prices,
+        prices=settings.prices, trace_path=flags.trace, trace_audio=flags.trace_audio,
     )
     if stored is None:
         return plan
     return replace(plan, session_id=stored.session_id, history=stored.history,
                    next_seq=stored.next_seq, resumed=True)
+
+
+def _check_trace(flags: TalkFlags) -> None:
+    """Trace mistakes are found before connecting, not after the first frame."""
+    from realtime_cli.errors import ConfigError
+
+    if flags.trace_audio and flags.trace is None:
+        raise ConfigError("--trace-audio needs --trace FILE")
+    if flags.trace is not None and not flags.trace.parent.is_dir():
+        raise ConfigError(f"trace directory not found: {flags.trace.parent}")
+
+
+def _on_azure(config: SessionConfig, settings: Settings, deployment: str, flags: TalkFlags,
+              stored: StoredConversation | None) -> SessionConfig:
+    """On Azure the URL names a deployment, whose model rt cannot see: the session is priced
+    and journaled by the model the user names (azure.model), else by what a resumed session
+    kept, else as `azure:DEPLOYMENT`, which no built-in price matches. Input transcription
+    must name an Azure deployment too, so it is on only when one is given (and not turned off):
+    an OpenAI model name there would make the service refuse the session."""
+    from realtime_cli.errors import ConfigError
+
+    if flags.model:
+        raise ConfigError("--model names an OpenAI model; on Azure name the deployment "
+                          "(--azure-deployment) and the model behind it (--azure-model)")
+    kept = stored.settings.get("model") if stored is not None else None
+    model = settings.azure_model or kept or f"azure:{deployment}"
+    transcription = settings.azure_transcription_deployment if config.transcription_model else None
+    return config.replace(model=model, transcription_model=transcription)

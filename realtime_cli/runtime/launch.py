@@ -50,6 +50,10 @@ class TalkPlan:
     resumed: bool = False
     tools: Callable[[str, str], Awaitable[str]] | None = None
     prices: dict[str, dict[str, float]] | None = None
+    # The wire trace: every frame in both directions as JSON lines with monotonic timestamps,
+    # audio payloads replaced by their length unless `trace_audio`; never a key or auth header.
+    trace_path: Path | None = None
+    trace_audio: bool = False
 
 
 def open_audio(plan: TalkPlan, clock: Clock) -> tuple[AudioSource, AudioSink]:

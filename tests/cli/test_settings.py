@@ -141,6 +141,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
         "RT_TOTAL_TIMEOUT_S": "600", "RT_RESPONSE_TIMEOUT_S": "30",
         "RT_CONNECTION_TIMEOUT_S": "5", "RT_ROLLOVER_MARGIN_S": "60",
         "RT_MAX_RECONNECT_ATTEMPTS": "2", "RT_REPLAY_MAX_TURNS": "10",
+        "RT_AZURE_MODEL": "gpt-realtime-mini", "RT_AZURE_TRANSCRIPTION_DEPLOYMENT": "my-asr",
     }
     assert set(env) | {ENV_CONFIG} == set(ENV_VARS)
     s = load_settings({}, env=env, path=None)
@@ -161,6 +162,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     assert (s.audio.input_device, s.audio.output_device, s.audio.prebuffer_ms, s.keep_audio) == (
         "2", "pulse:x", 100.0, False)
     assert (s.audio.output_block_ms, s.audio.echo) == (10.0, "half-duplex")
+    assert (s.azure_model, s.azure_transcription_deployment) == ("gpt-realtime-mini", "my-asr")
 
 
 def test_runner_style_overrides() -> None:
