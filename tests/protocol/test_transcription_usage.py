@@ -42,3 +42,16 @@ def test_missing_or_odd_usage_is_none(usage: Any) -> None:
     event = completed() if usage is None else completed(usage=usage)
     assert isinstance(event, ev.InputTranscriptionCompleted)
     assert event.usage is None and event.transcript == "Hi"
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini-transcribe", "whisper-1"])
+def test_what_rt_serve_reports_is_read(model: str) -> None:
+    from realtime_cli.server.usage import transcription_usage
+
+    event = completed(usage=transcription_usage(model, 1500.0, "Hello there"))
+    assert isinstance(event, ev.InputTranscriptionCompleted) and event.usage is not None
+    if model == "whisper-1":
+        assert event.usage == TranscriptionUsage(seconds=1.5)
+    else:
+        assert event.usage.seconds == 0.0 and event.usage.tokens.input_audio_tokens > 0
+        assert event.usage.tokens.output_tokens > 0
