@@ -50,6 +50,8 @@ SERVE_HELP = f"""Run a local, offline server that speaks the GA Realtime protoco
   rt serve --fail rate_limit:1 --fail insufficient_quota:3      # failed responses
 
   rt serve --drop-on response.output_audio.done --fault-connections 1
+
+  rt serve --replay bug.jsonl            # a trace written by rt talk --trace bug.jsonl
 """
 
 Host = Annotated[str, typer.Option("--host", help="Interface to bind (default loopback only).")]
@@ -90,6 +92,9 @@ Fail = Annotated[list[str] | None, typer.Option(
     "(incomplete). Repeatable.", metavar="KIND[:N]")]
 FirstAudioDelay = Annotated[float, typer.Option(
     "--first-audio-delay", help="Hold the first audio of each answer back by MS ms.")]
+Replay = Annotated[Path | None, typer.Option(
+    "--replay", help="Play this wire trace's server events (rt talk --trace) to each client, "
+    "paced as recorded, after its session.update.", metavar="FILE")]
 DropOn = Annotated[str | None, typer.Option(
     "--drop-on", help="Drop the socket right after the first server event of this type.",
     metavar="EVENT_TYPE")]
@@ -138,6 +143,7 @@ def serve(
     fail: Fail = None,
     first_audio_delay: FirstAudioDelay = 0.0,
     drop_on: DropOn = None,
+    replay: Replay = None,
 ) -> None:
     """Run a local, offline server that speaks the GA Realtime protocol (see --help)."""
     from realtime_cli.errors import ConfigError
@@ -178,22 +184,28 @@ def serve(
     )
     import asyncio
 
-    asyncio.run(_main(options))
+    asyncio.run(_main(options, replay))
     if not quiet:
         _stderr("rt serve: stopped")
 
 
-async def _main(options: ServerOptions) -> None:
+async def _main(options: ServerOptions, replay: Path | None = None) -> None:
     import asyncio
     import signal
 
     from realtime_cli.server import serve_until_stopped
 
+    state = None
+    if replay is not None:
+        from realtime_cli.server.replay import ReplayServer, read_trace
+
+        state = ReplayServer(options, read_trace(replay), replay)
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve_until_stopped(options, _announce, stop)
+    await serve_until_stopped(options, _announce, stop, state=state)
 
 
 serve.__doc__ = SERVE_HELP

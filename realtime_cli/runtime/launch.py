@@ -119,6 +119,14 @@ def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
     from realtime_cli.runtime.runner import Observer, Runner, RunOptions
 
     clock = clock or SystemClock()
+    trace = None
+    if plan.trace_path is not None:  # before the journal and devices: its error undoes nothing
+        from realtime_cli.transport.trace import TraceWriter, TracingTransport
+        from realtime_cli.transport.websocket import WebSocketTransport
+
+        trace = TracingTransport(
+            WebSocketTransport(plan.endpoint),
+            TraceWriter(plan.trace_path, clock=clock, audio=plan.trace_audio), url=plan.endpoint.url)
     core = SessionCore(plan.config, session_id=plan.session_id, now=0.0, history=plan.history,
                        next_seq=plan.next_seq, resumed=plan.resumed, keep_audio=plan.keep_audio)
     journal = None
@@ -133,7 +141,7 @@ def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
         LineOutput(json_lines=plan.json_lines, transcripts=bool(plan.config.transcription_model))]
     runner = Runner(
         core, plan.endpoint, *open_audio(plan, clock), journal=journal,
-        observers=observers, tools=plan.tools, clock=clock,
+        observers=observers, tools=plan.tools, clock=clock, transport=trace,
         options=RunOptions(max_turns=plan.max_turns,
                            stop_when_input_ends=plan.input_wav is not None),
     )
@@ -149,6 +157,9 @@ def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
             with contextlib.suppress(Exception):
                 journal.close(timeout=10.0)
         raise
+    finally:
+        if trace is not None:
+            trace.close()
     if journal is not None:
         journal.close(timeout=10.0)  # records that could not be saved: StorageError, one line
     return code

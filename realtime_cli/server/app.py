@@ -195,10 +195,12 @@ async def _listen(state: _Server) -> Server:
 
 
 @contextlib.asynccontextmanager
-async def run_server(options: ServerOptions | None = None) -> AsyncIterator[RunningServer]:
-    """Start a server for the duration of the block; yields where it listens."""
+async def run_server(options: ServerOptions | None = None, *,
+                     state: _Server | None = None) -> AsyncIterator[RunningServer]:
+    """Start a server for the duration of the block; yields where it listens. `state` serves
+    the connections its own way (a replay); by default they talk to the offline model."""
     options = options or ServerOptions(port=0)
-    state = _Server(options)
+    state = state or _Server(options)
     server = await _listen(state)
     try:
         host, port = next(iter(server.sockets)).getsockname()[:2]
@@ -211,9 +213,10 @@ async def run_server(options: ServerOptions | None = None) -> AsyncIterator[Runn
 
 
 async def serve_until_stopped(
-    options: ServerOptions, announce: Callable[[str], None], stop: asyncio.Event
+    options: ServerOptions, announce: Callable[[str], None], stop: asyncio.Event, *,
+    state: _Server | None = None,
 ) -> None:
     """What the CLI runs: start, announce the listening line, serve until `stop` is set."""
-    async with run_server(options) as srv:
+    async with run_server(options, state=state) as srv:
         announce(f"rt serve listening on {srv.url}")
         await stop.wait()
