@@ -16,11 +16,12 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from realtime_cli.audio.echo import ECHO_MODES, EchoProcessor, EchoStats, make_echo, speexdsp
-from realtime_cli.audio.echo.aec import SpeexAec
+from realtime_cli.audio.echo import ECHO_MODES, EchoProcessor, EchoStats, make_echo, modes, speexdsp
+from realtime_cli.audio.echo.aec import Aec3, CancellingAec, SpeexAec
 from realtime_cli.audio.echo.delay import DELAY_MARGIN_S
 from realtime_cli.audio.echo.gate import CHUNK_S, HANGOVER_S
 from realtime_cli.audio.echo.half_duplex import HalfDuplex
+from realtime_cli.audio.echo.modes import DEFAULT_CANCELLER
 from realtime_cli.audio.echo.timeline import Anchor, Reference
 from realtime_cli.errors import AudioDeviceError
 from tests.e2e.support import speech
@@ -102,6 +103,12 @@ def reduction_db(before: npt.NDArray[np.int16], after: npt.NDArray[np.int16]) ->
     return float(10 * np.log10(level(before) / max(level(after), 1e-3)))
 
 
+CANCELLERS: dict[str, Callable[..., CancellingAec]] = {"speex": SpeexAec, "aec3": Aec3}
+"""Both cancellers run in the same pipeline (delay pre-shift, residual gate): what holds for one
+must hold for the other."""
+both = pytest.mark.parametrize("kind", list(CANCELLERS))
+
+
 # ------------------------------------------------------------------------------------------ aec
 
 
@@ -109,11 +116,12 @@ WARM = 3 * RATE
 
 
 @pytest.mark.parametrize("delay_ms", [20, 80, 200])
-def test_the_canceller_alone_removes_echo_after_warmup(delay_ms: float) -> None:
-    """speexdsp without the residual gate (measured: 35, 31, 28 dB after 3 s)."""
+@both
+def test_the_canceller_alone_removes_echo_after_warmup(delay_ms: float, kind: str) -> None:
+    """The canceller without the residual gate (measured after 3 s, speexdsp: 35, 31, 28 dB)."""
     far = assistant()
     near = mic(far, room(delay_ms, 0.5))
-    proc = SpeexAec(RATE, residual_gate=False)
+    proc = CANCELLERS[kind](RATE, residual_gate=False)
     out = run(proc, far, near)
     assert len(out) == len(far) // BLOCK * BLOCK
     assert proc.gated_blocks == 0
@@ -122,11 +130,12 @@ def test_the_canceller_alone_removes_echo_after_warmup(delay_ms: float) -> None:
     proc.close()
 
 
+@pytest.mark.parametrize("mode", ["aec", "speex", "aec3"])
 @pytest.mark.parametrize("delay_ms", [20, 80, 200])
-def test_aec_with_its_gate_leaves_no_audible_echo(delay_ms: float) -> None:
+def test_aec_with_its_gate_leaves_no_audible_echo(delay_ms: float, mode: str) -> None:
     far = assistant()
     near = mic(far, room(delay_ms, 0.5))
-    proc = make_echo("aec")
+    proc = make_echo(mode)
     out = run(proc, far, near)
     assert reduction_db(near[WARM:len(out)], out[WARM:]) >= 40  # measured 51 dB
 
@@ -180,10 +189,26 @@ def test_aec_gates_while_warming_up() -> None:
     proc.close()
 
 
-def test_aec_output_length_matches_any_block_size() -> None:
+def test_aec3_converges_within_half_a_second() -> None:
+    """AEC3 alone (measured: 39 dB over the first second after 0.25 s; speexdsp alone: 2.5 dB),
+    so its residual gate relaxes within half a second of the first answer."""
+    far = assistant()
+    near = mic(far, room(80, 0.5))
+    alone = Aec3(RATE, residual_gate=False)
+    out = run(alone, far[:RATE], near[:RATE])
+    assert reduction_db(near[RATE // 4:len(out)], out[RATE // 4:]) >= 30
+    alone.close()
+    proc = Aec3(RATE)
+    run(proc, far[: RATE // 2], near[: RATE // 2])
+    assert proc.stats().converged and not proc.stats().warming_up
+    proc.close()
+
+
+@both
+def test_aec_output_length_matches_any_block_size(kind: str) -> None:
     far = assistant()[: 2 * RATE]
     near = mic(far, room(20, 0.5))
-    proc = SpeexAec(RATE)
+    proc = CANCELLERS[kind](RATE)
     rng = np.random.default_rng(5)
     i = 0
     while i < len(far) - 700:
@@ -197,10 +222,11 @@ def test_aec_output_length_matches_any_block_size() -> None:
 # ---------------------------------------------------------------------------------- alignment
 
 
-def test_jittered_timestamps_do_not_break_convergence() -> None:
+@both
+def test_jittered_timestamps_do_not_break_convergence(kind: str) -> None:
     far = assistant()
     near = mic(far, room(80, 0.5))
-    proc = SpeexAec(RATE)
+    proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near, jitter_s=0.001)
     assert proc._near_anchor.reanchors == 0 and proc._far_anchor.reanchors == 0
     assert reduction_db(near[4 * RATE:len(out)], out[4 * RATE:]) >= 25
@@ -214,30 +240,33 @@ def pulse_like_wander(s: float) -> float:
     return 0.008 * np.sin(2 * np.pi * s / 5.0) + outlier
 
 
-def test_wandering_capture_stamps_do_not_move_the_echo_path() -> None:
+@both
+def test_wandering_capture_stamps_do_not_move_the_echo_path(kind: str) -> None:
     far = assistant()
     near = mic(far, room(80, 0.5))
-    proc = SpeexAec(RATE)
+    proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near, jitter_s=0.001, near_wander=pulse_like_wander)
     assert proc._near_anchor.reanchors == 0 and abs(proc._near_anchor.slid) <= 24
     assert reduction_db(near[4 * RATE:len(out)], out[4 * RATE:]) >= 25
     proc.close()
 
 
-def test_speaker_stamps_that_jump_under_load_let_no_echo_through() -> None:
+@both
+def test_speaker_stamps_that_jump_under_load_let_no_echo_through(kind: str) -> None:
     # Measured on PulseAudio with both cores busy: the speaker's DAC stamps jump by 20-30 ms
     # and back while the sound itself did not move. The reference then sits in the wrong place
     # for a while and the canceller leaks; the gate must not take that for the user.
     far = assistant()
     near = mic(far, room(80, 0.5))
-    proc = SpeexAec(RATE)
+    proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near, far_wander=lambda s: 0.025 if 5.0 <= s < 7.5 else 0.0)
     assert proc._far_anchor.reanchors == 2
     assert reduction_db(near[WARM:len(out)], out[WARM:]) >= 40
     proc.close()
 
 
-def test_a_playback_glitch_the_stamps_do_not_show_lets_no_echo_through() -> None:
+@both
+def test_a_playback_glitch_the_stamps_do_not_show_lets_no_echo_through(kind: str) -> None:
     # Measured on real devices: the sound stops for a moment (an underrun in the sound server)
     # and resumes later than the stamps say, so the echo arrives 30 ms later than before. The
     # canceller then subtracts echo that is not there (its output grows louder than its input)
@@ -247,7 +276,7 @@ def test_a_playback_glitch_the_stamps_do_not_show_lets_no_echo_through() -> None
     gap = np.zeros(30 * RATE // 1000, dtype=np.int16)
     late = np.concatenate([far[:glitch], gap, far[glitch:]])[: len(far)]
     near = mic(late, room(80, 0.5))
-    proc = SpeexAec(RATE)
+    proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near)
     assert proc.path_changes == 1  # the delay estimate found the new path
     assert reduction_db(near[WARM:len(out)], out[WARM:]) >= 40
@@ -264,10 +293,11 @@ def test_the_anchor_follows_a_clock_drift_between_devices() -> None:
     assert abs(stamped - start) <= anchor.deadband + 24  # followed to within the dead band (+1 ms)
 
 
-def test_a_timestamp_jump_reanchors_both_streams() -> None:
+@both
+def test_a_timestamp_jump_reanchors_both_streams(kind: str) -> None:
     far = assistant()
     near = mic(far, room(80, 0.5))
-    proc = SpeexAec(RATE)
+    proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near, gap_at=100 * BLOCK)
     assert proc._near_anchor.reanchors == 1 and proc._far_anchor.reanchors == 1
     # Both streams skipped the same 100 ms, so the echo path is unchanged and stays cancelled.
@@ -363,15 +393,48 @@ def test_missing_library_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(speexdsp, "_lib", None)
     monkeypatch.setattr(speexdsp, "_load", missing)
     with pytest.raises(AudioDeviceError, match="apt-get install libspeexdsp1") as info:
-        make_echo("aec")
+        make_echo("speex")
     assert "\n" not in info.value.message
     assert isinstance(make_echo("half-duplex"), HalfDuplex)  # needs no library
+
+
+def test_without_the_aec3_wheel_aec_falls_back_to_speex_with_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pywebrtc_audio", None)  # import fails as if not installed
+    with pytest.raises(AudioDeviceError, match="pip install pywebrtc-audio") as info:
+        make_echo("aec3", warn=None)
+    assert "\n" not in info.value.message
+    lines: list[str] = []
+    proc = make_echo("aec3", warn=lines.append)
+    assert isinstance(proc, SpeexAec) and proc.mode == "speex"  # the dashboard names what runs
+    assert lines == ["WebRTC echo cancelling needs pywebrtc-audio: run `pip install pywebrtc-audio`; "
+                     "using --echo speex"]
+    proc.close()
+    monkeypatch.setattr(modes, "DEFAULT_CANCELLER", "aec3")
+    proc = make_echo("aec", warn=lines.append)
+    assert isinstance(proc, SpeexAec) and proc.mode == "aec" and len(lines) == 2
+    proc.close()
+
+
+def test_the_default_warning_is_one_stderr_line(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "pywebrtc_audio", None)
+    make_echo("aec3").close()
+    err = capsys.readouterr().err
+    assert err.startswith("rt: warning: WebRTC echo cancelling needs pywebrtc-audio") and err.count("\n") == 1
+
+
+def test_aec_names_the_default_canceller() -> None:
+    proc = make_echo("aec")
+    assert isinstance(proc, CANCELLERS[DEFAULT_CANCELLER]) and proc.mode == "aec"
+    proc.close()
 
 
 # ------------------------------------------------------------------------ delay, pass-through
 
 
-def test_aec_passes_the_user_bit_exact_when_the_far_end_is_silent() -> None:
+@both
+def test_aec_passes_the_user_bit_exact_when_the_far_end_is_silent(kind: str) -> None:
     """Nothing played within the echo hangover: the microphone reaches the server untouched
     (no denoise, no lag), also right after the canceller has been working on an answer."""
     answer = assistant()[: 2 * RATE]
@@ -380,23 +443,24 @@ def test_aec_passes_the_user_bit_exact_when_the_far_end_is_silent() -> None:
     near_talk = np.zeros(len(far))
     near_talk[len(answer) + RATE // 2:] = user
     near = mic(far, room(80, 0.5), near_talk)
-    proc = SpeexAec(RATE)
+    proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near)
     quiet = len(answer) + round((HANGOVER_S + CHUNK_S) * RATE) + BLOCK  # block-aligned margin
     assert np.array_equal(out[quiet:], near[quiet:len(out)])
     assert not proc.stats().active
     proc.close()
-    silent = SpeexAec(RATE)
+    silent = CANCELLERS[kind](RATE)
     out = run(silent, np.zeros_like(user), user)
     assert np.array_equal(out, user[: len(out)])
     silent.close()
 
 
-def test_aec_estimates_the_echo_delay_and_follows_a_path_change() -> None:
+@both
+def test_aec_estimates_the_echo_delay_and_follows_a_path_change(kind: str) -> None:
     far = assistant()
     half = len(far) // 2 // BLOCK * BLOCK
     near = np.concatenate([mic(far, room(150, 0.5))[:half], mic(far, room(40, 0.4))[half:]])
-    proc = SpeexAec(RATE)
+    proc = CANCELLERS[kind](RATE)
     out = run(proc, far[:half], near[:half])
     assert proc.delay is not None and abs(proc.delay - 150 * RATE // 1000) <= RATE // 1000
     assert proc.shift == proc.delay - round(DELAY_MARGIN_S * RATE)

@@ -31,7 +31,7 @@ def test_a_recording_replays_to_the_same_output(tmp_path: Path) -> None:
     recorder.close()
 
     mode, calls = load(path)
-    assert mode == "aec"
+    assert mode == "speex"
     assert [c.kind for c in calls[:5]] == [FAR, FAR, FAR, FAR, NEAR]
     assert calls[4].t == T0 + 0.0004 and np.array_equal(calls[4].pcm, near[:BLOCK])
     assert np.count_nonzero(np.concatenate(sent)) > RATE // 2  # the second voice got through

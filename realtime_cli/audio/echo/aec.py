@@ -1,4 +1,4 @@
-"""`aec`: the canceller, then the half-duplex gate on what it leaves (the residual gate).
+"""`speex` and `aec3`: a canceller, then the half-duplex gate on what it leaves (the residual gate).
 
 Per microphone block: the raw gate says whether the far end is audible and how loud the echo
 path is; the delay tracker keeps the reference pre-shifted; the canceller runs; the residual
@@ -11,9 +11,14 @@ gate re-learns its level quickly for `RELEARN_S`. When either stream's timeline 
 underrun, a stall: measured on PulseAudio under load), the residual gate goes back to the raw
 echo level, as strict as half-duplex, and relaxes at its usual pace as the canceller recovers.
 When nothing has played within the echo hangover, the microphone passes bit-exact.
+
+The canceller is speexdsp (`SpeexAec`) or WebRTC's AEC3 (`Aec3`, `webrtc`); `modes` says which
+one `aec` means.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -30,22 +35,37 @@ from realtime_cli.audio.echo.interface import EchoStats
 RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
 
 
-class SpeexAec(TimelineProcessor):
-    """speexdsp echo canceller + residual suppressor + residual gate.
+class Canceller(Protocol):
+    """What the pipeline needs of a canceller run on whole frames of `frame` samples: the
+    readings of the frames it last ran (`gain_db`, output over input energy; `recent`, its
+    output before any non-linear stage) and the samples still waiting for a whole frame."""
 
-    The output lags the input by one 10 ms frame, as `canceller` explains; output length always
-    equals input length.
-    """
+    frame: int
+    gain_db: float
+    recent: npt.NDArray[np.int16]
 
-    mode = "aec"
+    @property
+    def pending(self) -> int: ...
 
-    def __init__(self, rate: int, *, filter_s: float = FILTER_S, echo_suppress_db: int = -40,
-                 echo_suppress_active_db: int = -15, residual_gate: bool = True) -> None:
-        """`residual_gate=False` leaves only speexdsp: for measuring the canceller on its own."""
+    def run(self, pcm: npt.NDArray[np.int16], ref: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]: ...
+
+    def reset(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CancellingAec(TimelineProcessor):
+    """A canceller + residual gate; output length always equals input length."""
+
+    def __init__(self, rate: int, canceller: Canceller, *, residual_gate: bool = True,
+                 mode: str | None = None) -> None:
+        """`residual_gate=False` leaves only the canceller: for measuring it on its own. `mode`
+        names the processor when it stands for another name (`aec`)."""
         super().__init__(rate)
+        if mode is not None:
+            self.mode = mode
         self.residual_gate = residual_gate
-        self._canceller = FramedCanceller(rate, filter_s=filter_s, echo_suppress_db=echo_suppress_db,
-                                          echo_suppress_active_db=echo_suppress_active_db)
+        self._canceller = canceller
         self._convergence = ConvergenceMeter(rate)
         self._residual = EchoGate(rate)  # the same gate on the canceller's output
         self._delay = DelayTracker(rate, self._canceller.frame)
@@ -138,3 +158,29 @@ class SpeexAec(TimelineProcessor):
     def close(self) -> None:
         """Free the native state."""
         self._canceller.close()
+
+
+class SpeexAec(CancellingAec):
+    """speexdsp echo canceller + residual suppressor + residual gate. The output lags the input
+    by one 10 ms frame, as `canceller` explains."""
+
+    mode = "speex"
+
+    def __init__(self, rate: int, *, filter_s: float = FILTER_S, echo_suppress_db: int = -40,
+                 echo_suppress_active_db: int = -15, residual_gate: bool = True,
+                 mode: str | None = None) -> None:
+        super().__init__(rate, FramedCanceller(rate, filter_s=filter_s, echo_suppress_db=echo_suppress_db,
+                                               echo_suppress_active_db=echo_suppress_active_db),
+                         residual_gate=residual_gate, mode=mode)
+
+
+class Aec3(CancellingAec):
+    """WebRTC AEC3 (its own suppressor included) + residual gate. Blocks of whole 10 ms frames
+    pass without lag; others lag by a constant < 10 ms set by the first block."""
+
+    mode = "aec3"
+
+    def __init__(self, rate: int, *, residual_gate: bool = True, mode: str | None = None) -> None:
+        from realtime_cli.audio.echo.webrtc import Aec3Canceller
+
+        super().__init__(rate, Aec3Canceller(rate), residual_gate=residual_gate, mode=mode)
