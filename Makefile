@@ -48,3 +48,7 @@ sound-down:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+.PHONY: bench-echo
+bench-echo: install  ## the long real-device echo comparison: 300 turns per canceller, about 2.5 h
+	@bash scripts/with-sound.sh $(BIN)/python scripts/bench_echo.py --long

@@ -1,11 +1,19 @@
-"""Echo figures of `make bench`: rt's echo handling in simulated rooms (scripts/echo_sim.py, no
-devices), and `rt talk` itself in a simulated room on the null sinks
-(scripts/bench_echo_devices.py). The goals are those of the default mode, `aec`; the other modes
-are measured for comparison."""
+"""Echo figures of `make bench`: the two cancellers side by side, in one run, in simulated rooms
+(scripts/echo_sim.py, no devices), and `rt talk` itself in a simulated room on the null sinks
+(scripts/bench_echo_devices.py). `make bench-echo` runs the long real-device comparison
+(`python scripts/bench_echo.py --long`).
+
+Every canceller rt offers (`speex`, `aec3`) carries the goals; `off` and `half-duplex` are
+measured for comparison. The rooms come in the sets of echo_sim.ROOM_SETS: `tuned` (what rt's
+thresholds were tuned on) and the held-out sets, reported in rows of their own, so a tuning that
+does not generalise shows.
+"""
 
 from __future__ import annotations
 
+import argparse
 import functools
+import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
@@ -13,78 +21,143 @@ import bench_echo_devices
 import echo_sim
 from bench_rows import Also, Measured, Section, at_least, at_most, print_rows, shared
 
+from realtime_cli.audio.echo.modes import DEFAULT_CANCELLER
+
 SIMULATED = Section("echo (simulated room)")
 DEVICES = Section("echo (real devices)")
-# Five sets of rooms for the mode that has goals: one lucky seed proves little; rt's echo
-# handling was tuned on the first three (and one miss in the fourth), the fifth only measured.
-SEEDS = (0, 1, 2, 3, 4)
-PLAN = (("off", (0,)), ("aec", SEEDS), ("half-duplex", (0,)))
+LONG = Section("echo (real devices, long)")
+CANCELLERS = ("speex", "aec3")
+HELD_OUT = tuple(name for name in echo_sim.ROOM_SETS if name.startswith("held-out"))
+GROUPS = {"tuned rooms": ("tuned",), "held-out rooms": HELD_OUT}
+PLAN: tuple[tuple[str, str], ...] = (
+    ("off", "tuned rooms"),
+    *((mode, group) for mode in CANCELLERS for group in GROUPS),
+    ("half-duplex", "tuned rooms"),
+)
 TURNS = 100  # assistant turns per run
+LONG_TURNS = 300  # per canceller in `make bench-echo`: at least 300, half of them talked over
+DETECT_S = 1.5  # a real-device barge-in counts when rt cuts the answer this soon
+
+
+def _runs_of(group: str, mode: str) -> list[tuple[str, str, int]]:
+    """(mode, room set, seed) of each run of a row; `off` and `half-duplex` run one seed only."""
+    sets = GROUPS[group]
+    if mode not in CANCELLERS:
+        return [(mode, sets[0], echo_sim.ROOM_SETS[sets[0]].seeds[0])]
+    return [(mode, name, seed) for name in sets for seed in echo_sim.ROOM_SETS[name].seeds]
 
 
 @shared
-def _simulated() -> dict[tuple[str, int], dict[str, float]]:
-    """One run per (mode, seed), two at a time; spawned, as earlier figures leave threads."""
+def _simulated() -> dict[tuple[str, str, int], dict[str, float]]:
+    """One run per (mode, room set, seed), two at a time; spawned, as earlier figures leave threads."""
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = {(mode, seed): pool.submit(echo_sim.run, mode, TURNS, seed)
-                for mode, seeds in PLAN for seed in seeds}
+        done = {key: pool.submit(echo_sim.run, key[0], TURNS, key[2], rooms=key[1])
+                for mode, group in PLAN for key in _runs_of(group, mode)}
         return {key: future.result() for key, future in done.items()}
 
 
-def _runs(mode: str) -> list[dict[str, float]]:
+def _runs(mode: str, group: str) -> list[dict[str, float]]:
     results = _simulated()
-    return [results[mode, seed] for seed in dict(PLAN)[mode]]
+    return [results[key] for key in _runs_of(group, mode)]
 
 
-def _self_interruptions(mode: str) -> Measured:
-    runs = _runs(mode)
+def _self_interruptions(mode: str, group: str) -> Measured:
+    runs = _runs(mode, group)
     turns = sum(r["turns"] for r in runs)
     cuts = sum(r["self_interruptions"] for r in runs)
     return Measured(cuts * 100 / turns, (Also("self-interruptions", cuts), Also("turns", turns)))
 
 
-def _barge_ins(mode: str) -> Measured:
-    runs = _runs(mode)
+def _barge_ins(mode: str, group: str) -> Measured:
+    runs = _runs(mode, group)
     barge = sum(r["barge_ins"] for r in runs)
     heard = sum(r["barge_ins"] * r["barge_ins_detected_pct"] / 100 for r in runs)
     each = tuple(Also(f"run {k + 1}", r["barge_ins_detected_pct"], "%") for k, r in enumerate(runs))
     return Measured(heard * 100 / barge, (Also("barge-ins", barge), *(each if len(runs) > 1 else ())))
 
 
-def _cost(mode: str) -> float:
-    return max(r["us_per_block"] for r in _runs(mode))
+def _delay(mode: str, group: str) -> Measured:
+    """The worst run's p95 (the runs' delays are not kept, only their percentiles), its p50 beside."""
+    runs = [r for r in _runs(mode, group) if not math.isnan(r["barge_in_delay_p95_s"])]
+    if not runs:
+        raise ValueError("no barge-in was detected")
+    worst = max(runs, key=lambda r: r["barge_in_delay_p95_s"])
+    return Measured(1000 * worst["barge_in_delay_p95_s"],
+                    (Also("p50", 1000 * max(r["barge_in_delay_p50_s"] for r in runs), "ms"),))
 
 
-for _mode, _seeds in PLAN:
-    _goal = _mode == "aec"
-    SIMULATED.figure(f"echo {_mode}: self-interruptions per 100 assistant turns "
-                     f"({TURNS * len(_seeds)} turns, simulated rooms)", "per 100 turns",
-                     at_most(1) if _goal else None)(functools.partial(_self_interruptions, _mode))
-    SIMULATED.figure(f"echo {_mode}: real barge-ins detected", "%",
-                     at_least(95) if _goal else None)(functools.partial(_barge_ins, _mode))
-    SIMULATED.figure(f"echo {_mode}: cost per 20 ms microphone block", "µs",
-                     stat="max")(functools.partial(_cost, _mode))
+def _reduction(mode: str, group: str) -> Measured:
+    runs = _runs(mode, group)
+    return Measured(min(r["echo_reduction_db"] for r in runs),
+                    (Also("mean", sum(r["echo_reduction_db"] for r in runs) / len(runs), "dB"),))
+
+
+def _cost(mode: str, group: str) -> float:
+    return max(r["us_per_block"] for r in _runs(mode, group))
+
+
+def _declare() -> None:
+    for mode, group in PLAN:
+        goal = mode in CANCELLERS
+        turns = TURNS * len(_runs_of(group, mode))
+        name = f"echo {mode}{' (the default, aec)' if mode == DEFAULT_CANCELLER else ''}, {group}"
+        p = functools.partial
+        SIMULATED.figure(f"{name}: self-interruptions per 100 assistant turns ({turns} turns)",
+                         "per 100 turns", at_most(1) if goal else None)(p(_self_interruptions, mode, group))
+        SIMULATED.figure(f"{name}: real barge-ins detected (within 0.5 s)", "%",
+                         at_least(95) if goal else None)(p(_barge_ins, mode, group))
+        if mode in CANCELLERS:
+            SIMULATED.figure(f"{name}: user's first word to the cut (detected barge-ins)", "ms",
+                             stat="p95")(p(_delay, mode, group))
+            SIMULATED.figure(f"{name}: echo reduction (turns nobody talks over)", "dB",
+                             stat="min")(p(_reduction, mode, group))
+        SIMULATED.figure(f"{name}: cost per 20 ms microphone block", "µs", stat="max")(p(_cost, mode, group))
+
+
+_declare()
 
 
 @shared
-def _devices() -> dict[str, float]:
-    return bench_echo_devices.run()
+def _devices(echo: str, turns: int) -> dict[str, float]:
+    return bench_echo_devices.run(turns, echo=echo)
 
 
-@DEVICES.figure(f"echo aec, rt talk on real devices in the simulated room: self-interruptions "
-                f"({bench_echo_devices.TURNS} assistant turns)", "per 100 turns", at_most(1))
-def devices_self_interruptions() -> Measured:
-    r = _devices()
+def _device_self_interruptions(echo: str, turns: int) -> Measured:
+    r = _devices(echo, turns)
     return Measured(r["self_interruptions"] * 100 / r["turns"],
                     (Also("self-interruptions", r["self_interruptions"]), Also("turns", r["turns"])))
 
 
-@DEVICES.figure("echo aec, rt talk on real devices: barge-ins detected within 1.5 s", "%", at_least(95))
-def devices_barge_ins() -> Measured:
-    r = _devices()
+def _device_barge_ins(echo: str, turns: int) -> Measured:
+    r = _devices(echo, turns)
     return Measured(r["detected"] * 100 / r["barge_ins"],
                     (Also("detected", r["detected"]), Also("barge-ins", r["barge_ins"])))
 
 
+def _device_delay(echo: str, turns: int) -> Measured:
+    r = _devices(echo, turns)
+    return Measured(1000 * r["delay_p95_s"], (Also("p50", 1000 * r["delay_p50_s"], "ms"),))
+
+
+def _declare_devices(section: Section, modes: tuple[str, ...], turns: int) -> None:
+    for echo in modes:
+        part = functools.partial
+        section.figure(f"echo {echo}, rt talk on real devices in the simulated room: self-interruptions "
+                       f"({turns} assistant turns)", "per 100 turns", at_most(1))(
+            part(_device_self_interruptions, echo, turns))
+        section.figure(f"echo {echo}, rt talk on real devices: barge-ins detected within {DETECT_S:g} s", "%",
+                       at_least(95))(part(_device_barge_ins, echo, turns))
+        section.figure(f"echo {echo}, rt talk on real devices: second voice's start to rt's cut", "ms",
+                       stat="p95")(part(_device_delay, echo, turns))
+
+
+_declare_devices(DEVICES, ("aec",), bench_echo_devices.TURNS)
+_declare_devices(LONG, CANCELLERS, LONG_TURNS)
+
+
 if __name__ == "__main__":
-    print_rows([SIMULATED, DEVICES])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--long", action="store_true",
+                        help=f"only the long real-device runs ({LONG_TURNS} turns per canceller)")
+    args = parser.parse_args()
+    print_rows([LONG] if args.long else [SIMULATED, DEVICES])

@@ -1,11 +1,12 @@
-"""Echo on real devices: `rt talk` (default `--echo aec`) in the simulated room of
+"""Echo on real devices: `rt talk --echo MODE` (`aec` by default) in the simulated room of
 realtime_cli/testing/echo_room.py (120 ms, gain 0.5, a 50 ms tail, -60 dBFS noise) against `rt serve`,
 for `TURNS` assistant turns in one conversation. Every other turn a second voice talks over the
 answer 0.5-2.5 s in (seeded); the other turns nobody does.
 
 Counted from rt's own `--plain` lines: a self-interruption is any interruption other than the
 one the second voice causes (in the follow-up answer too); a barge-in is detected when rt
-reports the interruption within 1.5 s of the second voice starting. Before each question rt
+reports the interruption within 1.5 s of the second voice starting (that delay's p50/p95 over
+the detected ones are reported too). Before each question rt
 must have been `ready` for 1.5 s, so a question never lands on the tail of an answer.
 Real time: about 14 s per turn.
 """
@@ -19,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from realtime_cli.percentiles import percentile
 from realtime_cli.testing.echo_room import EchoRoom
 from realtime_cli.testing.talk import (
     INTERRUPTION,
@@ -48,7 +50,7 @@ def settle(talk: Talk, quiet_s: float = 1.5, within: float = 60.0) -> None:
     raise AssertionError("rt did not settle in state ready")
 
 
-def run(turns: int = TURNS, seed: int = 0, verbose: bool = False) -> dict[str, float]:
+def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str = "aec") -> dict[str, float]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
@@ -56,9 +58,10 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False) -> dict[str, f
         speech_wav(QUESTION, question)
         speech_wav(INTERRUPTION, barge)
         self_cuts = barge_ins = detected = 0
+        delays: list[float] = []
         with EchoRoom(delay_ms=120, gain=0.5, reverb_ms=50, noise_dbfs=-60, seed=1), \
                 InProcessServer((ANSWER,) * (2 * turns), tmpdir / "rec.jsonl") as server, \
-                rt_talk(server.url, tmpdir / "data") as talk:
+                rt_talk(server.url, tmpdir / "data", "--echo", echo) as talk:
             talk.wait_line(r"state: ready", 15)
             settle(talk)
             for k in range(turns):
@@ -72,8 +75,10 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False) -> dict[str, f
                     player = play(barge)
                     barge_ins += 1
                     try:
-                        if talk.wait_line(CUT, 1.5, since=cut_mark) - started <= 1.5:
+                        delay = talk.wait_line(CUT, 1.5, since=cut_mark) - started
+                        if delay <= 1.5:
                             detected += 1
+                            delays.append(delay)
                     except AssertionError:
                         pass
                     player.wait(10)
@@ -84,9 +89,13 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False) -> dict[str, f
                 if verbose:
                     print(f"turn {k}: {'barge-in' if k % 2 else 'plain'}, interruptions {cuts}")
                     print("\n".join(line for _, line in talk.lines[mark:] if "interrupted" in line))
+    p50, p95 = percentile(delays, 50), percentile(delays, 95)
     return {"turns": float(turns), "self_interruptions": float(self_cuts),
-            "barge_ins": float(barge_ins), "detected": float(detected)}
+            "barge_ins": float(barge_ins), "detected": float(detected),
+            "delay_p50_s": float("nan") if p50 is None else p50,
+            "delay_p95_s": float("nan") if p95 is None else p95}
 
 
 if __name__ == "__main__":
-    print(run(int(sys.argv[1]) if len(sys.argv) > 1 else TURNS, verbose=True))
+    print(run(int(sys.argv[1]) if len(sys.argv) > 1 else TURNS, verbose=True,
+              echo=sys.argv[2] if len(sys.argv) > 2 else "aec"))
