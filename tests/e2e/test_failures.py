@@ -141,7 +141,7 @@ def test_connection_refused(wavs: Wavs, keyed_env, data_dir: Path, tmp_path: Pat
 
 
 def test_dns_failure(wavs: Wavs, keyed_env, data_dir: Path, tmp_path: Path) -> None:
-    res = run_rt(talk("ws://no-such-host.invalid/v1/realtime", wavs, tmp_path), keyed_env)
+    res = run_rt(talk("wss://no-such-host.invalid/v1/realtime", wavs, tmp_path), keyed_env)
     line = assert_one_clean_line(res, code=3)
     assert "cannot resolve host 'no-such-host.invalid'" in line, res
     check_no_secret(res.stdout + res.stderr, data_dir)
