@@ -25,8 +25,9 @@ fills them with silence of that length). The paths are those of the OpenAI GA ev
 Nothing secret can reach the file: frames carry no key, the headers are not traced, and the
 URL is written without its query or user part.
 
-Writing goes to a buffered file, flushed when a connection closes and when the trace is
-closed, so the event loop never waits on the disk for more than a buffer's write.
+Writing goes to a buffered file, flushed when a connection closes, when the trace is closed and
+at most a second apart, so the event loop never waits on the disk for more than a buffer's
+write and a killed rt still leaves what led up to its last second.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ AudioPath = list[str | int]
 """Keys and list indexes from the frame's root to one audio payload."""
 
 _BUFFER_BYTES = 1 << 16
+FLUSH_EVERY_S = 1.0
+"""A process killed without warning loses at most this much of the trace."""
 
 
 def _openai_audio(key: str) -> Callable[[dict[str, Any]], list[AudioPath]]:
@@ -138,15 +141,17 @@ class TraceWriter:
         self.path = path
         self.audio = audio
         self._clock = clock
-        self._start = clock.monotonic()
+        self._start = self._flushed = clock.monotonic()
         self.connections = 0
 
     def line(self, direction: str, conn: int, **fields: Any) -> None:
         if self._file is None:
             return
-        record = {"t": round(self._clock.monotonic() - self._start, 4), "dir": direction,
-                  "conn": conn, **fields}
+        now = self._clock.monotonic()
+        record = {"t": round(now - self._start, 4), "dir": direction, "conn": conn, **fields}
         self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if now - self._flushed >= FLUSH_EVERY_S:
+            self.flush()
 
     def frame(self, direction: str, conn: int, frame: str | bytes) -> None:
         """One frame, parsed when it is JSON, its audio replaced by lengths unless kept."""
@@ -177,6 +182,7 @@ class TraceWriter:
     def flush(self) -> None:
         if self._file is not None:
             self._file.flush()
+            self._flushed = self._clock.monotonic()
 
     def close(self) -> None:
         if self._file is not None:

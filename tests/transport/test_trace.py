@@ -155,3 +155,14 @@ def test_no_query_or_user_part_reaches_the_trace() -> None:
 def test_a_trace_that_cannot_be_written_is_a_config_error(tmp_path: Path, clock: ManualClock) -> None:
     with pytest.raises(ConfigError, match="cannot write the trace"):
         TraceWriter(tmp_path / "missing" / "wire.jsonl", clock=clock)
+
+
+async def test_the_file_is_flushed_at_most_a_second_apart(tmp_path: Path, clock: ManualClock) -> None:
+    transport, inner, path = traced(tmp_path, clock)
+    client = await transport.connect(1.0)
+    await client.send('{"type":"response.create"}')
+    assert path.read_text(encoding="utf-8") == ""  # buffered: nothing written yet
+    clock.advance(1.0)
+    await client.send('{"type":"response.cancel"}')
+    assert [line["frame"]["type"] for line in lines(path)[1:]] == ["response.create", "response.cancel"]
+    transport.close()
