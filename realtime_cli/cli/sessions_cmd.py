@@ -102,7 +102,10 @@ def list_sessions(
         _list_plain(rows)
 
 
-_HEADERS = ("ID", "STARTED", "DURATION", "TURNS", "INTR", "STATUS", "TITLE")
+# YOU, ASST, TOOLS: user turns, assistant turns and tool calls, counted as everywhere in rt.
+_HEADERS = ("ID", "STARTED", "DURATION", "YOU", "ASST", "TOOLS", "INTR", "STATUS", "TITLE")
+_RIGHT = {2, 3, 4, 5, 6}  # the numbers
+_STATUS = _HEADERS.index("STATUS")
 
 
 def _list_cells(row: SessionSummary) -> tuple[str, ...]:
@@ -112,24 +115,32 @@ def _list_cells(row: SessionSummary) -> tuple[str, ...]:
         row.short_id,
         _local_time(row.created_at),
         format_duration(row.duration_s),
-        str(row.turns),
+        str(row.user_turns),
+        str(row.assistant_turns),
+        str(row.tool_calls),
         str(row.interruptions),
         row.status,
-        row.title or "",
+        _title_cell(row),
     )
+
+
+def _title_cell(row: SessionSummary) -> str:
+    """The title; a failed session's reason comes first, so a narrow terminal still shows it."""
+    if row.status == "failed" and row.end_reason:
+        return f"[{row.end_reason}] {row.title or ''}".rstrip()
+    return row.title or ""
 
 
 def _list_plain(rows: list[SessionSummary]) -> None:
     table = [_HEADERS, *(_list_cells(r) for r in rows)]
     widths = [max(len(r[i]) for r in table) for i in range(len(_HEADERS) - 1)]
-    right = {2, 3, 4}
     for cells in table:
         pairs = enumerate(zip(cells[:-1], widths, strict=True))
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in pairs]
+        parts = [c.rjust(w) if i in _RIGHT else c.ljust(w) for i, (c, w) in pairs]
         typer.echo("  ".join([*parts, cells[-1]]).rstrip())
 
 
-_STATUS_STYLE = {"active": "green", "crashed": "red", "ended": ""}
+_STATUS_STYLE = {"active": "green", "crashed": "red", "failed": "red", "ended": ""}
 
 
 def _list_rich(rows: list[SessionSummary]) -> None:
@@ -146,15 +157,15 @@ def _list_rich(rows: list[SessionSummary]) -> None:
         fixed = header != "TITLE"
         table.add_column(
             header,
-            justify="right" if i in (2, 3, 4) else "left",
+            justify="right" if i in _RIGHT else "left",
             no_wrap=True,
             overflow="ellipsis",
             min_width=widths[i] if fixed else None,
             max_width=None if fixed else title_room,
         )
     for row, cell in zip(rows, cells, strict=True):
-        status = Text(cell[5], _STATUS_STYLE.get(row.status, ""))
-        table.add_row(*cell[:5], status, Text(cell[6]))
+        status = Text(cell[_STATUS], _STATUS_STYLE.get(row.status, ""))
+        table.add_row(*cell[:_STATUS], status, Text(cell[-1]))
     console.print(table)
 
 
@@ -206,6 +217,25 @@ def show(session: SessionId, as_json: JsonFlag = False, data_dir: DataDir = None
     _render_show(detail, cost, rich=_is_terminal())
 
 
+def figure_rows(detail: SessionDetail) -> list[tuple[str, str]]:
+    """The session's figures as (label, text) rows, in the words of the dashboard's summary."""
+    from collections import Counter
+
+    from realtime_cli.ui import figures
+
+    if detail.figures is not None:
+        return figures.figure_rows(detail.figures)
+    # Stored before the core's figures were kept: the turns and interruptions its items and
+    # interruption records allow; the rest was never measured.
+    s = detail.summary
+    rate = s.interruptions / s.assistant_turns if s.assistant_turns else None
+    kinds = Counter(i.kind for i in detail.interruptions)
+    return [
+        ("Turns", figures.turns_text(s.user_turns, s.assistant_turns, s.tool_calls)),
+        ("Interrupted", figures.interruptions_text(s.interruptions, kinds, rate, None)),
+    ]
+
+
 def _show_header(detail: SessionDetail, cost: float | None) -> list[str]:
     from realtime_cli.percentiles import percentile
     from realtime_cli.storage.transcript import format_duration
@@ -214,7 +244,7 @@ def _show_header(detail: SessionDetail, cost: float | None) -> list[str]:
     status = s.status + (f" ({s.end_reason})" if s.end_reason else "")
     latencies = [t.latency_ms for t in detail.turns if t.latency_ms is not None]
     p50 = percentile(latencies, 50)
-    latency = f", latency p50 {p50:.0f} ms" if p50 is not None else ""
+    latency = f"p50 {p50:.0f} ms" if p50 is not None else "n/a"
     talk = format_duration((s.user_audio_ms + s.assistant_audio_ms) / 1000)
     lines = [
         f"Session      {s.id}",
@@ -222,7 +252,8 @@ def _show_header(detail: SessionDetail, cost: float | None) -> list[str]:
         f"Started      {_local_time(s.created_at, '%Y-%m-%d %H:%M:%S')}, "
         f"lasted {format_duration(s.duration_s)}, {status}",
         f"Model        {s.model or '?'}, voice {s.voice or '?'}",
-        f"Turns        {s.turns}, interruptions {s.interruptions}{latency}, talk time {talk}",
+        *(f"{label:<12} {text}" for label, text in figure_rows(detail)),
+        f"Latency      {latency}, talk time {talk}",
         f"Tokens       input {s.input_tokens} (cached {s.cached_tokens}), "
         f"output {s.output_tokens}, est. cost "
         + ("n/a" if cost is None else f"${cost:.4f}"),
@@ -376,7 +407,7 @@ def export(
     if fmt is ExportFormat.JSON:
         text = exporter.export_json(detail, cost_usd=cost) + "\n"
     else:
-        text = exporter.export_markdown(detail, cost_usd=cost)
+        text = exporter.export_markdown(detail, cost_usd=cost, figures=figure_rows(detail))
     if output is None:
         typer.echo(text, nl=False)
         return

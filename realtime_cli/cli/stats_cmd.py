@@ -1,4 +1,5 @@
-"""`rt stats`: sessions, turns, talk time, interruptions, latency, tokens and cost over a period."""
+"""`rt stats`: sessions (failed, crashed), turns, talk time, interruptions, latency, tokens and
+cost over a period."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def stats(
 ) -> None:
     """Usage totals: sessions, turns, talk time, interruptions, latency, tokens, cost.
 
+    Turns are counted as everywhere in rt: user turns (what you said or typed), assistant turns
+    (answers that said something) and tool calls.
+
     [bold]Examples[/]
 
       rt stats
@@ -67,6 +71,7 @@ def format_stats(s: Stats) -> list[str]:
     from datetime import datetime
 
     from realtime_cli.storage.transcript import format_duration
+    from realtime_cli.ui.figures import interruptions_text, trouble_text, turns_text
 
     period = (
         "all time"
@@ -89,12 +94,14 @@ def format_stats(s: Stats) -> list[str]:
         cost += f" (n/a for {', '.join(s.unpriced_models)})"
     return [
         f"Period          {period}",
-        f"Sessions        {_n(s.sessions)}",
-        f"Turns           {_n(s.turns)}",
+        f"Sessions        {_n(s.sessions)} (failed {_n(s.failed)}, crashed {_n(s.crashed)})",
+        f"Turns           {turns_text(s.user_turns, s.assistant_turns, s.tool_calls)}",
         f"Talk time       {format_duration(s.talk_ms / 1000)} "
         f"(you {format_duration(s.user_audio_ms / 1000)}, "
         f"assistant {format_duration(s.assistant_audio_ms / 1000)})",
-        f"Interruptions   {_n(s.interruptions)}",
+        "Interruptions   " + interruptions_text(s.interruptions, s.interruptions_by_kind,
+                                                s.interrupt_rate, s.heard_fraction),
+        f"Trouble         {trouble_text(s.errors, s.reconnects, s.rollovers)}",
         f"Latency         {latency}",
         f"Input tokens    {_n(s.usage.input_tokens)} (cached {_n(s.usage.cached_tokens)}; "
         f"text {_n(u.input_text_tokens)}, audio {_n(u.input_audio_tokens)})",

@@ -13,6 +13,7 @@ from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
 from realtime_cli.core import inputs as inp
 from realtime_cli.core.snapshot import CoreSnapshot
 from realtime_cli.pricing import estimate_cost, price_table
+from realtime_cli.runtime.output import SessionOutcome
 
 if TYPE_CHECKING:
     from realtime_cli.runtime.launch import TalkPlan
@@ -21,10 +22,12 @@ if TYPE_CHECKING:
 
 
 class DashboardPresenter:
-    """Runner view sink: projects each core snapshot into a DashboardView for the Dashboard."""
+    """Runner view sink: projects each core snapshot, with the core's figures and the server's
+    rate limits read at the same moment on the event loop, into a DashboardView."""
 
-    def __init__(self, dashboard: Dashboard, plan: TalkPlan) -> None:
+    def __init__(self, dashboard: Dashboard, plan: TalkPlan, runner: Runner) -> None:
         self.dashboard = dashboard
+        self.runner = runner
         self.host = plan.endpoint.host
         self.mode = "push-to-talk" if not plan.config.vad_enabled else plan.config.turn_detection
         self.prices = price_table(plan.prices)
@@ -33,10 +36,13 @@ class DashboardPresenter:
     def update(self, core: CoreSnapshot, mic: SourceLevels | None, sink: SinkStatus | None) -> None:
         from realtime_cli.ui.view import DashboardView
 
+        session = self.runner.core
         cost = estimate_cost(core.model, core.tokens, self.prices)
         self.last = core
-        self.dashboard.update(DashboardView.build(core, mic, sink, endpoint_host=self.host,
-                                                  cost_usd=cost, mode=self.mode))
+        self.dashboard.update(DashboardView.build(
+            core, mic, sink, figures=session.figures(self.runner.clock.monotonic()),
+            endpoint_host=self.host, cost_usd=cost, mode=self.mode,
+            rate_limits=session.rate_limits))
 
 
 async def key_loop(runner: Runner, dashboard: Dashboard, push_to_talk: bool) -> None:
@@ -55,25 +61,26 @@ def run_with_dashboard(runner: Runner, plan: TalkPlan) -> int:
     from realtime_cli.ui.dashboard import Dashboard
 
     dashboard = Dashboard()
-    presenter = DashboardPresenter(dashboard, plan)
+    presenter = DashboardPresenter(dashboard, plan, runner)
+    outcome = SessionOutcome()
     runner.view = presenter
+    runner.observers.append(outcome)
     runner.background.append(lambda: key_loop(runner, dashboard, not plan.config.vad_enabled))
     dashboard.start()
     try:
         code = asyncio.run(runner.run())
     finally:
         dashboard.stop()
-        _summary(presenter.last)
+        _summary(presenter.last, outcome)
     return code
 
 
-def _summary(core: CoreSnapshot | None) -> None:
-    """One paragraph on the normal screen after the dashboard's alternate screen is gone."""
+def _summary(core: CoreSnapshot | None, outcome: SessionOutcome) -> None:
+    """One paragraph on the normal screen after the dashboard's alternate screen is gone: why
+    the session ended and its figures, as `rt sessions show` words them."""
     if core is None:
         return
-    from realtime_cli.ui.view import format_duration
+    from realtime_cli.ui.figures import summary_lines
 
-    interruptions = sum(core.interruptions_by_kind.values())
-    print(f"rt: session {core.session_id[:8]}: {core.assistant_turns} assistant turn(s), "
-          f"{interruptions} interruption(s), {format_duration(core.elapsed_s)}; "
-          f"see `rt sessions show {core.session_id[:8]}`")
+    for line in summary_lines(core.session_id, core.elapsed_s, outcome.reason, outcome.figures):
+        print(f"rt: {line}")

@@ -1,7 +1,9 @@
-"""Plain-line and JSON-line output for `rt talk` when stdout is not a terminal.
+"""Plain-line and JSON-line output for `rt talk` when stdout is not a terminal, and the exit
+summary every front end prints.
 
 Built from the same commands the core returns (status changes, journal records, notices),
-so scripted runs see exactly what the dashboard shows, one fact per line.
+so scripted runs see exactly what the dashboard shows, one fact per line; the session's
+figures (`SessionFigures`) close the run in the words `rt sessions show` uses.
 """
 
 from __future__ import annotations
@@ -18,9 +20,32 @@ from realtime_cli.core.records import (
     ItemKind,
     ItemRecord,
     SessionEnded,
+    SessionFigures,
     SessionStarted,
     TurnRecord,
 )
+from realtime_cli.storage.export import figures_to_json
+from realtime_cli.ui.figures import figure_rows
+
+
+class SessionOutcome:
+    """Why the session ended and its last figures, kept as the commands pass (an observer):
+    the core journals the figures just before the end, so both are known once it has ended."""
+
+    def __init__(self) -> None:
+        self.figures: SessionFigures | None = None
+        self.reason: str | None = None
+
+    def handle(self, command: cmd.Command, elapsed: float) -> None:
+        match command:
+            case cmd.Journal(record=SessionFigures() as figures):
+                self.figures = figures
+            case cmd.Journal(record=SessionEnded() as ended):
+                self.reason = ended.reason
+            case cmd.Shutdown() if self.reason is None:  # never connected: nothing journaled
+                self.reason = command.reason
+            case _:
+                pass
 
 
 class LineOutput:
@@ -32,6 +57,7 @@ class LineOutput:
         self.transcripts = transcripts  # user speech gets a transcript later: print it then
         self.stream = stream or sys.stdout
         self._printed_items: dict[str, tuple[str | None, bool]] = {}
+        self.outcome = SessionOutcome()
         self.t0: float | None = None
         self._gone = False
 
@@ -49,6 +75,7 @@ class LineOutput:
             _to_devnull(self.stream)
 
     def handle(self, command: cmd.Command, elapsed: float) -> None:
+        self.outcome.handle(command, elapsed)
         match command:
             case cmd.StatusChanged():
                 self._emit(elapsed, "state", f"state: {command.new.value} ({command.reason})",
@@ -96,8 +123,20 @@ class LineOutput:
             case SessionEnded():
                 self._emit(elapsed, "end", f"session ended: {record.reason}",
                            {"reason": record.reason, "status": record.status.value})
+                self._summary(elapsed)
             case _:
                 pass
+
+    def _summary(self, elapsed: float) -> None:
+        """The figures at the end: one line per row in plain text, one `summary` object in JSON."""
+        figures = self.outcome.figures
+        if figures is None:
+            return
+        if self.json_lines:
+            self._emit(elapsed, "summary", "", figures_to_json(figures))
+            return
+        for label, text in figure_rows(figures):
+            self._emit(elapsed, "summary", f"{label.lower()}: {text}", {})
 
     def _item(self, r: ItemRecord, elapsed: float) -> None:
         """Print each item once its words are known, and again only if they changed."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import wave
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from realtime_cli.core.records import SessionFigures
 from realtime_cli.errors import StorageError
 from realtime_cli.storage.queries import SessionDetail
 from realtime_cli.storage.transcript import cut_label, format_offset, transcript_lines
@@ -52,6 +54,7 @@ def detail_to_json(detail: SessionDetail, *, cost_usd: float | None = None) -> d
         items.append(row)
     return {
         "session": session,
+        "figures": None if detail.figures is None else figures_to_json(detail.figures),
         "items": items,
         "turns": [_fields(t) for t in detail.turns],
         "interruptions": [_fields(i) for i in detail.interruptions],
@@ -72,6 +75,13 @@ def _fields(record: Any) -> dict[str, Any]:
     return out
 
 
+def figures_to_json(figures: SessionFigures) -> dict[str, Any]:
+    """Every figure the core kept (None for sessions stored before it kept them), with the
+    interruption total and rate it derives."""
+    return {**_fields(figures), "interruptions": figures.interruptions,
+            "interrupt_rate": figures.interrupt_rate}
+
+
 def export_json(detail: SessionDetail, *, cost_usd: float | None = None) -> str:
     return json.dumps(detail_to_json(detail, cost_usd=cost_usd), indent=2, ensure_ascii=False)
 
@@ -80,7 +90,10 @@ def _md_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("~", "\\~")
 
 
-def export_markdown(detail: SessionDetail, *, cost_usd: float | None = None) -> str:
+def export_markdown(detail: SessionDetail, *, cost_usd: float | None = None,
+                    figures: Sequence[tuple[str, str]] = ()) -> str:
+    """The session as a Markdown document; `figures` are its figure rows (label, text), worded
+    as `rt sessions show` words them."""
     s = detail.summary
     started = datetime.fromtimestamp(s.created_at).strftime("%Y-%m-%d %H:%M:%S")
     title = s.title or "(untitled)"
@@ -91,7 +104,7 @@ def export_markdown(detail: SessionDetail, *, cost_usd: float | None = None) -> 
         f"- Started: {started}, status {s.status}"
         + (f" ({_md_escape(s.end_reason)})" if s.end_reason else ""),
         f"- Model: {s.model}, voice {s.voice}",
-        f"- Turns: {s.turns}, interruptions: {s.interruptions}",
+        *(f"- {label}: {_md_escape(text)}" for label, text in figures),
         f"- Tokens: input {s.input_tokens} (cached {s.cached_tokens}), output {s.output_tokens}"
         + ("" if cost_usd is None else f", estimated cost ${cost_usd:.4f}"),
         "",

@@ -33,7 +33,8 @@ _GLOB_SPECIAL = set("*?[]")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionSummary:
-    """One row of `rt sessions list`; totals are kept by triggers (see migrations.py)."""
+    """One row of `rt sessions list`: the turn counts and interruptions are the core's figures
+    (`SessionFigures`), the audio and token totals are kept by triggers (see migrations.py)."""
 
     id: str
     created_at: float
@@ -44,8 +45,11 @@ class SessionSummary:
     voice: str
     status: str
     end_reason: str | None
-    turns: int
+    user_turns: int
+    assistant_turns: int
+    tool_calls: int
     interruptions: int
+    responses: int  # the responses stored (rows of `turns`), whatever they said
     input_tokens: int
     output_tokens: int
     cached_tokens: int
@@ -74,8 +78,11 @@ class SessionSummary:
             "voice": self.voice,
             "status": self.status,
             "end_reason": self.end_reason,
-            "turns": self.turns,
+            "user_turns": self.user_turns,
+            "assistant_turns": self.assistant_turns,
+            "tool_calls": self.tool_calls,
             "interruptions": self.interruptions,
+            "responses": self.responses,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cached_tokens": self.cached_tokens,
@@ -85,9 +92,32 @@ class SessionSummary:
 
 
 STATUS = "CASE WHEN failed THEN 'failed' ELSE status END AS status"  # see migration 0006
+
+
+def _items_of(kinds: str, count: str = "COUNT(*)") -> str:
+    return f"(SELECT {count} FROM items i WHERE i.session_id = s.id AND i.kind IN {kinds})"
+
+
+_USER_ITEMS = _items_of("('user_audio', 'user_text')")
+_ANSWERS = _items_of("('assistant')", "COUNT(DISTINCT i.response_id)")
+_TOOL_CALL_ITEMS = _items_of("('tool_call')")
+# Each count is the core's figure (table session_figures, LEFT JOINed as `f`). A session stored
+# before the figures were (no row in session_figures) falls back to what its items and columns
+# allow: one user item per utterance or typed message, one assistant turn per response with an
+# assistant item, one item per tool call, and the interruptions its trigger counted. COALESCE
+# evaluates its arguments lazily, so a session with figures never runs the item subqueries.
+TURN_FIGURES = (
+    f"COALESCE(f.user_turns, {_USER_ITEMS}) AS user_turns, "
+    f"COALESCE(f.assistant_turns, {_ANSWERS}) AS assistant_turns, "
+    f"COALESCE(f.tool_calls, {_TOOL_CALL_ITEMS}) AS tool_calls, "
+    "COALESCE(f.speech_overlaps + f.cancel_requests + f.manual_cancels, s.interruptions) "
+    "AS interruptions"
+)
+FIGURES_JOIN = "sessions s LEFT JOIN session_figures f ON f.session_id = s.id"
 _SUMMARY_COLUMNS = (
-    f"id, created_at, updated_at, ended_at, title, model, voice, {STATUS}, end_reason, turns, "
-    "interruptions, input_tokens, output_tokens, cached_tokens, user_audio_ms, assistant_audio_ms"
+    "s.id, s.created_at, s.updated_at, s.ended_at, s.title, s.model, s.voice, "
+    f"{STATUS}, s.end_reason, {TURN_FIGURES}, s.turns AS responses, "
+    "s.input_tokens, s.output_tokens, s.cached_tokens, s.user_audio_ms, s.assistant_audio_ms"
 )
 
 
@@ -174,7 +204,7 @@ def _distinct_prefixes(ids: list[str]) -> list[str]:
 def list_sessions(conn: sqlite3.Connection, limit: int | None = 20) -> list[SessionSummary]:
     """Newest first; `limit=None` for all."""
     rows = conn.execute(
-        f"SELECT {_SUMMARY_COLUMNS} FROM sessions ORDER BY created_at DESC, id LIMIT ?",
+        f"SELECT {_SUMMARY_COLUMNS} FROM {FIGURES_JOIN} ORDER BY s.created_at DESC, s.id LIMIT ?",
         (-1 if limit is None else max(0, limit),),
     ).fetchall()
     return [_summary(r) for r in rows]
@@ -182,7 +212,7 @@ def list_sessions(conn: sqlite3.Connection, limit: int | None = 20) -> list[Sess
 
 def get_summary(conn: sqlite3.Connection, session_id: str) -> SessionSummary:
     row = conn.execute(
-        f"SELECT {_SUMMARY_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+        f"SELECT {_SUMMARY_COLUMNS} FROM {FIGURES_JOIN} WHERE s.id = ?", (session_id,)
     ).fetchone()
     if row is None:
         raise UnknownSessionError(f"no session {session_id}")

@@ -1,5 +1,7 @@
 """`rt stats`: totals over the sessions started since a point in time.
 
+Turns and interruptions are the core's figures (`SessionFigures`), summed over the sessions;
+sessions stored before those were kept count what their items allow (see `queries.TURN_FIGURES`).
 Talk time is user audio plus the assistant audio the user heard (cut at truncation points).
 Cost is estimated per session from its model's price (pricing.py); tokens of models without a
 price are counted but not costed, and named in `unpriced_models`.
@@ -18,6 +20,7 @@ from typing import Any
 from realtime_cli.errors import ConfigError
 from realtime_cli.percentiles import percentile
 from realtime_cli.pricing import ModelPrice, estimate_cost
+from realtime_cli.storage.queries import FIGURES_JOIN, TURN_FIGURES
 from realtime_cli.usage import TOKEN_FIELDS, TokenUsage
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -43,8 +46,17 @@ def parse_since(text: str, *, now: float | None = None) -> float:
 class Stats:
     since: float | None
     sessions: int
-    turns: int
+    failed: int  # ended by an error
+    crashed: int  # the process died; nothing ended them
+    user_turns: int
+    assistant_turns: int
+    tool_calls: int
     interruptions: int
+    interruptions_by_kind: dict[str, int]
+    heard_fraction: float | None  # average share of an interrupted answer that was heard
+    errors: int  # sessions without figures add none
+    reconnects: int
+    rollovers: int
     user_audio_ms: float
     assistant_audio_ms: float
     latency_p50_ms: float | None
@@ -59,14 +71,29 @@ class Stats:
     def talk_ms(self) -> float:
         return self.user_audio_ms + self.assistant_audio_ms
 
+    @property
+    def interrupt_rate(self) -> float | None:
+        """Interruptions per assistant turn, as the core defines it for one session."""
+        return self.interruptions / self.assistant_turns if self.assistant_turns else None
+
     def to_json(self) -> dict[str, Any]:
         u = self.usage
         split = u.split()  # text/audio breakdown, estimated where the server gave none
         return {
             "since": self.since,
             "sessions": self.sessions,
-            "turns": self.turns,
+            "failed": self.failed,
+            "crashed": self.crashed,
+            "user_turns": self.user_turns,
+            "assistant_turns": self.assistant_turns,
+            "tool_calls": self.tool_calls,
             "interruptions": self.interruptions,
+            "interruptions_by_kind": dict(self.interruptions_by_kind),
+            "interrupt_rate": self.interrupt_rate,
+            "heard_fraction": self.heard_fraction,
+            "errors": self.errors,
+            "reconnects": self.reconnects,
+            "rollovers": self.rollovers,
             "talk_time_s": round(self.talk_ms / 1000, 3),
             "user_audio_s": round(self.user_audio_ms / 1000, 3),
             "assistant_audio_s": round(self.assistant_audio_ms / 1000, 3),
@@ -105,13 +132,25 @@ def compute_stats(
 ) -> Stats:
     lower = -1.0 if since is None else since
     totals = conn.execute(
-        """SELECT COUNT(*) AS sessions, COALESCE(SUM(turns), 0) AS turns,
+        f"""SELECT COUNT(*) AS sessions, COALESCE(SUM(failed), 0) AS failed,
+               COALESCE(SUM(status = 'crashed'), 0) AS crashed,
+               COALESCE(SUM(user_turns), 0) AS user_turns,
+               COALESCE(SUM(assistant_turns), 0) AS assistant_turns,
+               COALESCE(SUM(tool_calls), 0) AS tool_calls,
                COALESCE(SUM(interruptions), 0) AS interruptions,
+               COALESCE(SUM(errors), 0) AS errors,
+               COALESCE(SUM(reconnects), 0) AS reconnects,
+               COALESCE(SUM(rollovers), 0) AS rollovers,
+               SUM(heard_fraction * interruptions) / SUM(
+                   CASE WHEN heard_fraction IS NULL THEN NULL ELSE interruptions END) AS heard,
                COALESCE(SUM(user_audio_ms), 0) AS user_ms,
                COALESCE(SUM(assistant_audio_ms), 0) AS assistant_ms
-           FROM sessions WHERE created_at >= ?""",
+           FROM (SELECT s.failed, s.status, {TURN_FIGURES}, f.errors, f.reconnects, f.rollovers,
+                     f.heard_fraction, s.user_audio_ms, s.assistant_audio_ms
+                 FROM {FIGURES_JOIN} WHERE s.created_at >= ?)""",
         (lower,),
     ).fetchone()
+    by_kind = _interruptions_by_kind(conn, lower)
     latencies = [
         float(r[0])
         for r in conn.execute(
@@ -137,8 +176,17 @@ def compute_stats(
     return Stats(
         since=since,
         sessions=int(totals["sessions"]),
-        turns=int(totals["turns"]),
+        failed=int(totals["failed"]),
+        crashed=int(totals["crashed"]),
+        user_turns=int(totals["user_turns"]),
+        assistant_turns=int(totals["assistant_turns"]),
+        tool_calls=int(totals["tool_calls"]),
         interruptions=int(totals["interruptions"]),
+        interruptions_by_kind=by_kind,
+        heard_fraction=None if totals["heard"] is None else float(totals["heard"]),
+        errors=int(totals["errors"]),
+        reconnects=int(totals["reconnects"]),
+        rollovers=int(totals["rollovers"]),
         user_audio_ms=float(totals["user_ms"]),
         assistant_audio_ms=float(totals["assistant_ms"]),
         latency_p50_ms=percentile(latencies, 50),
@@ -149,3 +197,24 @@ def compute_stats(
         cost_by_model=costs,
         unpriced_models=unpriced,
     )
+
+
+_KINDS = {"speech_overlap": "speech_overlaps", "cancel_request": "cancel_requests",
+          "manual_cancel": "manual_cancels"}
+
+
+def _interruptions_by_kind(conn: sqlite3.Connection, lower: float) -> dict[str, int]:
+    """Interruptions by `InterruptionKind` value: the core's counts where a session has figures,
+    its stored interruption records where it has none."""
+    sums = ", ".join(f"COALESCE(SUM(f.{column}), 0) AS {kind}" for kind, column in _KINDS.items())
+    row = conn.execute(
+        f"""SELECT {sums} FROM sessions s JOIN session_figures f ON f.session_id = s.id
+            WHERE s.created_at >= ?""", (lower,)).fetchone()
+    out = {kind: int(row[kind]) for kind in _KINDS}
+    for kind, count in conn.execute(
+            """SELECT i.kind, COUNT(*) FROM interruptions i JOIN sessions s ON s.id = i.session_id
+               WHERE s.created_at >= ?
+                 AND NOT EXISTS (SELECT 1 FROM session_figures f WHERE f.session_id = s.id)
+               GROUP BY i.kind""", (lower,)):
+        out[str(kind)] = out.get(str(kind), 0) + int(count)
+    return out

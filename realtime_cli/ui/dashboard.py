@@ -32,6 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from realtime_cli.ui.view import (
+    STATE_STYLES,
     DashboardView,
     TranscriptRow,
     format_cost,
@@ -39,12 +40,14 @@ from realtime_cli.ui.view import (
     format_ms,
     format_tokens,
     meter_bar,
+    percent,
 )
 
 FULL_MIN_WIDTH = 80
 FULL_MIN_HEIGHT = 20
 HEADER_SIZE = 4
-PANELS_SIZE = 7
+PANELS_SIZE = 8
+PANEL_RATIOS = (10, 12, 8)  # levels, turns, usage: the turn figures are the longest rows
 CUT_MARK = "✂"
 UNHEARD_STYLE = "dim strike"
 STREAMING_MARK = " …"
@@ -70,11 +73,14 @@ def render(view: DashboardView, width: int, height: int) -> Layout:
             Layout(notice_line(view), name="notice", size=1),
             Layout(footer_line(view), name="footer", size=1),
         )
-        bar = max(3, min(30, width // 3 - 4 - 4 - 9 - 2 - 1))
+        levels, turns, usage = PANEL_RATIOS
+        # The levels panel's width less its border and padding (4), label (4), the dB reading
+        # and speech mark (9 + 2) and the gaps.
+        bar = max(3, min(30, width * levels // sum(PANEL_RATIOS) - 4 - 4 - 9 - 2 - 1))
         layout["panels"].split_row(
-            Layout(levels_panel(view, bar), name="levels"),
-            Layout(turns_panel(view), name="turns"),
-            Layout(usage_panel(view), name="usage"),
+            Layout(levels_panel(view, bar), name="levels", ratio=levels),
+            Layout(turns_panel(view), name="turns", ratio=turns),
+            Layout(usage_panel(view), name="usage", ratio=usage),
         )
         return layout
     parts = [
@@ -153,6 +159,8 @@ def compact_header(view: DashboardView) -> Group:
     )
     second = connection_text(view)
     second.append(f"  {view.expires_in} left  {view.elapsed}", style="dim")
+    if view.paused:
+        second.append("  PAUSED", style=STATE_STYLES["paused"])
     if view.muted:
         second.append("  MUTED", style="bold red")
     second.no_wrap = True
@@ -164,15 +172,18 @@ def compact_header(view: DashboardView) -> Group:
 
 
 def _grid(label_width: int) -> Table:
-    grid = Table.grid(padding=(0, 1))
+    """Label and value columns; a value too long for the panel is cut, never the label."""
+    grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column(style="dim", no_wrap=True, width=label_width, min_width=label_width)
-    grid.add_column(no_wrap=True, overflow="ellipsis")
+    grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
     return grid
 
 
 def levels_panel(view: DashboardView, bar_width: int) -> Panel:
     grid = _grid(4)
-    if view.muted:
+    if view.paused:
+        mic = Text("PAUSED", style=STATE_STYLES["paused"])
+    elif view.muted:
         mic = Text("MUTED", style="bold red")
     elif view.mic_dbfs is None:
         mic = Text("no input", style="dim")
@@ -204,20 +215,27 @@ def levels_panel(view: DashboardView, bar_width: int) -> Panel:
 
 
 def turns_panel(view: DashboardView) -> Panel:
+    """User turns, assistant turns and tool calls (as `rt sessions` and `rt stats` count them),
+    interruptions by kind with the share of the cut answers heard, latency, readiness, idle."""
     grid = _grid(5)
-    grid.add_row("turns", Text.assemble(str(view.turns),
-                                        (f" · asst {view.assistant_turns}", "dim")))
+    grid.add_row("you", Text.assemble(
+        (str(view.user_turns), "bold"), " · asst ", (str(view.assistant_turns), "bold"),
+        " · tools ", (str(view.tool_calls), "bold")))
     cuts = Text(str(view.interruption_total))
     if view.interruptions:
         detail = " · ".join(f"{kind} {n}" for kind, n in view.interruptions)
         cuts.append(f" ({detail})", style="dim")
     grid.add_row("cut", cuts)
-    grid.add_row("last", format_ms(view.last_latency_ms))
-    grid.add_row("avg", format_ms(view.avg_latency_ms))
+    heard = view.heard_fraction
+    grid.add_row("heard", Text("—", style="dim") if heard is None
+                 else Text(f"{percent(heard)} of cut answers"))
+    grid.add_row("lat", Text.assemble(format_ms(view.last_latency_ms),
+                                      (f" · avg {format_ms(view.avg_latency_ms)}", "dim")))
     ready = Text(format_ms(view.time_to_ready_ms))
     if view.errors:
-        ready.append(f"  errors {view.errors}", style="red")
+        ready.append(f" · errors {view.errors}", style="red")
     grid.add_row("ready", ready)
+    grid.add_row("idle", view.idle)
     return Panel(grid, title="turns · latency", title_align="left", padding=(0, 1))
 
 
@@ -228,6 +246,7 @@ def usage_panel(view: DashboardView) -> Panel:
     grid.add_row("cached", format_tokens(view.cached_tokens))
     grid.add_row("out", f"{format_tokens(view.output_tokens)} tok")
     grid.add_row("cost", Text(f"≈ {format_cost(view.cost_usd)}", style="bold"))
+    grid.add_row("limit", Text(view.rate_limit or "—", style="" if view.rate_limit else "dim"))
     return Panel(grid, title="usage", title_align="left", padding=(0, 1))
 
 

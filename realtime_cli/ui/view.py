@@ -9,11 +9,14 @@ loop builds the next one, without a lock.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
+from realtime_cli.core.records import SessionFigures
 from realtime_cli.core.snapshot import CoreSnapshot, TranscriptLine
+from realtime_cli.core.states import SessionState
 
 if TYPE_CHECKING:
     from realtime_cli.audio.echo import EchoStats
@@ -28,7 +31,8 @@ INTERRUPTION_LABELS: dict[str, str] = {
     "cancel_request": "phrase",
     "manual_cancel": "key",
 }
-"""Short names for `InterruptionKind` values, so the counts fit a narrow panel."""
+"""Short names for `InterruptionKind` values, in the order they are listed, so the counts fit a
+narrow panel (and read the same in `rt sessions show` and `rt stats`)."""
 
 STATE_STYLES: dict[str, str] = {
     "initializing": "yellow",
@@ -39,7 +43,7 @@ STATE_STYLES: dict[str, str] = {
     "processing": "bold magenta",
     "responding": "bold blue",
     "interrupted": "bold red",
-    "paused": "dim",
+    "paused": "bold black on yellow",  # nothing is sent or played: it must not look idle
     "closing": "yellow",
     "closed": "dim",
     "error": "bold white on red",
@@ -86,6 +90,10 @@ def format_cost(usd: float | None) -> str:
     return f"${usd:.2f}"
 
 
+def percent(fraction: float | None) -> str:
+    return "—" if fraction is None else f"{fraction * 100:.0f}%"
+
+
 def format_dbfs(dbfs: float | None) -> str:
     if dbfs is None:
         return "   — dB"
@@ -111,6 +119,32 @@ def meter_bar(dbfs: float | None, width: int, floor: float = METER_FLOOR_DBFS) -
 
 def short_id(session_id: str) -> str:
     return session_id[:SHORT_ID_LEN] if session_id else "—"
+
+
+def interruption_kinds(figures: SessionFigures) -> dict[str, int]:
+    """Interruptions by `InterruptionKind` value, in `INTERRUPTION_LABELS` order."""
+    return {"speech_overlap": figures.speech_overlaps, "cancel_request": figures.cancel_requests,
+            "manual_cancel": figures.manual_cancels}
+
+
+def rate_limit_text(rate_limits: Sequence[Mapping[str, Any]]) -> str:
+    """The tightest of the server's rate limits (`rate_limits.updated`: name, limit, remaining,
+    reset_seconds) as `68% tokens · 20 s` (what is left, of which limit, when it resets), short
+    enough for the narrow usage panel; "" when the server sent none."""
+    known = [r for r in rate_limits
+             if isinstance(r.get("limit"), int | float) and isinstance(r.get("remaining"), int | float)]
+    if not known:
+        return ""
+
+    def left(r: Mapping[str, Any]) -> float:
+        return max(0.0, float(r["remaining"])) / max(1.0, float(r["limit"]))
+
+    tightest = min(known, key=left)
+    text = f"{percent(left(tightest))} {tightest.get('name') or '?'}"
+    reset = tightest.get("reset_seconds")
+    if isinstance(reset, int | float):
+        text += f" · {reset:.0f} s"
+    return text
 
 
 # ------------------------------------------------------------------ the view
@@ -180,14 +214,17 @@ class DashboardView:
     playing: bool
     # transcript
     transcript: tuple[TranscriptRow, ...]
-    # turn statistics
-    turns: int
+    paused: bool
+    # turn statistics: the core's figures (see SessionFigures), one meaning each
     user_turns: int
     assistant_turns: int
-    interruptions: tuple[tuple[str, int], ...]
+    tool_calls: int
+    interruptions: tuple[tuple[str, int], ...]  # (label, count) of the kinds that happened
+    heard_fraction: float | None
     last_latency_ms: float | None
     avg_latency_ms: float | None
     time_to_ready_ms: float | None
+    idle: str
     errors: int
     # usage
     input_tokens: int
@@ -197,6 +234,7 @@ class DashboardView:
     input_audio_tokens: int
     output_audio_tokens: int
     cost_usd: float | None
+    rate_limit: str  # the tightest server rate limit left, "" when unknown
     # notice line and the text being typed (None when not typing)
     notice_level: str | None = None
     notice_text: str | None = None
@@ -213,11 +251,14 @@ class DashboardView:
         mic: SourceLevels | None,
         sink: SinkStatus | None,
         *,
+        figures: SessionFigures,
         endpoint_host: str,
         cost_usd: float | None,
         mode: str,
+        rate_limits: Sequence[Mapping[str, Any]] = (),
     ) -> DashboardView:
-        """Project one snapshot (and the audio levels read at the same moment) into a view."""
+        """Project one snapshot, the core's figures and the audio levels read at the same
+        moment into a view."""
         state = str(core.state.value)
         expiring = core.expires_in_s is not None and core.expires_in_s < 300
         echo, echo_style = echo_text(mic.echo if mic is not None else None)
@@ -249,17 +290,18 @@ class DashboardView:
             underruns=sink.underruns if sink is not None else 0,
             playing=bool(sink is not None and not sink.idle),
             transcript=tuple(TranscriptRow.from_line(line) for line in core.transcript),
-            turns=sum(core.turns_by_kind.values()),
-            user_turns=core.user_turns,
-            assistant_turns=core.assistant_turns,
-            interruptions=tuple(
-                (INTERRUPTION_LABELS.get(kind, kind), n)
-                for kind, n in sorted(core.interruptions_by_kind.items())
-            ),
+            paused=core.state is SessionState.PAUSED,
+            user_turns=figures.user_turns,
+            assistant_turns=figures.assistant_turns,
+            tool_calls=figures.tool_calls,
+            interruptions=tuple((INTERRUPTION_LABELS[kind], n)
+                                for kind, n in interruption_kinds(figures).items() if n),
+            heard_fraction=figures.heard_fraction,
             last_latency_ms=core.last_latency_ms,
             avg_latency_ms=core.avg_latency_ms,
-            time_to_ready_ms=core.time_to_ready_ms,
-            errors=core.errors,
+            time_to_ready_ms=figures.time_to_ready_ms,
+            idle=format_duration(figures.idle_s),
+            errors=figures.errors,
             input_tokens=core.tokens.input_tokens,
             output_tokens=core.tokens.output_tokens,
             cached_tokens=core.tokens.cached_tokens,
@@ -267,6 +309,7 @@ class DashboardView:
             input_audio_tokens=core.tokens.input_audio_tokens,
             output_audio_tokens=core.tokens.output_audio_tokens,
             cost_usd=cost_usd,
+            rate_limit=rate_limit_text(rate_limits),
             notice_level=core.notice_level,
             notice_text=_one_line(core.notice_text),
         )

@@ -250,7 +250,7 @@ def test_device_lost_mid_answer_ends_cleanly(lost_run: LostRun) -> None:
     session = lost_run.sessions[0]
     assert session["status"] == "ended", session
     assert session["end_reason"] == reason
-    assert session["turns"] == 1 and session["ended_at"] is not None
+    assert session["responses"] == 1 and session["ended_at"] is not None
     items = lost_run.detail["items"]
     assert [i["kind"] for i in items] == ["user_audio", "assistant"], items
     user, answer = items

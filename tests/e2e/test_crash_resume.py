@@ -54,7 +54,7 @@ def test_killed_mid_answer_then_resumed(serve, wavs: Wavs, env, data_dir: Path,
     assert integrity(db_path(str(data_dir))) == "ok"
     (row,) = sessions_json(env)
     assert row["status"] == "crashed", row
-    assert row["turns"] == 1
+    assert row["responses"] == 1
     before = session_json(env, row["short_id"])["items"]
     assert [(i["role"], i["status"]) for i in before] == [
         ("user", "completed"), ("assistant", "completed"), ("user", "completed")], before
@@ -86,7 +86,7 @@ def test_killed_mid_answer_then_resumed(serve, wavs: Wavs, env, data_dir: Path,
     # the new turn is appended to the same session, which now ended cleanly
     (after_row,) = sessions_json(env)
     assert after_row["id"] == row["id"] and after_row["status"] == "ended"
-    assert after_row["turns"] == 2
+    assert after_row["responses"] == 2
     after = session_json(env, row["short_id"])["items"]
     assert [i["local_id"] for i in after[:3]] == [i["local_id"] for i in before]
     assert [(i["role"], i["status"]) for i in after[3:]] == [

@@ -80,7 +80,7 @@ def test_a_dropped_socket_reconnects_replays_and_carries_on(serve, wavs: Wavs, e
     assert "dropping the socket" in srv.log_text()
 
     (row,) = sessions_json(env)
-    assert row["status"] == "ended" and row["turns"] == 2
+    assert row["status"] == "ended" and row["responses"] == 2
     detail = session_json(env, row["short_id"])
     items = detail["items"]
     assert [i["role"] for i in items] == ["user", "assistant", "user", "assistant"], items
@@ -114,7 +114,7 @@ def test_an_expiring_session_rolls_over_without_losing_an_item(serve, wavs: Wavs
     assert not any("warning" in line or "error" in line for line in lines), res
 
     (row,) = sessions_json(env)
-    assert row["status"] == "ended" and row["turns"] == 2
+    assert row["status"] == "ended" and row["responses"] == 2
     detail = session_json(env, row["short_id"])
     items = detail["items"]
     assert [(i["role"], i["status"]) for i in items] == [
@@ -187,7 +187,7 @@ def test_the_servers_session_expired_rolls_over_without_losing_an_item(
     assert not any("warning" in line or "error:" in line for line in lines), res
 
     (row,) = sessions_json(env)
-    assert row["status"] == "ended" and row["turns"] == 2
+    assert row["status"] == "ended" and row["responses"] == 2
     detail = session_json(env, row["short_id"])
     items = detail["items"]
     assert [i["role"] for i in items] == ["user", "assistant", "user", "assistant"], items

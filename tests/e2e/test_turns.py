@@ -57,7 +57,7 @@ def test_a_full_turn_plain_then_json(serve, wavs: Wavs, env, data_dir: Path,
     assert voiced[0] > 24_000  # after the question (it starts at 0.3 s and lasts > 1 s)
 
     rows = sessions_json(env)
-    assert len(rows) == 1 and rows[0]["status"] == "ended" and rows[0]["turns"] >= 1, rows
+    assert len(rows) == 1 and rows[0]["status"] == "ended" and rows[0]["responses"] >= 1, rows
     detail = session_json(env, rows[0]["short_id"])
     kinds = [(i["kind"], i["status"]) for i in detail["items"]]
     assert kinds == [("user_audio", "completed"), ("assistant", "completed")], detail["items"]
@@ -137,4 +137,4 @@ def test_stdout_closed_early_like_rt_talk_piped_into_head(serve, wavs: Wavs, env
     assert proc.wait(45) == 0, stderr
     assert b"session" in head[0] and stderr == "", (head, stderr)
     (row,) = sessions_json(env)
-    assert (row["status"], row["turns"]) == ("ended", 1), row
+    assert (row["status"], row["responses"]) == ("ended", 1), row

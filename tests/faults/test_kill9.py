@@ -201,7 +201,7 @@ def resume_one(url: str, wavs: Wavs, data: Path, kills: list[Kill]) -> None:
         detail = session_json(env, row["short_id"])
         assert detail["session"]["status"] == "crashed"
         assert [i["seq"] for i in detail["items"]] == sorted(i["seq"] for i in detail["items"])
-    with_turn = [r for r in rows if r["turns"] >= 1]
+    with_turn = [r for r in rows if r["responses"] >= 1]
     if not with_turn:
         return
     target = with_turn[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,12 +51,14 @@ def test_list_plain_and_json(two: tuple[str, str]) -> None:
     old, new = two
     out = ok("sessions", "list")
     lines = out.splitlines()
-    assert lines[0].split() == ["ID", "STARTED", "DURATION", "TURNS", "INTR", "STATUS", "TITLE"]
+    assert lines[0].split() == ["ID", "STARTED", "DURATION", "YOU", "ASST", "TOOLS", "INTR", "STATUS",
+                                "TITLE"]
     assert lines[1].startswith(new[:8]) and lines[2].startswith(old[:8])
     assert "1m00s" in lines[1] and "ended" in lines[1] and "Hello there" in lines[1]
     rows = json.loads(ok("sessions", "list", "--json"))
     assert [r["id"] for r in rows] == [new, old]
-    assert rows[0]["turns"] == 2 and rows[0]["interruptions"] == 1
+    turns = (rows[0]["user_turns"], rows[0]["assistant_turns"], rows[0]["tool_calls"])
+    assert turns == (2, 2, 0) and rows[0]["interruptions"] == 1
     assert len(json.loads(ok("sessions", "list", "--json", "--limit", "1"))) == 1
 
 
@@ -172,14 +175,15 @@ def test_export_wav_without_audio(db_file: Path, tmp_path: Path) -> None:
 
 def test_stats(two: tuple[str, str], db_file: Path) -> None:
     data = json.loads(ok("stats", "--json"))
-    assert data["sessions"] == 2 and data["turns"] == 4 and data["interruptions"] == 2
+    assert data["sessions"] == 2 and data["assistant_turns"] == 4 and data["interruptions"] == 2
+    assert (data["user_turns"], data["tool_calls"]) == (4, 0)
     assert data["talk_time_s"] == pytest.approx(2 * (2.0 + 3.24))
     assert data["latency_ms"] == {"p50": 350.0, "p95": 400.0, "samples": 4}
     assert data["tokens"]["input"] == 4000 and data["tokens"]["input_cached"] == 800
     assert data["tokens"]["output"] == 2000
     assert data["cost_usd"] == pytest.approx(4 * 0.05148)
     recent = json.loads(ok("stats", "--json", "--since", "7d"))
-    assert recent["sessions"] == 1 and recent["turns"] == 2
+    assert recent["sessions"] == 1 and recent["assistant_turns"] == 2
     text = ok("stats", "--since", "2000-01-01")
     assert "Sessions        2" in text and "p50 350 ms, p95 400 ms" in text
     assert "Estimated cost  $0.2059" in text
@@ -267,3 +271,75 @@ def test_price_overrides_from_the_config_file_reach_stats_and_show(
     assert default > 0 and dearer > 10 * default
     shown = json.loads(ok("sessions", "show", two[1], "--json"))
     assert shown["session"]["cost_usd"] == pytest.approx(dearer / 2, rel=0.01)
+
+
+def _failed(db_file: Path, *, figures: bool = True) -> str:
+    """A session that ended in an error, with the core's figures unless `figures` is False."""
+    from realtime_cli.core.records import SessionEnded, SessionFigures, SessionStatus
+
+    from .synth import session_records, write_records
+
+    records = session_records(created_at=time.time() - 60, ended=False)
+    sid = records[0].session_id
+    if figures:
+        records.append(SessionFigures(
+            session_id=sid, user_turns=3, assistant_turns=2, tool_calls=1, speech_overlaps=1,
+            cancel_requests=1, heard_fraction=0.5, errors=1, time_to_ready_ms=700.0,
+            audio_sent_ms=4000.0, audio_received_ms=4000.0, audio_heard_ms=3240.0, idle_s=5.0,
+            reconnects=1, last_activity_at=time.time() - 10))
+    records.append(SessionEnded(session_id=sid, ended_at=time.time() - 5,
+                                status=SessionStatus.FAILED,
+                                reason="the answer failed: quota (insufficient_quota)"))
+    write_records(db_file, records)
+    return sid
+
+
+def test_a_failed_session_is_listed_and_shown_failed_with_its_reason(db_file: Path) -> None:
+    sid = _failed(db_file)
+    [row] = json.loads(ok("sessions", "list", "--json"))
+    assert (row["status"], row["end_reason"]) == (
+        "failed", "the answer failed: quota (insufficient_quota)")
+    assert (row["user_turns"], row["assistant_turns"], row["tool_calls"]) == (3, 2, 1)
+    assert row["interruptions"] == 2  # the figures' count, not the stored records' (1)
+    listed = ok("sessions", "list").splitlines()[1]
+    assert "failed  [the answer failed: quota (insufficient_quota)] Hello there" in listed
+    shown = ok("sessions", "show", sid)
+    assert "failed (the answer failed: quota (insufficient_quota))" in shown
+    for line in ("Turns        you 3 · assistant 2 · tool calls 1",
+                 "Interrupted  2 (barge-in 1 · phrase 1), 100% of answers, 50% heard",
+                 "Audio        sent 4.0 s · received 4.0 s · heard 3.2 s",
+                 "Timing       ready in 700 ms · idle 5.0 s · last activity ",
+                 "Trouble      errors 1 · reconnects 1"):
+        assert line in shown, shown
+
+
+def test_a_session_stored_before_figures_counts_what_its_items_allow(
+        two: tuple[str, str]) -> None:
+    shown = ok("sessions", "show", two[1])
+    assert "Turns        you 2 · assistant 2 · tool calls 0" in shown
+    assert "Interrupted  1 (barge-in 1), 50% of answers\n" in shown  # no heard share was kept
+    assert "Audio " not in shown and "Trouble " not in shown  # never measured
+    assert json.loads(ok("sessions", "show", two[1], "--json"))["figures"] is None
+
+
+def test_stats_count_failures_crashes_and_interruptions_by_kind(
+        two: tuple[str, str], db_file: Path) -> None:
+    _failed(db_file)
+    conn = sqlite3.connect(db_file)
+    with conn:
+        conn.execute("UPDATE sessions SET status = 'crashed' WHERE id = ?", (two[0],))
+    conn.close()
+    data = json.loads(ok("stats", "--json"))
+    assert (data["sessions"], data["failed"], data["crashed"]) == (3, 1, 1)
+    assert (data["user_turns"], data["assistant_turns"], data["tool_calls"]) == (7, 6, 1)
+    assert data["interruptions"] == 4
+    assert data["interruptions_by_kind"] == {"speech_overlap": 3, "cancel_request": 1,
+                                             "manual_cancel": 0}
+    assert data["interrupt_rate"] == pytest.approx(4 / 6)
+    assert data["heard_fraction"] == 0.5  # only the session that kept it
+    assert (data["errors"], data["reconnects"], data["rollovers"]) == (1, 1, 0)
+    text = ok("stats")
+    assert "Sessions        3 (failed 1, crashed 1)" in text
+    assert "Turns           you 7 · assistant 6 · tool calls 1" in text
+    assert "Interruptions   4 (barge-in 3 · phrase 1), 67% of answers, 50% heard" in text
+    assert "Trouble         errors 1 · reconnects 1" in text

@@ -280,9 +280,12 @@ def test_dashboard_conversation_interrupt_mute_quit(pane: Pane, server_url: str,
     pane.keys("q")
     assert pane.wait_file("exit.txt").strip() == "EXIT=0", pane.screen()
     assert_terminal_restored(pane)
-    summary = re.search(r"rt: session ([0-9a-f]{8}): 2 assistant turn\(s\), 1 interruption\(s\)",
+    summary = re.search(r"rt: session ([0-9a-f]{8}) ended after [0-9:]+: quit by user",
                         pane.screen())
     assert summary, pane.screen()
+    assert re.search(r"rt: +Turns +you \d+ · assistant 2 · tool calls 0", pane.screen()), \
+        pane.screen()
+    assert re.search(r"rt: +Interrupted +1 \(key 1\)", pane.screen()), pane.screen()
 
     # the journal has the key press as a manual_cancel interruption
     shown = subprocess.run([str(RT), "sessions", "show", summary.group(1), "--json",
@@ -292,7 +295,7 @@ def test_dashboard_conversation_interrupt_mute_quit(pane: Pane, server_url: str,
     stored = json.loads(shown.stdout)
     assert [i["kind"] for i in stored["interruptions"]] == ["manual_cancel"], stored["interruptions"]
     assert stored["session"]["end_reason"] == "quit by user"
-    assert stored["session"]["turns"] == 2
+    assert stored["session"]["responses"] == 2
     cut = [i for i in stored["items"] if i["kind"] == "assistant" and i["truncated"]]
     assert len(cut) == 1 and cut[0]["transcript"] == answer, cut
     assert cut[0]["heard_text"].strip() == heard.strip(), (cut, heard)

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 
 from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
+from realtime_cli.core.records import SessionFigures
 from realtime_cli.core.snapshot import CoreSnapshot, TranscriptLine
 from realtime_cli.core.states import SessionState
 from realtime_cli.ui.view import DashboardView
@@ -51,6 +52,20 @@ def snapshot(**changes: Any) -> CoreSnapshot:
     return CoreSnapshot(**values)
 
 
+def figures(core: CoreSnapshot, **changes: Any) -> SessionFigures:
+    """The figures the core would report beside `core` (the same counts), with `changes`."""
+    values: dict[str, Any] = dict(
+        session_id=core.session_id, user_turns=core.user_turns,
+        assistant_turns=core.assistant_turns, tool_calls=core.turns_by_kind.get("tool_call", 0),
+        speech_overlaps=core.interruptions_by_kind.get("speech_overlap", 0),
+        cancel_requests=core.interruptions_by_kind.get("cancel_request", 0),
+        manual_cancels=core.interruptions_by_kind.get("manual_cancel", 0),
+        errors=core.errors, time_to_ready_ms=core.time_to_ready_ms, reconnects=core.reconnects,
+        rollovers=core.rollovers)
+    values.update(changes)
+    return SessionFigures(**values)
+
+
 MIC = SourceLevels(level_dbfs=-23.4, speech=True)
 SINK = SinkStatus(item_id="it1", played_samples=2400, buffered_ms=240.0, level_dbfs=-18.0,
                   underruns=2, idle=False)
@@ -62,7 +77,9 @@ def view(core: CoreSnapshot | None = None, **kwargs: Any) -> DashboardView:
     args.update(kwargs)
     mic = args.pop("mic", MIC)
     sink = args.pop("sink", SINK)
-    return DashboardView.build(core or snapshot(), mic, sink, **args)
+    core = core or snapshot()
+    args.setdefault("figures", figures(core))
+    return DashboardView.build(core, mic, sink, **args)
 
 
 def console(width: int = 100, height: int = 30) -> Console:

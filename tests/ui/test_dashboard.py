@@ -15,7 +15,7 @@ from realtime_cli.core.states import SessionState
 from realtime_cli.ui.dashboard import CUT_MARK, Dashboard, render
 from realtime_cli.ui.view import DashboardView
 
-from .factories import CUT_TEXT, HEARD, console, snapshot, view
+from .factories import CUT_TEXT, HEARD, console, figures, snapshot, view
 
 
 def screen(v: DashboardView, width: int = 100, height: int = 30) -> str:
@@ -202,3 +202,29 @@ def test_the_echo_row_shows_the_mode_and_its_state(stats: EchoStats, shown: str)
     text = screen(view(mic=mic))
     assert shown in text
     assert "echo" not in screen(view())  # a WAV microphone: no echo row at all
+
+
+def test_turns_panel_shows_user_and_assistant_turns_and_tool_calls() -> None:
+    core = snapshot()
+    text = screen(view(core, figures=figures(core, tool_calls=1, manual_cancels=1,
+                                             heard_fraction=0.25, idle_s=12.0)))
+    assert "you   2 · asst 1 · tools 1" in text
+    assert "cut   2 (barge-in 1 · key 1)" in text
+    assert "heard 25% of cut answers" in text
+    assert "idle  00:12" in text
+
+
+def test_paused_is_shown_in_the_header_and_instead_of_the_microphone() -> None:
+    v = view(snapshot(state=SessionState.PAUSED))
+    text = screen(v)
+    assert "PAUSED" in text.splitlines()[1]  # the state label
+    assert "-23 dB" not in text  # nothing is sent: no meter
+    styled = [s for s in segments(v) if s.text.strip() == "PAUSED"]
+    assert len(styled) == 2 and all(s.style is not None and s.style.bgcolor for s in styled)
+    assert "PAUSED" in screen(v, 60, 12).splitlines()[1]  # the compact header too
+
+
+def test_usage_shows_the_remaining_rate_limit() -> None:
+    limits = ({"name": "tokens", "limit": 40000, "remaining": 27000, "reset_seconds": 19.5},)
+    assert "limit  68% tokens · 20 s" in screen(view(rate_limits=limits), 120)
+    assert "limit  —" in screen(view())

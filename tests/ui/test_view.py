@@ -19,9 +19,10 @@ from realtime_cli.ui.view import (
     format_tokens,
     meter_bar,
     meter_fraction,
+    rate_limit_text,
 )
 
-from .factories import CUT_TEXT, HEARD, snapshot, view
+from .factories import CUT_TEXT, HEARD, figures, snapshot, view
 
 
 @pytest.mark.parametrize(
@@ -104,7 +105,7 @@ def test_muted_hides_the_speech_indicator() -> None:
 
 def test_build_turn_stats_and_usage() -> None:
     v = view()
-    assert v.turns == 3
+    assert (v.user_turns, v.assistant_turns, v.tool_calls) == (2, 1, 0)
     assert v.interruptions == (("barge-in", 1),)
     assert v.interruption_total == 1
     assert (v.last_latency_ms, v.avg_latency_ms, v.time_to_ready_ms) == (420.0, 380.5, 812.0)
@@ -141,4 +142,30 @@ def test_notice_is_one_line_never_a_traceback() -> None:
 
 def test_build_needs_keyword_arguments() -> None:
     with pytest.raises(TypeError):
-        DashboardView.build(snapshot(), None, None, "host", None, "vad")  # type: ignore[call-arg]
+        core = snapshot()
+        DashboardView.build(core, None, None, figures(core), "host", None,  # type: ignore[call-arg]
+                            "vad")
+
+
+def test_the_turn_figures_are_the_cores_figures() -> None:
+    core = snapshot()
+    v = view(core, figures=figures(core, tool_calls=3, manual_cancels=2, heard_fraction=0.25,
+                                   idle_s=75.0, errors=1))
+    assert (v.user_turns, v.assistant_turns, v.tool_calls) == (2, 1, 3)
+    assert v.interruptions == (("barge-in", 1), ("key", 2))
+    assert v.interruption_total == 3
+    assert v.heard_fraction == 0.25 and v.idle == "01:15" and v.errors == 1
+
+
+def test_paused_is_a_flag_of_its_own() -> None:
+    assert view(snapshot(state=SessionState.PAUSED)).paused
+    assert not view(snapshot(state=SessionState.READY)).paused
+
+
+def test_the_tightest_rate_limit_is_shown() -> None:
+    limits = ({"name": "requests", "limit": 100, "remaining": 90, "reset_seconds": 1.0},
+              {"name": "tokens", "limit": 40000, "remaining": 9900, "reset_seconds": 19.5})
+    assert view(rate_limits=limits).rate_limit == "25% tokens · 20 s"
+    assert rate_limit_text(({"name": "tokens", "limit": 10, "remaining": 2},)) == "20% tokens"
+    assert view().rate_limit == ""
+    assert rate_limit_text(({"name": "odd", "limit": "many"},)) == ""
