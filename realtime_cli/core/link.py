@@ -37,7 +37,8 @@ class Link:
         self.attempts = 0  # failed tries in a row
         self.ever_ready = False
         self.update_event_id: str | None = None  # the session.update awaiting its answer
-        self.created_deadline: float | None = None  # session.created must come by then
+        self.setup_deadline: float | None = None  # the server's next setup step is due by then
+        self.awaiting = "session.created"  # ... and this is the step
         self.expires_at: float | None = None  # monotonic time the server session expires
         self.rollover_margin = rollover_margin_s
         self.rollover_wanted = False  # due, waiting for a quiet moment
@@ -58,11 +59,15 @@ class Link:
         self.connected = True
         self.index += 1
         self.opened_at = wall
-        self.created_deadline = now + timeout_s
+        self.expect("session.created", now + timeout_s)
 
     def lost(self) -> None:
         self.connected = False
-        self.created_deadline = None
+        self.setup_deadline = None
+
+    def expect(self, step: str, deadline: float | None) -> None:
+        """The connection is set up in steps the server answers; each must come in time."""
+        self.awaiting, self.setup_deadline = step, deadline
 
     def connecting(self, reason: str) -> None:
         self.reason = reason
@@ -76,6 +81,7 @@ class Link:
         return backoff_delay(self.attempts, self._jitter())
 
     def ready(self) -> None:
+        self.setup_deadline = None
         self.update_event_id = None
         self.attempts = 0
         self.ever_ready = True

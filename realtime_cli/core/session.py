@@ -334,7 +334,7 @@ class SessionCore:
         if not self.ctx.move(Trigger.SESSION_CREATED, now, out, "session created"):
             return
         link = self.link
-        link.created_deadline = None
+        link.expect("session.updated", now + self.config.connection_timeout_s)
         link.server_session_id = e.session_id
         if e.expires_at is not None:
             link.expires(e.expires_at - self.ctx.wall(now), now)
@@ -546,8 +546,8 @@ class SessionCore:
         rollover = self.link.rollover_deadline(self._now)
         if rollover is not None:
             out.append(rollover)
-        if self.link.created_deadline is not None:
-            out.append(self.link.created_deadline)
+        if self.link.setup_deadline is not None:
+            out.append(self.link.setup_deadline)
         return out
 
     def _tick(self, now: float, out: Outbox) -> None:
@@ -555,13 +555,14 @@ class SessionCore:
         if not self.lifecycle.is_active() or self.state is SessionState.CLOSING:
             return
         link = self.link
-        if link.created_deadline is not None and now >= link.created_deadline:
+        if link.setup_deadline is not None and now >= link.setup_deadline:
+            step = link.awaiting
             link.lost()
             self._abandon_connection(now, out)
             if not link.ever_ready:
-                self._fail("timed out waiting for the server's session.created", now, out)
+                self._fail(f"timed out waiting for the server's {step}", now, out)
             else:
-                self._schedule_reconnect(now, "no session.created in time", out)
+                self._schedule_reconnect(now, f"no {step} in time", out)
             return
         if cfg.total_timeout_s and now >= self.ctx.mono0 + cfg.total_timeout_s:
             self._close(now, f"time limit of {cfg.total_timeout_s:g} s reached", 0, out)

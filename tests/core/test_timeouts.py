@@ -110,6 +110,10 @@ def test_session_created_in_time_clears_the_connection_deadline() -> None:
     h.open()
     h.advance(9.9)
     h.feed(h.peer.session_created(expires_in=None))
+    # The next step (session.updated) gets its own full timeout, from session.created.
+    assert h.core.next_deadline() == pytest.approx(h.now + 10.0)
+    h.advance(9.9)
+    h.feed(h.peer.session_updated())
     assert h.core.next_deadline() is None
     assert_effects(h.tick(60))
 
@@ -147,3 +151,18 @@ def test_storage_trouble_is_told_once_as_a_notice_and_talking_goes_on() -> None:
     snap = h.core.snapshot(h.now)
     assert (snap.notice_level, snap.state) == ("warning", S.READY)
     assert "disk is full" in (snap.notice_text or "")
+
+
+def test_no_session_updated_in_time_is_a_timeout_too() -> None:
+    """A server that creates the session but never confirms the configuration must not leave rt
+    configuring for ever."""
+    h = Harness(SessionConfig(connection_timeout_s=10.0))
+    h.begin()
+    h.open()
+    h.feed(h.peer.session_created())
+    assert h.state is S.CONFIGURING
+    assert h.core.next_deadline() == pytest.approx(h.now + 10.0)
+    out = h.tick_to_deadline()
+    assert_effects(out, cmd.Shutdown(
+        exit_code=EXIT_FATAL, reason="timed out waiting for the server's session.updated",
+        cause=cmd.EndCause.TRANSPORT))
