@@ -143,7 +143,7 @@ def rate_limit_text(rate_limits: Sequence[Mapping[str, Any]]) -> str:
     text = f"{percent(left(tightest))} {tightest.get('name') or '?'}"
     reset = tightest.get("reset_seconds")
     if isinstance(reset, int | float):
-        text += f" · {reset:.0f} s"
+        text += f" · {reset:.1f} s" if reset < 10 else f" · {reset:.0f} s"
     return text
 
 

@@ -167,5 +167,7 @@ def test_the_tightest_rate_limit_is_shown() -> None:
               {"name": "tokens", "limit": 40000, "remaining": 9900, "reset_seconds": 19.5})
     assert view(rate_limits=limits).rate_limit == "25% tokens · 20 s"
     assert rate_limit_text(({"name": "tokens", "limit": 10, "remaining": 2},)) == "20% tokens"
+    assert rate_limit_text(({"name": "requests", "limit": 10, "remaining": 9,
+                             "reset_seconds": 0.25},)) == "90% requests · 0.2 s"
     assert view().rate_limit == ""
     assert rate_limit_text(({"name": "odd", "limit": "many"},)) == ""
