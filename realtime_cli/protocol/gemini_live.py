@@ -521,17 +521,9 @@ class GeminiLiveCodec:
             raise _Bad("parts must be objects")
         for part in parts:
             yield from self._part(part)
-        said = _obj(content, "outputTranscription")
-        if said and _text(said, "text"):
-            resp = self._response
-            if resp is None or resp.interrupted:
-                yield from self._open_response()
-                resp = self._response
-            assert resp is not None
-            yield from self._message_item(resp)
-            resp.transcript += _text(said, "text")
-            yield ev.OutputTranscriptDelta(response_id=resp.response_id, item_id=resp.item_id or "",
-                                           delta=_text(said, "text"))
+        said = _text(_obj(content, "outputTranscription"), "text")
+        if said:
+            yield from self._model_says(None, said)
         if _flag(content, "generationComplete") and self._response is not None:
             resp = self._response
             if resp.item_id is not None and not resp.audio_done:
@@ -546,8 +538,12 @@ class GeminiLiveCodec:
         blob = _obj(part, "inlineData")
         text = _text(part, "text")
         pcm = _audio(blob) if blob else None
-        if pcm is None and not text:
-            return
+        if pcm is not None or text:
+            yield from self._model_says(pcm, text)
+
+    def _model_says(self, pcm: bytes | None, text: str) -> Iterator[ev.ServerEvent]:
+        """Audio or words of the model (text parts and the output transcription alike), in the
+        response in flight or a new one."""
         resp = self._response
         if resp is None or resp.interrupted:
             yield from self._open_response()

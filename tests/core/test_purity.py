@@ -63,7 +63,8 @@ def test_the_core_loads_no_io_module_in_a_fresh_interpreter() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; import realtime_cli.core.session, realtime_cli.protocol.openai_ga; "
+    code = ("import sys; import realtime_cli.core.session, realtime_cli.protocol.openai_ga, "
+            "realtime_cli.protocol.gemini_live; "
             "print(' '.join(sorted(sys.modules)))")
     out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout.split()
