@@ -53,8 +53,14 @@ async def key_loop(runner: Runner, dashboard: Dashboard, push_to_talk: bool) -> 
             if press.force:
                 runner.force_stop(press.exit_code)
                 return
-            runner.feed(inp.UserCommand(now=runner.clock.monotonic(), action=press.action,
+            action = pause_or_resume(press.action, runner.core.ctx.paused)
+            runner.feed(inp.UserCommand(now=runner.clock.monotonic(), action=action,
                                         text=press.text, exit_code=press.exit_code))
+
+
+def pause_or_resume(action: inp.Action, paused: bool) -> inp.Action:
+    """`p` pauses, and resumes a session the user paused (also while it reconnects)."""
+    return inp.Action.RESUME if action is inp.Action.PAUSE and paused else action
 
 
 def run_with_dashboard(runner: Runner, plan: TalkPlan) -> int:

@@ -318,9 +318,10 @@ def notice_line(view: DashboardView) -> Text:
     return Text(icon + view.notice_text, style=style, no_wrap=True, overflow="ellipsis")
 
 
-def footer_keys(push_to_talk: bool) -> list[tuple[str, str]]:
+def footer_keys(push_to_talk: bool, paused: bool = False) -> list[tuple[str, str]]:
     keys = [("space", "talk"), ("m", "mute")] if push_to_talk else [("m/space", "mute")]
-    return [*keys, ("i/Esc", "interrupt"), ("t", "type"), ("q", "quit")]
+    return [*keys, ("i/Esc", "interrupt"), ("p", "resume" if paused else "pause"), ("t", "type"),
+            ("q", "quit")]
 
 
 def footer_line(view: DashboardView) -> Text:
@@ -331,7 +332,7 @@ def footer_line(view: DashboardView) -> Text:
             no_wrap=True, overflow="ellipsis",
         )
     text = Text(no_wrap=True, overflow="ellipsis")
-    for i, (key, what) in enumerate(footer_keys(view.push_to_talk)):
+    for i, (key, what) in enumerate(footer_keys(view.push_to_talk, view.paused)):
         if i:
             text.append("  ")
         text.append(key, style="bold reverse")

@@ -7,7 +7,8 @@ Three layers, the first two pure:
   until the next byte arrives, so the decoder holds a trailing Esc and the reader calls
   `flush()` once `ESC_TIMEOUT_S` passed without more bytes.
 * `action_for_key(key, push_to_talk)` maps a key to an `Action`; `LineEditor` handles the
-  text typed after `t`.
+  text typed after `t`. `p` is `PAUSE`; whoever feeds the core turns it into `RESUME` when the
+  session is paused, since only the core knows that.
 * `KeyReader` owns the terminal: it switches stdin to a raw-ish mode (no echo, no line
   buffering, no signals from Ctrl-C/Ctrl-Z/Ctrl-S, but output processing kept so Rich's
   newlines still work), reads with `loop.add_reader`, and restores the saved attributes on
@@ -154,6 +155,8 @@ def action_for_key(key: str, push_to_talk: bool) -> Action | None:
         return Action.TOGGLE_MUTE
     if key in ("i", ESC):
         return Action.INTERRUPT
+    if key == "p":
+        return Action.PAUSE
     if key in ("q", CTRL_C):
         return Action.QUIT
     return None

@@ -222,6 +222,8 @@ def test_paused_is_shown_in_the_header_and_instead_of_the_microphone() -> None:
     styled = [s for s in segments(v) if s.text.strip() == "PAUSED"]
     assert len(styled) == 2 and all(s.style is not None and s.style.bgcolor for s in styled)
     assert "PAUSED" in screen(v, 60, 12).splitlines()[1]  # the compact header too
+    assert "p resume" in text.splitlines()[-1]
+    assert "p pause" in screen(view()).splitlines()[-1]
 
 
 def test_usage_shows_the_remaining_rate_limit() -> None:

@@ -1,4 +1,5 @@
-"""Key decoding, key -> Action mapping, the line editor, and KeyReader on a real pty."""
+"""Key decoding, key -> Action mapping (with `p` pausing and resuming), the line editor, and
+KeyReader on a real pty."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ import termios
 from collections.abc import Iterator
 
 import pytest
+from helpers import Harness
 
 from realtime_cli.core.inputs import Action
+from realtime_cli.core.states import SessionState
+from realtime_cli.runtime.interactive import pause_or_resume
 from realtime_cli.ui.keys import (
     KeyCommand,
     KeyDecoder,
@@ -32,7 +36,8 @@ from realtime_cli.ui.keys import (
         ("space", False, Action.TOGGLE_MUTE), ("space", True, Action.PUSH_TO_TALK),
         ("m", True, Action.TOGGLE_MUTE), ("i", False, Action.INTERRUPT),
         ("esc", False, Action.INTERRUPT), ("esc", True, Action.INTERRUPT),
-        ("q", False, Action.QUIT), ("ctrl-c", True, Action.QUIT),
+        ("q", False, Action.QUIT), ("ctrl-c", True, Action.QUIT), ("p", False, Action.PAUSE),
+        ("P", True, Action.PAUSE),
         ("t", False, None), ("x", False, None), ("up", False, None), ("enter", False, None),
     ],
 )
@@ -255,3 +260,13 @@ def test_terminal_restored_on_signal_and_exit(pty: tuple[int, int], how: str) ->
     child.stdout.close()
     assert code == (-signal.SIGTERM if how == "sigterm" else 3)
     assert termios.tcgetattr(slave) == before
+
+
+def test_the_pause_key_resumes_a_paused_session() -> None:
+    h = Harness()
+    h.ready()
+    h.user(pause_or_resume(Action.PAUSE, h.core.ctx.paused))
+    paused = h.state
+    h.user(pause_or_resume(Action.PAUSE, h.core.ctx.paused))
+    assert (paused, h.state) == (SessionState.PAUSED, SessionState.READY)
+    assert pause_or_resume(Action.INTERRUPT, True) is Action.INTERRUPT
