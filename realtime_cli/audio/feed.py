@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from realtime_cli.audio.convert import Int16Array, Resampler
 from realtime_cli.audio.interfaces import SinkStatus
 from realtime_cli.audio.jitter import FADE_MS, JitterBuffer, PlayTimeline
@@ -30,6 +32,7 @@ class PlaybackFeed:
         self._resampling: tuple[str, Resampler] | None = None  # loop thread only
         self._last_block: Int16Array | None = None  # the last pulled block with audio, or None
         self.device_underruns = 0  # incremented by the consumer (PortAudio output underflow)
+        self._paused = False  # the session is paused: hand out silence, keep the queue
 
     # --- loop side -------------------------------------------------------------------------
 
@@ -51,6 +54,16 @@ class PlaybackFeed:
             self._resampling = None
         with self._lock:
             self._jitter.flush()
+
+    def pause(self) -> None:
+        """Hold playback where it is: the consumer gets silence, the queue and the played
+        positions stay (what the device already holds still plays out)."""
+        with self._lock:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
 
     def status(self, now: float) -> SinkStatus:
         with self._lock:
@@ -99,6 +112,9 @@ class PlaybackFeed:
     def pull(self, frames: int, start: float) -> Int16Array:
         """The next block; `start` is when its first frame reaches the listener (seconds)."""
         with self._lock:
+            if self._paused:
+                self._last_block = None
+                return np.zeros(frames, dtype=np.int16)
             pulled = self._jitter.pull(frames)
             self._timeline.record(start, pulled.spans)
         self._last_block = pulled.block if pulled.spans else None  # never written after this

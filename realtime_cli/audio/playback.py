@@ -85,6 +85,12 @@ class SpeakerSink:
         """All audio of `item_id` is queued: it may start below the prebuffer, ends cleanly."""
         self._feed_or_raise().end_of_item(item_id)
 
+    def pause(self) -> None:
+        self._feed_or_raise().pause()
+
+    def resume(self) -> None:
+        self._feed_or_raise().resume()
+
     def flush(self) -> None:
         if self._feed is not None:
             self._feed.flush()

@@ -251,6 +251,12 @@ class WavSink:
     def flush(self) -> None:
         self._feed.flush()
 
+    def pause(self) -> None:
+        self._feed.pause()
+
+    def resume(self) -> None:
+        self._feed.resume()
+
     def status(self) -> SinkStatus:
         return self._feed.status(self._written / SAMPLE_RATE)
 

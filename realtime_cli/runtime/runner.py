@@ -12,7 +12,7 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 from realtime_cli.audio.interfaces import AudioSink, AudioSource, SinkStatus, SourceLevels
 from realtime_cli.clock import Clock, SystemClock
@@ -30,7 +30,8 @@ from realtime_cli.errors import (
     TransportClosed,
     TransportError,
 )
-from realtime_cli.protocol.openai_ga import decode, encode
+from realtime_cli.protocol.openai_ga import OpenAIGACodec
+from realtime_cli.protocol.wire import WireCodec
 from realtime_cli.transport.base import Connection, Transport
 from realtime_cli.transport.endpoint import Endpoint
 
@@ -78,6 +79,7 @@ class RunOptions:
 @dataclass(slots=True)
 class _Connection:
     link: Connection
+    codec: WireCodec
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     expected_close: bool = False
 
@@ -97,12 +99,15 @@ class Runner:
         options: RunOptions | None = None,
         clock: Clock | None = None,
         transport: Transport | None = None,
+        codec: Callable[[], WireCodec] = OpenAIGACodec,
     ) -> None:
         """`transport` defaults to WebSockets to `endpoint`; tests and benches pass another
-        (`transport/memory.py`) to run the same runner without a socket."""
+        (`transport/memory.py`) to run the same runner without a socket. `codec` makes the wire
+        codec of each new connection (the provider's protocol)."""
         self.core = core
         self.endpoint = endpoint
         self.transport = transport if transport is not None else _websocket_transport(endpoint)
+        self.codec = codec
         self.source = source
         self.sink = sink
         self.journal = journal
@@ -197,7 +202,8 @@ class Runner:
             match c:
                 case cmd.Send():
                     if self._conn is not None:
-                        self._conn.queue.put_nowait(encode(c.event))
+                        for frame in self._conn.codec.encode(c.event):
+                            self._conn.queue.put_nowait(frame)
                 case cmd.Play():
                     self._to_sink(self.sink.play, c.item_id, c.pcm)
                 case cmd.EndOfAudio():
@@ -217,8 +223,14 @@ class Runner:
                     if error is not None and self.error is None:
                         self.error = error(c.reason, exit_code=c.exit_code)
                     self._done.set()
+                case cmd.PausePlayback():
+                    self._to_sink(self.sink.pause)
+                case cmd.ResumePlayback():
+                    self._to_sink(self.sink.resume)
                 case cmd.StatusChanged() | cmd.Notice():
                     pass
+                case _:
+                    assert_never(c)
 
     def _to_sink(self, method: Callable[..., None], *args: Any) -> None:
         """A speaker lost mid-conversation ends it with its one-line error, journal intact."""
@@ -261,7 +273,7 @@ class Runner:
             playing = self._last_playback is not None and not self._last_playback[2]
             poll = POLL_S if playing else IDLE_POLL_S
             wait = poll if deadline is None else max(0.0, min(poll, deadline - now))
-            await asyncio.sleep(wait)
+            await self.clock.sleep(wait)
             now = self.clock.monotonic()
             self.poll_playback()
             self.feed(inp.Tick(now=now))
@@ -291,7 +303,7 @@ class Runner:
     async def _connect(self, c: cmd.Connect) -> None:
         await self._close_connection(expected=True)
         if c.delay_s > 0:
-            await asyncio.sleep(c.delay_s)
+            await self.clock.sleep(c.delay_s)
         try:
             link = await self.transport.connect(self.core.config.connection_timeout_s)
         except FatalServerError as exc:
@@ -300,16 +312,18 @@ class Runner:
         except TransportError as exc:
             self.feed(inp.ConnectFailed(now=self.clock.monotonic(), message=exc.message))
             return
-        conn = _Connection(link=link)
+        conn = _Connection(link=link, codec=self.codec())
         self._conn = conn
         writer = self._spawn(self._writer(conn))
         self.feed(inp.Opened(now=self.clock.monotonic()))
+        for event in conn.codec.opened():
+            self.feed(inp.ServerMessage(now=self.clock.monotonic(), event=event))
         try:
             while True:
                 frame = await link.receive()
                 self.poll_playback()
-                event = decode(frame)
-                self.feed(inp.ServerMessage(now=self.clock.monotonic(), event=event))
+                for event in conn.codec.decode(frame):
+                    self.feed(inp.ServerMessage(now=self.clock.monotonic(), event=event))
         except TransportClosed as exc:
             writer.cancel()
             if conn.expected_close or self._conn is not conn:
