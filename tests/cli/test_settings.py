@@ -228,7 +228,7 @@ def test_wrong_type_in_env() -> None:
 @pytest.mark.parametrize(("line", "message"), [
     ("prebuffer_ms = 5000", "audio.prebuffer_ms: must be between 60 and 120"),
     ("output_block_ms = 1", "audio.output_block_ms: must be between 2.5 and 50"),
-    ("echo = 'loud'", "audio.echo: 'loud' is not one of aec, half-duplex, off"),
+    ("echo = 'loud'", "audio.echo: 'loud' is not one of aec, aec3, speex, half-duplex, off"),
 ])
 def test_audio_ranges_are_checked_here(cfg: Path, line: str, message: str) -> None:
     write(cfg, f"[audio]\n{line}\n")

@@ -61,7 +61,7 @@ def test_unset_flags_leave_the_defaults() -> None:
     (TalkFlags(url=URL, prebuffer_ms=300.0),
      "invalid audio.prebuffer_ms: must be between 60 and 120 (from the command line)"),
     (TalkFlags(url=URL, echo="loud"),
-     "invalid audio.echo: 'loud' is not one of aec, half-duplex, off (from the command line)"),
+     "invalid audio.echo: 'loud' is not one of aec, aec3, speex, half-duplex, off (from the command line)"),
     (TalkFlags(url=URL, input_wav=Path("/no/such.wav")), "input WAV not found: /no/such.wav"),
 ])
 def test_bad_flags_are_one_line_config_errors(flags: TalkFlags, message: str) -> None:
