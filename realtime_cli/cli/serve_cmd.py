@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, TypeGuard, get_args
 import typer
 
 if TYPE_CHECKING:
+    from realtime_cli.server.gemini import GeminiOptions
     from realtime_cli.server.options import ServerOptions
 
 _ABOUT = (
@@ -52,6 +53,8 @@ SERVE_HELP = f"""Run a local, offline server that speaks the GA Realtime protoco
   rt serve --drop-on response.output_audio.done --fault-connections 1
 
   rt serve --replay bug.jsonl            # a trace written by rt talk --trace bug.jsonl
+
+  rt serve --protocol gemini --refuse-key bad   # Gemini Live; the key "bad" is refused
 """
 
 Host = Annotated[str, typer.Option("--host", help="Interface to bind (default loopback only).")]
@@ -95,6 +98,13 @@ FirstAudioDelay = Annotated[float, typer.Option(
 Replay = Annotated[Path | None, typer.Option(
     "--replay", help="Play this wire trace's server events (rt talk --trace) to each client, "
     "paced as recorded, after its session.update.", metavar="FILE")]
+Protocol = Annotated[str, typer.Option(
+    "--protocol", help="openai (the GA Realtime API) or gemini (Gemini Live, on "
+    "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent; "
+    "--expire-after is then each connection's length, announced by goAway).")]
+RefuseKey = Annotated[list[str] | None, typer.Option(
+    "--refuse-key", help="With --protocol gemini: answer this API key as invalid. Repeatable.",
+    metavar="KEY")]
 DropOn = Annotated[str | None, typer.Option(
     "--drop-on", help="Drop the socket right after the first server event of this type.",
     metavar="EVENT_TYPE")]
@@ -144,6 +154,8 @@ def serve(
     first_audio_delay: FirstAudioDelay = 0.0,
     drop_on: DropOn = None,
     replay: Replay = None,
+    protocol: Protocol = "openai",
+    refuse_key: RefuseKey = None,
 ) -> None:
     """Run a local, offline server that speaks the GA Realtime protocol (see --help)."""
     from realtime_cli.errors import ConfigError
@@ -155,6 +167,12 @@ def serve(
     def known(name: str) -> TypeGuard[VoiceEngine]:
         return name in engines
 
+    if protocol not in ("openai", "gemini"):
+        raise ConfigError(f"--protocol must be openai or gemini, not {protocol!r}")
+    if protocol != "gemini" and refuse_key:
+        raise ConfigError("--refuse-key needs --protocol gemini")
+    if protocol == "gemini" and replay is not None:
+        raise ConfigError("--replay plays OpenAI Realtime traces; it cannot run with --protocol gemini")
     if not known(voice_engine):
         *first, last = engines
         raise ConfigError(f"--voice-engine must be {', '.join(first)} or {last}, "
@@ -184,12 +202,18 @@ def serve(
     )
     import asyncio
 
-    asyncio.run(_main(options, replay))
+    gemini = None
+    if protocol == "gemini":
+        from realtime_cli.server.gemini import GeminiOptions
+
+        gemini = GeminiOptions(refused_keys=frozenset(refuse_key or ()))
+    asyncio.run(_main(options, replay, gemini))
     if not quiet:
         _stderr("rt serve: stopped")
 
 
-async def _main(options: ServerOptions, replay: Path | None = None) -> None:
+async def _main(options: ServerOptions, replay: Path | None = None,
+                gemini: GeminiOptions | None = None) -> None:
     import asyncio
     import signal
 
@@ -205,6 +229,11 @@ async def _main(options: ServerOptions, replay: Path | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if gemini is not None:
+        from realtime_cli.server.gemini import serve_gemini_until_stopped
+
+        await serve_gemini_until_stopped(options, gemini, _announce, stop)
+        return
     await serve_until_stopped(options, _announce, stop, state=state)
 
 

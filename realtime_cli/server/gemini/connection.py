@@ -122,7 +122,7 @@ class GeminiConnection:
             self.closed = True
             self.log(f"closing {code}: {reason}")
             self.stop()
-            self.outbox.close(code, reason)
+            self.outbox.close(code, messages.close_reason(reason))
 
     def go_away(self, seconds_left: float) -> None:
         self.log(f"goAway, {seconds_left:g} s left")

@@ -25,6 +25,14 @@ DEADLINE_REASON = "Deadline expired before operation could complete."
 STILL_CONNECTED_REASON = "Internal error encountered."
 
 
+MAX_REASON_BYTES = 123  # a close frame's reason is at most 123 bytes (RFC 6455)
+
+
+def close_reason(text: str) -> str:
+    """`text` cut to what fits in a close frame (the no-key reason does not)."""
+    return text.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+
+
 class Refusal(Exception):
     """The connection must close with this code and reason (the service's way of refusing)."""
 
