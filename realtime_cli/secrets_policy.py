@@ -32,7 +32,11 @@ SECRET_NAMES = frozenset(
 )
 _SECRET_PARTS = ("api_key", "apikey")
 _SECRET_SUFFIXES = ("_token", "_secret", "_password")
-_KEY_LIKE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|ek_[A-Za-z0-9_\-]{8,})")
+# OpenAI keys and ephemeral keys, bearer tokens, Google API keys (AIza...) and Google's newer
+# "AQ." access tokens, and a key given as a URL query parameter.
+_KEY_LIKE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+|ek_[A-Za-z0-9_\-]{8,}"
+                       r"|AIza[A-Za-z0-9_\-]{20,}|AQ\.[A-Za-z0-9_\-.]{16,}"
+                       r"|(?<=[?&]key=)[^&#\s]+)")
 REDACTED = "[redacted]"
 
 

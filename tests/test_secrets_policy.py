@@ -63,3 +63,11 @@ def test_key_like_text_is_redacted_wherever_it_sits() -> None:
     assert redact_key_like(f"use {KEY} or Bearer abc.def and ek_1234567890ab") == (
         "use [redacted] or [redacted] and [redacted]")
     assert scrub_secrets({"note": [f"x {KEY}"], "n": 3}) == {"note": ["x [redacted]"], "n": 3}
+
+
+def test_google_keys_are_redacted_too() -> None:
+    google = "AIza" + "Sy" + "B" * 33
+    assert redact_key_like(f"key {google} and AQ.Ab8RN6Lx0123456789abcdef") == (
+        "key [redacted] and [redacted]")
+    assert redact_key_like("wss://host/ws/x?alt=json&key=abc123DEF&y=1") == (
+        "wss://host/ws/x?alt=json&key=[redacted]&y=1")
