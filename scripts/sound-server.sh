@@ -15,7 +15,10 @@
 # Leases: several test runs may share one machine, so `up` records the caller's PID under
 # $STATE/leases and `down` stops the server only when no other live caller holds a lease.
 # Keep-alive `parec` readers on both monitors make the null sinks render in small blocks
-# (without them the first capture callback came 0.4-2 s late on the CI machine).
+# (without them the first capture callback came 0.4-2 s late on the CI machine). The block they
+# ask for is the null sink's own "hardware buffer": audio rendered into it before a flush still
+# reaches the monitor. At 10 ms the voice went on 1-10 ms after a barge-in dropped rt's stream
+# buffer (the truncation point then 2 ms late on average, up to 8 ms); at 3 ms, -5..3 ms.
 # PulseAudio logs to $STATE/pulse.log (the daemon once vanished mid-run; see tests/audio/conftest.py).
 set -uo pipefail
 
@@ -23,6 +26,7 @@ STATE="${RT_SOUND_STATE:-/tmp/rt-sound}"
 LEASES="$STATE/leases"
 SINKS=("rt_sink:24000:1" "rt_sink48:48000:2")
 CALLER="${RT_SOUND_LEASE:-$PPID}"
+KEEPALIVE_MS=3
 
 die() { echo "sound-server: $*" >&2; exit 1; }
 
@@ -100,9 +104,10 @@ start_keepalives() {
     IFS=: read -r name rate ch <<<"$spec"
     pidfile="$STATE/parec-$name.pid"
     alive "$(cat "$pidfile" 2>/dev/null)" && continue
-    # Native format, so PulseAudio does not resample for the keep-alive.
-    nohup parec --latency-msec=10 --rate="$rate" --channels="$ch" --format=s16le \
-      -d "$name.monitor" >/dev/null 2>"$STATE/parec-$name.log" &
+    # Native format, so PulseAudio does not resample for the keep-alive. No inherited fds: a
+    # caller under `flock LOCK` would otherwise leave its lock held by the keep-alive for good.
+    nohup parec --latency-msec="$KEEPALIVE_MS" --rate="$rate" --channels="$ch" --format=s16le \
+      -d "$name.monitor" >/dev/null 2>"$STATE/parec-$name.log" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
     echo $! >"$pidfile"
   done
   sleep 0.1

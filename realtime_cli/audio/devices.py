@@ -191,10 +191,12 @@ def routed(info: DeviceInfo, kind: Kind) -> Iterator[None]:
 
 def open_stream(
     info: DeviceInfo, kind: Kind, rate: int, channels: int, block_ms: float,
-    callback: Callable[..., None], finished: Callable[[], None],
+    callback: Callable[..., None], finished: Callable[[], None], latency: float | str = "low",
 ) -> Any:
     """A started int16 PortAudio stream on `info`, routed to its PulseAudio target; one-line
-    AudioDeviceError when it cannot be opened or started (nothing is left open then)."""
+    AudioDeviceError when it cannot be opened or started (nothing is left open then).
+    `latency`: the device buffer in seconds, or "low" (sounddevice's default "high" adds a block
+    on ALSA; "low" gives 2 blocks on the `pulse` device)."""
     sd = sounddevice()
     stream_class = sd.InputStream if kind == "input" else sd.OutputStream
     stream = None
@@ -206,7 +208,7 @@ def open_stream(
                 channels=channels,
                 dtype="int16",
                 blocksize=round(rate * block_ms / 1000),
-                latency="low",  # sounddevice's default "high" adds a block on ALSA
+                latency=latency,
                 callback=callback,
                 finished_callback=finished,
             )

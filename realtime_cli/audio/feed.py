@@ -48,12 +48,19 @@ class PlaybackFeed:
                 self._jitter.push(item_id, tail)
             self._jitter.end_item(item_id)
 
-    def flush(self) -> None:
+    def flush(self, dropped_at: float | None = None) -> None:
+        """Barge-in: drop the queue, keep a faded tail of the item being heard. `dropped_at`:
+        the consumer also dropped, at that time, every block it had pulled but not yet played
+        (a device buffer): the listener heard up to there, and no tail follows."""
         if self._resampling is not None:
             self._resampling[1].reset()
             self._resampling = None
         with self._lock:
-            self._jitter.flush()
+            if dropped_at is None:
+                self._jitter.flush()
+                return
+            self._timeline.cut(dropped_at)
+            self._jitter.flush(tail=False)
 
     def pause(self) -> None:
         """Hold playback where it is: the consumer gets silence, the queue and the played

@@ -16,6 +16,8 @@ in the block (`Span`s). Rules:
 * Flush (barge-in): everything queued is dropped except the next `fade_ms` of the item being
   played, which is faded to zero: the voice stops within one block, without a click. Flushed
   items are dead: later audio for them is ignored (deltas still in flight after a barge-in).
+  A consumer that has also dropped what it had pulled but not played (a device buffer) flushes
+  without the tail (`flush(tail=False)`): the listener's cut is where the device stopped.
 
 `PlayTimeline` turns pulled spans into "heard" positions: each span is recorded with the time
 its first frame reaches the listener (for a device, the callback's DAC time), and
@@ -125,11 +127,12 @@ class JitterBuffer:
         if self._starved == item_id:
             self._starved = None
 
-    def flush(self) -> None:
-        """Drop everything queued; keep only a faded tail of the item being heard."""
-        tail: _Chunk | None = None
-        if self._playing and self._chunks:
-            tail = self._take_tail(self._chunks[0].item_id)
+    def flush(self, *, tail: bool = True) -> None:
+        """Drop everything queued; keep only a faded tail of the item being heard (none with
+        `tail=False`)."""
+        kept: _Chunk | None = None
+        if tail and self._playing and self._chunks:
+            kept = self._take_tail(self._chunks[0].item_id)
         self._dead.update(c.item_id for c in self._chunks)
         if self._last_item is not None and self._last_item not in self._ended:
             self._dead.add(self._last_item)
@@ -137,11 +140,11 @@ class JitterBuffer:
         self._queued = 0
         self._starved = None
         self._fade_in = False
-        self._playing = tail is not None
-        if tail is not None:
-            self._ended.add(tail.item_id)  # the tail plays out without prebuffer or fade
-            self._chunks.append(tail)
-            self._queued = tail.left
+        self._playing = kept is not None
+        if kept is not None:
+            self._ended.add(kept.item_id)  # the tail plays out without prebuffer or fade
+            self._chunks.append(kept)
+            self._queued = kept.left
 
     def _take_tail(self, item_id: str) -> _Chunk:
         parts: list[Int16Array] = []
@@ -258,3 +261,10 @@ class PlayTimeline:
         """Forget spans that start after `when` (a device that stopped never plays them)."""
         while self._entries and self._entries[-1].start > when:
             self._entries.pop()
+
+    def cut(self, when: float) -> None:
+        """Forget what would have been heard after `when` (a device buffer dropped then)."""
+        self.discard_after(when)
+        if self._entries:
+            e = self._entries[-1]
+            e.frames = min(e.frames, max(0, int((when - e.start) * self.rate + 1e-6)))

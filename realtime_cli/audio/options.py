@@ -40,10 +40,9 @@ PREBUFFER = NumberOption("audio.prebuffer_ms", 80.0, 60.0, 120.0, "ms")
 as delay once at the start of each answer."""
 
 OUTPUT_BLOCK = NumberOption("audio.output_block_ms", 5.0, 2.5, 50.0, "ms")
-"""The speaker's block. The voice stops at most one block plus the device's latency after a
-flush, and the ALSA `pulse` device's latency is 2 x blocksize: 5 ms blocks put barge-in-to-silence
-near 20 ms (measured: 20 ms blocks gave 66/74 ms p50/p99). 200 callbacks a second cost about 1 %
-of a core more than 50 (make bench); a busy machine raises the block."""
+"""The speaker's block. A flush drops the device's buffer (about 45 ms, see
+audio/playback.py), so the block no longer sets how soon the voice stops; 200 callbacks a second
+cost about 1 % of a core more than 50 (make bench)."""
 
 
 @dataclass(frozen=True, slots=True)

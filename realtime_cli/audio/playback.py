@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from realtime_cli.audio.echo.link import EchoLink
 
 OUTPUT_BLOCK_MS = OUTPUT_BLOCK.default  # why 5 ms: realtime_cli/audio/options.py
+OUTPUT_LATENCY_S = 0.04
+"""The device buffer asked for (PortAudio reports about 45 ms on the ALSA `pulse` device). With
+two 5 ms blocks (10 ms) buffered, callbacks delayed 27-119 ms on a busy machine starved the
+device hundreds of times in seconds; 40 ms played 5 s of noise with two cores busy and no
+underflow. It costs barge-in nothing: a flush drops what the device holds."""
 
 
 class SpeakerSink:
@@ -55,6 +60,8 @@ class SpeakerSink:
         self._stream: Any = None
         self._latency = 0.0
         self._closing = False
+        self._restarting = False  # a flush stops and starts the stream: not a lost device
+        self._dropped_at: float | None = None  # stream clock when a flush's abort dropped the buffer
         self._closed_at: float | None = None  # stream clock when closed; status() stops there
         self._error: str | None = None
         self.device: DeviceInfo | None = None
@@ -70,7 +77,7 @@ class SpeakerSink:
             self._echo.output_rate(rate)
         try:
             self._stream = open_stream(info, "output", rate, channels, self._block_ms,
-                                       self._callback, self._finished)
+                                       self._callback, self._finished, latency=OUTPUT_LATENCY_S)
         except AudioDeviceError:
             await self.close()
             raise
@@ -92,8 +99,31 @@ class SpeakerSink:
         self._feed_or_raise().resume()
 
     def flush(self) -> None:
-        if self._feed is not None:
-            self._feed.flush()
+        """Barge-in: stop the stream, which drops what the device still holds, let the feed
+        count as heard what had reached the DAC by then, and start the stream again on the
+        faded tail from that frame. The caller waits for the callback to return (the abort), so
+        it must not hold a lock the callback takes."""
+        feed = self._feed
+        if feed is None:
+            return
+        stream = self._stream
+        if stream is None or self._error is not None:
+            feed.flush()
+            return
+        self._restarting = True
+        self._dropped_at = None
+        try:
+            stream.abort()
+            # The drop's own moment, stamped in `_finished` right after it: `abort` returns
+            # later than that when the loop thread is slow to wake on a busy machine.
+            feed.flush(dropped_at=self._dropped_at or self._now())
+            stream.start()
+        except Exception as exc:  # noqa: BLE001 - PortAudioError, or a lost device's own error
+            name = self.device.label if self.device else "?"
+            self._error = f"output device {name} failed to restart after a flush: {exc}"
+            feed.stopped(self._now())
+        finally:
+            self._restarting = False
 
     def status(self) -> SinkStatus:
         if self._feed is None:
@@ -153,6 +183,10 @@ class SpeakerSink:
             self._echo.played(block, start)
 
     def _finished(self) -> None:
+        """PortAudio thread, once the stream has stopped (after the host dropped its buffer)."""
+        if self._restarting:
+            self._dropped_at = self._now()
+            return
         if not self._closing and self._error is None:
             name = self.device.label if self.device else "?"
             self._error = f"output device {name} stopped playing (disconnected?)"

@@ -55,6 +55,25 @@ def test_feed_reports_the_level_of_the_last_block_handed_out() -> None:
     assert feed.status(0.4).level_dbfs == SILENCE_DBFS
 
 
+def test_feed_flush_with_a_dropped_device_buffer_counts_what_was_heard_then() -> None:
+    """The speaker drops its device buffer (45 ms of blocks pulled ahead) and flushes with the
+    time it did: heard is what had reached the DAC by then, nothing more plays, and the next
+    item starts from nothing."""
+    feed = PlaybackFeed(24_000, prebuffer_ms=60)
+    feed.play("a", sine(300, 1.0, 24_000).tobytes())
+    for k in range(20):  # 200 ms pulled, each block reaching the DAC 45 ms later
+        feed.pull(240, start=k * 0.01 + 0.045)
+    feed.flush(dropped_at=0.1)
+    assert feed.status(0.3).item_id == "a"
+    assert feed.status(0.3).played_samples == round((0.1 - 0.045) * 24_000)
+    assert not feed.pull(240, start=0.3).any() and feed.status(0.3).idle
+    feed.play("a", sine(300, 0.1, 24_000).tobytes())  # late deltas of the flushed item
+    feed.play("b", sine(300, 0.1, 24_000).tobytes())
+    feed.end_of_item("b")
+    assert feed.pull(240, start=0.4).any()
+    assert (feed.status(0.41).item_id, feed.status(0.41).played_samples) == ("b", 240)
+
+
 def test_feed_status_is_consistent_while_a_thread_pulls() -> None:
     """The callback thread pulls while the loop plays, flushes and reads status."""
     feed = PlaybackFeed(24_000, prebuffer_ms=60)

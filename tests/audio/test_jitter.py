@@ -174,6 +174,18 @@ class TestFlush:
         out, spans = drain(jb, 5)
         assert spans == [Span("c", 0, 2000, 0)] and np.array_equal(out[:2000], ramp(2000))
 
+    def test_flush_without_tail_drops_everything_at_once(self) -> None:
+        """For a consumer that dropped its own buffer: the cut is where it stopped, no tail."""
+        jb = buf(60)
+        jb.push("a", tone(24_000))
+        drain(jb, 2)
+        jb.flush(tail=False)
+        assert jb.queued_frames == 0 and not jb.playing
+        pulled = jb.pull(BLOCK)
+        assert pulled.spans == () and not pulled.block.any()
+        jb.push("a", tone(480))  # late audio of the flushed item
+        assert jb.queued_frames == 0
+
     def test_flush_while_prebuffering_is_silent(self) -> None:
         jb = buf(80)
         jb.push("a", tone(1000))
@@ -213,6 +225,24 @@ class TestTimeline:
         tl.record(1.02, (Span("a", 480, 480, 0),))
         tl.discard_after(1.01)
         assert tl.position(9.0) == ("a", 480)
+
+    def test_cut_keeps_only_what_was_heard_by_then(self) -> None:
+        """A device buffer dropped at 1.01 s: half of the first block was heard, none of the
+        second, however late the position is read."""
+        tl = PlayTimeline(RATE)
+        tl.record(1.0, (Span("a", 0, 480, 0),))
+        tl.record(1.02, (Span("a", 480, 480, 0),))
+        tl.cut(1.01)
+        assert tl.position(9.0) == ("a", 240)
+        assert not tl.pending()
+        tl.record(9.5, (Span("b", 0, 480, 0),))  # what plays after the restart counts again
+        assert tl.position(9.51) == ("b", 240)
+
+    def test_cut_before_anything_played_leaves_nothing_heard(self) -> None:
+        tl = PlayTimeline(RATE)
+        tl.record(1.0, (Span("a", 0, 480, 0),))
+        tl.cut(0.99)
+        assert tl.position(9.0) == (None, 0)
 
     def test_buffer_and_timeline_together_track_latency(self) -> None:
         """A consumer 50 ms ahead of the listener: position lags what was pulled by 50 ms."""
