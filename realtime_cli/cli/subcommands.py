@@ -12,6 +12,9 @@ def register(app: typer.Typer) -> None:
     from realtime_cli.cli import devices_cmd
 
     app.command("devices")(devices_cmd.devices)
+    from realtime_cli.cli import doctor_cmd
+
+    app.command("doctor")(doctor_cmd.doctor)
     from realtime_cli.cli import sessions_cmd, stats_cmd
 
     app.add_typer(sessions_cmd.sessions_app, name="sessions")
