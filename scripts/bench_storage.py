@@ -26,6 +26,7 @@ from realtime_cli.core.records import (
     ItemRecord,
     JournalRecord,
     SessionEnded,
+    SessionFigures,
     SessionStarted,
     SessionStatus,
     TurnRecord,
@@ -76,6 +77,9 @@ def _session(sid: str, created_at: float, n_items: int, audio: bool) -> list[Jou
                     usage=TokenUsage(input_tokens=500, output_tokens=200),
                 )
             )
+    out.append(  # as the core journals at the end: `rt sessions list` joins these
+        SessionFigures(session_id=sid, user_turns=(n_items + 1) // 2, assistant_turns=n_items // 2)
+    )
     out.append(
         SessionEnded(
             session_id=sid,
