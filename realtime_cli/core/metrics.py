@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from realtime_cli.usage import TokenUsage
+from realtime_cli.usage import TokenUsage, TranscriptionUsage
 
 
 @dataclass(slots=True)
@@ -23,6 +23,7 @@ class SessionMetrics:
     reconnects: int = 0
     rollovers: int = 0
     tokens: TokenUsage = field(default_factory=TokenUsage)
+    transcription: TranscriptionUsage = field(default_factory=TranscriptionUsage)  # its own bill
     audio_ms_sent: float = 0.0
     audio_ms_received: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from realtime_cli.usage import TokenUsage
+from realtime_cli.usage import TokenUsage, TranscriptionUsage
 
 
 class ItemKind(enum.StrEnum):
@@ -142,6 +142,7 @@ class SessionFigures:
     reconnects: int = 0
     rollovers: int = 0
     last_activity_at: float | None = None  # wall
+    transcription: TranscriptionUsage = TranscriptionUsage()  # the input transcription's bill
 
     @property
     def interruptions(self) -> int:

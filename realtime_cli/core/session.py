@@ -428,7 +428,8 @@ class SessionCore:
             time_to_ready_ms=m.time_to_ready_ms, audio_sent_ms=m.audio_ms_sent,
             audio_received_ms=m.audio_ms_received, audio_heard_ms=heard / SAMPLES_PER_MS,
             idle_s=self.lifecycle.time_in(SessionState.READY, now), reconnects=m.reconnects,
-            rollovers=m.rollovers, last_activity_at=self.ctx.wall(m.last_activity))
+            rollovers=m.rollovers, last_activity_at=self.ctx.wall(m.last_activity),
+            transcription=m.transcription)
 
     def _after_turn(self, now: float, out: Outbox) -> None:
         """A turn just ended: its figures are kept; then the assistant's goodbye, or a
@@ -603,7 +604,8 @@ class SessionCore:
             transcript=tuple(lines), turns_by_kind=dict(m.turns_by_kind),
             interruptions_by_kind=dict(m.interruptions_by_kind),
             last_latency_ms=m.last_latency_ms, avg_latency_ms=m.average_latency_ms,
-            time_to_ready_ms=m.time_to_ready_ms, tokens=m.tokens, errors=m.errors,
+            time_to_ready_ms=m.time_to_ready_ms, tokens=m.tokens,
+            transcription=m.transcription, errors=m.errors,
             notice_level=notice.level if notice else None,
             notice_text=notice.text if notice else None,
             assistant_turns=self.turns.assistant_turns,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from realtime_cli.core.states import SessionState
-from realtime_cli.usage import TokenUsage
+from realtime_cli.usage import TokenUsage, TranscriptionUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,7 @@ class CoreSnapshot:
     avg_latency_ms: float | None = None
     time_to_ready_ms: float | None = None
     tokens: TokenUsage = field(default_factory=TokenUsage)
+    transcription: TranscriptionUsage = field(default_factory=TranscriptionUsage)
     errors: int = 0
     notice_level: str | None = None
     notice_text: str | None = None

@@ -123,6 +123,8 @@ class Turns:
         if item is None:
             return
         item.transcript, item.transcript_final = e.transcript, True
+        if e.usage is not None:
+            self.ctx.metrics.transcription = self.ctx.metrics.transcription + e.usage
         self.journal(item, out)
         cfg = self.ctx.config
         if not is_stop_phrase(e.transcript, cfg.stop_phrases):

@@ -271,7 +271,17 @@ def _session_figures(conn: sqlite3.Connection) -> None:
             idle_s REAL NOT NULL DEFAULT 0,
             reconnects INTEGER NOT NULL DEFAULT 0,
             rollovers INTEGER NOT NULL DEFAULT 0,
-            last_activity_at REAL
+            last_activity_at REAL,
+            transcription_seconds REAL NOT NULL DEFAULT 0,
+            transcription_input_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_output_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_cached_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_input_text_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_input_audio_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_output_text_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_output_audio_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_cached_text_tokens INTEGER NOT NULL DEFAULT 0,
+            transcription_cached_audio_tokens INTEGER NOT NULL DEFAULT 0
         )""",
     )
 

@@ -24,7 +24,7 @@ from realtime_cli.core.records import (
 )
 from realtime_cli.errors import StorageError, UnknownSessionError
 from realtime_cli.storage.db import atomic, open_db
-from realtime_cli.usage import TOKEN_FIELDS, TokenUsage
+from realtime_cli.usage import TOKEN_FIELDS, TokenUsage, TranscriptionUsage
 
 SHORT_ID = 8
 _MAX_CANDIDATES = 5
@@ -275,7 +275,13 @@ def load_detail(conn: sqlite3.Connection, session_id: str) -> SessionDetail:
 def _figures(conn: sqlite3.Connection, session_id: str) -> SessionFigures | None:
     row = conn.execute("SELECT * FROM session_figures WHERE session_id = ?",
                        (session_id,)).fetchone()
-    return SessionFigures(**_row(row)) if row is not None else None
+    if row is None:
+        return None
+    values = _row(row)
+    tokens = {k: values.pop(f"transcription_{k}") for k in TOKEN_FIELDS}
+    seconds = values.pop("transcription_seconds")
+    return SessionFigures(**values, transcription=TranscriptionUsage(
+        tokens=TokenUsage.from_mapping(tokens), seconds=seconds))
 
 
 def _config(text: str) -> dict[str, Any]:

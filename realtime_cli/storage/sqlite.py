@@ -165,7 +165,10 @@ def _session_ended(conn: sqlite3.Connection, r: SessionEnded, now: float) -> Non
     )
 
 
-FIGURE_COLUMNS = tuple(f.name for f in dataclasses.fields(SessionFigures))
+FIGURE_COLUMNS = (
+    *(f.name for f in dataclasses.fields(SessionFigures) if f.name != "transcription"),
+    "transcription_seconds", *(f"transcription_{c}" for c in TOKEN_FIELDS),
+)
 _FIGURES_SQL = f"""
 INSERT INTO session_figures ({", ".join(FIGURE_COLUMNS)})
 VALUES ({", ".join(f":{c}" for c in FIGURE_COLUMNS)})
@@ -174,8 +177,16 @@ ON CONFLICT (session_id) DO UPDATE SET
 """
 
 
+def figure_row(r: SessionFigures) -> dict[str, Any]:
+    """The flat row of `session_figures`: the transcription's usage as prefixed columns."""
+    row = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "transcription"}
+    row["transcription_seconds"] = r.transcription.seconds
+    row.update({f"transcription_{k}": v for k, v in r.transcription.tokens.as_dict().items()})
+    return row
+
+
 def _figures(conn: sqlite3.Connection, r: SessionFigures) -> None:
-    conn.execute(_FIGURES_SQL, dataclasses.asdict(r))
+    conn.execute(_FIGURES_SQL, figure_row(r))
 
 
 _ITEM_SQL = """

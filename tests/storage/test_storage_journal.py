@@ -24,7 +24,7 @@ from realtime_cli.storage import liveness
 from realtime_cli.storage.db import open_db
 from realtime_cli.storage.journal import JournalWriter
 from realtime_cli.storage.queries import load_items
-from realtime_cli.usage import TokenUsage
+from realtime_cli.usage import TokenUsage, TranscriptionUsage
 
 from .synth import new_id, pcm, session_records
 
@@ -189,7 +189,11 @@ def test_figures_are_kept_and_a_failed_session_is_listed_as_failed(
     writer.submit(SessionFigures(session_id=sid, user_turns=1, assistant_turns=1))
     final = SessionFigures(session_id=sid, user_turns=2, assistant_turns=2, tool_calls=1,
                            manual_cancels=1, heard_fraction=0.25, errors=1, idle_s=3.5,
-                           audio_heard_ms=1500.0, last_activity_at=120.0)
+                           audio_heard_ms=1500.0, last_activity_at=120.0,
+                           transcription=TranscriptionUsage(
+                               tokens=TokenUsage(input_tokens=40, input_audio_tokens=40,
+                                                 output_tokens=9, output_text_tokens=9),
+                               seconds=2.5))
     writer.submit(final)
     writer.submit(SessionEnded(session_id=sid, ended_at=130.0, status=SessionStatus.FAILED,
                                reason="the answer failed: quota (insufficient_quota)"))
