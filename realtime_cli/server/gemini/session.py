@@ -42,8 +42,9 @@ class Entry:
     response: JsonDict | None = None  # {"id", "name", "response"}
 
     def tokens(self) -> tuple[int, int]:
-        """(text, audio) tokens of this entry in a later prompt."""
-        text = self.text
+        """(text, audio) tokens of this entry in a later prompt; the text of an audio turn is
+        its transcript, which is not billed again."""
+        text = "" if self.audio_ms > 0 else self.text
         if self.call is not None or self.response is not None:
             text += json.dumps(self.call or self.response)
         return text_tokens(text), audio_tokens(self.audio_ms)
