@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from helpers import ScriptedPeer, pcm
 
+from realtime_cli import errors
 from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
 from realtime_cli.clock import ManualClock
 from realtime_cli.core import commands as cmd
@@ -18,15 +19,7 @@ from realtime_cli.core import inputs as inp
 from realtime_cli.core.config import SessionConfig
 from realtime_cli.core.records import ConnectionRecord, JournalRecord
 from realtime_cli.core.session import SessionCore
-from realtime_cli.errors import (
-    AudioDeviceError,
-    ConfigError,
-    FatalServerError,
-    RtError,
-    StorageError,
-    TransportClosed,
-    TransportError,
-)
+from realtime_cli.errors import FatalServerError, RtError, TransportClosed, TransportError
 from realtime_cli.runtime.runner import Runner, RunOptions
 from realtime_cli.transport.endpoint import Endpoint
 from realtime_cli.transport.memory import MemoryServer, MemoryTransport
@@ -231,10 +224,10 @@ class EndingCore:
 
 
 @pytest.mark.parametrize(("cause", "error"), [
-    (cmd.EndCause.CONFIG, ConfigError),
-    (cmd.EndCause.TRANSPORT, TransportError),
-    (cmd.EndCause.AUDIO, AudioDeviceError),
-    (cmd.EndCause.STORAGE, StorageError),
+    (cmd.EndCause.CONFIG, errors.ConfigError),
+    (cmd.EndCause.TRANSPORT, errors.TransportError),
+    (cmd.EndCause.AUDIO, errors.AudioDeviceError),
+    (cmd.EndCause.STORAGE, errors.StorageError),
 ])
 async def test_a_failed_session_ends_with_the_error_of_its_cause(
     cause: cmd.EndCause, error: type[RtError],
