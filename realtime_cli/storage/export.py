@@ -18,7 +18,7 @@ from realtime_cli.core.records import SessionFigures
 from realtime_cli.errors import StorageError
 from realtime_cli.storage.queries import SessionDetail
 from realtime_cli.storage.transcript import cut_label, format_offset, transcript_lines
-from realtime_cli.usage import TokenUsage
+from realtime_cli.usage import TokenUsage, TranscriptionUsage
 
 
 def detail_to_json(detail: SessionDetail, *, cost_usd: float | None = None) -> dict[str, Any]:
@@ -64,12 +64,14 @@ def detail_to_json(detail: SessionDetail, *, cost_usd: float | None = None) -> d
 
 def _fields(record: Any) -> dict[str, Any]:
     """A record's fields without its session id; a turn's token counts stay flat beside them,
-    as the turns table stores them."""
+    as the turns table stores them, and the input transcription's bill is one object."""
     out: dict[str, Any] = {}
     for name in record.__slots__:
         value = getattr(record, name)
         if isinstance(value, TokenUsage):
             out.update(value.as_dict())
+        elif isinstance(value, TranscriptionUsage):
+            out[name] = {"seconds": value.seconds, **value.tokens.as_dict()}
         elif name != "session_id":
             out[name] = value
     return out

@@ -119,3 +119,4 @@ def test_one_exchange_counts_the_same_on_every_surface(data_dir: Path) -> None:
     exported = json.loads(rt("sessions", "export", sid))
     assert exported["figures"]["tool_calls"] == 1
     assert exported["session"]["assistant_turns"] == 2
+    assert exported["figures"]["transcription"]["seconds"] == 0.0
