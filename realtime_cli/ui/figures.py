@@ -20,9 +20,6 @@ from realtime_cli.ui.view import (
     percent,
 )
 
-TURN_HEADERS = ("YOU", "ASST", "TOOLS")
-"""The column headers of the three turn counts (user turns, assistant turns, tool calls)."""
-
 
 def turns_text(user: int, assistant: int, tool_calls: int) -> str:
     """User turns (what you said or typed), assistant turns (answers that said something) and
