@@ -209,36 +209,28 @@ def _livekit() -> EchoProcessor:
     from livekit import rtc
 
     from realtime_cli.audio.echo.aec import CancellingAec
-    from realtime_cli.audio.echo.energy import db, energy
+    from realtime_cli.audio.echo.canceller import WholeFrames
 
-    class LivekitCanceller:
-        frame = RATE // 100
-        gain_db = 0.0
-        recent = np.zeros(0, dtype=np.int16)
-        pending = 0
-
+    class LivekitCanceller(WholeFrames):
         def __init__(self) -> None:
-            self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
-            self._apm.set_stream_delay_ms(0)
+            super().__init__(RATE, RATE // 100)
+            self.reset()
 
-        def run(self, pcm: npt.NDArray[np.int16], ref: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
+                    ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
             out = []
-            for i in range(0, len(pcm), self.frame):  # the sim's 20 ms blocks are whole frames
+            for i in range(0, len(near), self.frame):
                 far = rtc.AudioFrame(ref[i:i + self.frame].tobytes(), RATE, 1, self.frame)
                 self._apm.process_reverse_stream(far)
-                near = rtc.AudioFrame(pcm[i:i + self.frame].tobytes(), RATE, 1, self.frame)
-                self._apm.process_stream(near)
-                out.append(np.frombuffer(near.data, dtype=np.int16))
+                mic = rtc.AudioFrame(near[i:i + self.frame].tobytes(), RATE, 1, self.frame)
+                self._apm.process_stream(mic)
+                out.append(np.frombuffer(mic.data, dtype=np.int16))
             ran = np.concatenate(out)
-            self.recent = ran
-            self.gain_db = db((energy(ran) + 1.0) / (energy(pcm) + 1.0))
-            return ran
+            return ran, ran
 
         def reset(self) -> None:
-            self.__init__()  # type: ignore[misc]
-
-        def close(self) -> None:
-            pass
+            self._apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=True)
+            self._apm.set_stream_delay_ms(0)
 
     return CancellingAec(RATE, LivekitCanceller(), mode="livekit")
 

@@ -18,12 +18,10 @@ one `aec` means.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 import numpy.typing as npt
 
-from realtime_cli.audio.echo.canceller import FILTER_S, FramedCanceller
+from realtime_cli.audio.echo.canceller import FILTER_S, FramedCanceller, WholeFrames
 from realtime_cli.audio.echo.convergence import ConvergenceMeter
 from realtime_cli.audio.echo.delay import DelayTracker, Shift
 from realtime_cli.audio.echo.double_talk import DoubtTracker, Onset, correlates_with_far, judge_onset
@@ -35,29 +33,10 @@ from realtime_cli.audio.echo.interface import EchoStats
 RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
 
 
-class Canceller(Protocol):
-    """What the pipeline needs of a canceller run on whole frames of `frame` samples: the
-    readings of the frames it last ran (`gain_db`, output over input energy; `recent`, its
-    output before any non-linear stage) and the samples still waiting for a whole frame."""
-
-    frame: int
-    gain_db: float
-    recent: npt.NDArray[np.int16]
-
-    @property
-    def pending(self) -> int: ...
-
-    def run(self, pcm: npt.NDArray[np.int16], ref: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]: ...
-
-    def reset(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
 class CancellingAec(TimelineProcessor):
     """A canceller + residual gate; output length always equals input length."""
 
-    def __init__(self, rate: int, canceller: Canceller, *, residual_gate: bool = True,
+    def __init__(self, rate: int, canceller: WholeFrames, *, residual_gate: bool = True,
                  mode: str | None = None) -> None:
         """`residual_gate=False` leaves only the canceller: for measuring it on its own. `mode`
         names the processor when it stands for another name (`aec`)."""

@@ -1,4 +1,5 @@
-"""speexdsp's echo canceller and residual echo suppressor, run on whole 10 ms frames.
+"""speexdsp's echo canceller and residual echo suppressor, run on whole 10 ms frames
+(`WholeFrames` does the framing, for AEC3 too: `webrtc`).
 
 Microphone blocks of any length go in; whole frames run through the canceller and then the
 preprocessor (speexdsp's residual echo suppressor, fed by the canceller's state). The output
@@ -15,22 +16,19 @@ import numpy.typing as npt
 from realtime_cli.audio.echo.energy import db, energy
 from realtime_cli.audio.echo.speexdsp import EchoCanceller, Preprocessor
 
-FRAME_S = 0.01  # speexdsp's frame
+FRAME_S = 0.01  # speexdsp's frame, and AEC3's
 FILTER_S = 0.12  # reverb tail + slack around the pre-shift (`delay`); short filters re-converge fast
 RECENT_S = 0.1  # linear output kept for `double_talk.correlates_with_far`
 
 
-class FramedCanceller:
-    """The canceller's state, the partial frame waiting for its rest, and two readings of the
-    frames it last ran: `gain_db` (output over input energy: > 0 dB means it added energy) and
-    `recent`, its linear output before the non-linear suppressor distorts it."""
+class WholeFrames:
+    """A canceller run on whole frames of `frame` samples: the partial frame waiting for its
+    rest, the output queue, and two readings of the frames it last ran: `gain_db` (output over
+    input energy: > 0 dB means it added energy) and `recent`, its linear output before any
+    non-linear suppressor distorts it. Subclasses cancel in `_cancel`."""
 
-    def __init__(self, rate: int, *, filter_s: float, echo_suppress_db: int,
-                 echo_suppress_active_db: int) -> None:
-        self.frame = round(FRAME_S * rate)
-        self._aec = EchoCanceller(self.frame, round(filter_s * rate), rate)
-        self._pre = Preprocessor(self.frame, rate, echo=self._aec, echo_suppress_db=echo_suppress_db,
-                                 echo_suppress_active_db=echo_suppress_active_db)
+    def __init__(self, rate: int, frame: int) -> None:
+        self.frame = frame
         self._pending_near = np.zeros(0, dtype=np.int16)
         self._pending_ref = np.zeros(0, dtype=np.int16)
         self._out = np.zeros(0, dtype=np.int16)
@@ -43,18 +41,28 @@ class FramedCanceller:
         """Microphone samples waiting for a whole frame: the linear output ends this far back."""
         return len(self._pending_near)
 
+    def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
+                ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+        """Whole frames in: (linear output, final output), each as long as `near`."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the learned echo path (it moved)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Free the native state, if any; not used afterwards."""
+
     def run(self, pcm: npt.NDArray[np.int16], ref: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """Cancel `ref` (the far audio aligned with `pcm`, as long) out of `pcm`; as long as `pcm`."""
         self._pending_near = np.concatenate([self._pending_near, pcm])
         self._pending_ref = np.concatenate([self._pending_ref, ref])
         whole = len(self._pending_near) // self.frame * self.frame
-        linear = [self._aec.cancel(self._pending_near[i:i + self.frame], self._pending_ref[i:i + self.frame])
-                  for i in range(0, whole, self.frame)]
-        if linear:
-            ran = np.concatenate(linear)
-            self.recent = np.concatenate([self.recent, ran])[-self._recent_len:]
-            self.gain_db = db((energy(ran) + 1.0) / (energy(self._pending_near[:whole]) + 1.0))
-        self._out = np.concatenate([self._out, *(self._pre.run(x) for x in linear)])
+        if whole:
+            linear, out = self._cancel(self._pending_near[:whole], self._pending_ref[:whole])
+            self.recent = np.concatenate([self.recent, linear])[-self._recent_len:]
+            self.gain_db = db((energy(linear) + 1.0) / (energy(self._pending_near[:whole]) + 1.0))
+            self._out = np.concatenate([self._out, out])
         self._pending_near, self._pending_ref = self._pending_near[whole:], self._pending_ref[whole:]
         n = len(pcm)
         if len(self._out) < n:  # only until the lag settles: at most one frame, once
@@ -62,8 +70,24 @@ class FramedCanceller:
         out, self._out = self._out[:n], self._out[n:]
         return out
 
+
+class FramedCanceller(WholeFrames):
+    """speexdsp's canceller and then its preprocessor, frame by frame."""
+
+    def __init__(self, rate: int, *, filter_s: float, echo_suppress_db: int,
+                 echo_suppress_active_db: int) -> None:
+        super().__init__(rate, round(FRAME_S * rate))
+        self._aec = EchoCanceller(self.frame, round(filter_s * rate), rate)
+        self._pre = Preprocessor(self.frame, rate, echo=self._aec, echo_suppress_db=echo_suppress_db,
+                                 echo_suppress_active_db=echo_suppress_active_db)
+
+    def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
+                ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+        linear = [self._aec.cancel(near[i:i + self.frame], ref[i:i + self.frame])
+                  for i in range(0, len(near), self.frame)]
+        return np.concatenate(linear), np.concatenate([self._pre.run(x) for x in linear])
+
     def reset(self) -> None:
-        """Forget the learned echo path (it moved)."""
         self._aec.reset()
 
     def close(self) -> None:
