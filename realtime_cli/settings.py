@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 from realtime_cli.audio.options import OUTPUT_BLOCK, PREBUFFER, AudioOptions
-from realtime_cli.core.config import SessionConfig, ToolSpec
+from realtime_cli.core.config import DEFAULT_MODEL, DEFAULT_VOICE, SessionConfig, ToolSpec
 from realtime_cli.errors import ConfigError
 from realtime_cli.pricing import ModelPrice, price_table
 from realtime_cli.secrets_policy import is_secret_name
@@ -174,6 +174,8 @@ def _s(name: str, key: str, kind: Kind, env: str, help: str, **kw: Any) -> Setti
 
 
 SETTINGS: tuple[Setting, ...] = (
+    _s("provider", "provider", STR, "PROVIDER",
+       "openai (also Azure and rt serve) or gemini (Gemini Live)."),
     _s("model", "model", STR, "MODEL", "Realtime model; a dated snapshot works too."),
     _s("voice", "voice", STR, "VOICE", "Output voice (fixed once the model has spoken)."),
     _s("instructions", "instructions", STR, "INSTRUCTIONS", "System instructions."),
@@ -290,9 +292,17 @@ class Settings:
     warnings: tuple[str, ...] = field(default=())
 
     def session_config(self) -> SessionConfig:
-        """A validated SessionConfig; ConfigError (one line naming the field) if a value is bad."""
+        """A validated SessionConfig; ConfigError (one line naming the field) if a value is bad.
+        The model and voice nobody chose are the provider's defaults."""
+        session = dict(self.session)
+        provider = session.get("provider", "openai")
+        if provider == "gemini":
+            defaults = {"model": DEFAULT_MODEL["gemini"], "voice": DEFAULT_VOICE["gemini"]}
+            for name, value in defaults.items():
+                if self.sources.get(name, "default") == "default":
+                    session[name] = value
         try:
-            return SessionConfig(**self.session, tools=self.tool_specs())
+            return SessionConfig(**session, tools=self.tool_specs())
         except ConfigError as exc:
             raise ConfigError(f"{exc.message}{_origin_of(exc.message, self.sources, self.path)}"
                               ) from None

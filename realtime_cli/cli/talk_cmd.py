@@ -23,13 +23,19 @@ TALK_HELP = """Talk with a realtime model. Speak; barge in any time.
 
   rt talk                                   # microphone and speaker, OpenAI (OPENAI_API_KEY)
   rt talk --url ws://127.0.0.1:8765/v1/realtime              # a local `rt serve`, no key
+  rt talk --provider gemini                 # Gemini Live (GEMINI_API_KEY)
   rt talk --input question.wav --output answer.wav --max-turns 1 --url ws://127.0.0.1:8765/v1/realtime
   rt talk --azure-endpoint https://res.openai.azure.com --azure-deployment my-rt --azure-model gpt-realtime
   rt talk --trace wire.jsonl                # every frame both ways, audio as its length
   rt talk --turn-detection none             # push-to-talk: space starts and ends a turn
 """
 
-Model = Annotated[str | None, typer.Option("--model", "-m", help="Model name (default gpt-realtime).")]
+Provider = Annotated[str | None, typer.Option(
+    "--provider", help="openai (default; also Azure and rt serve) or gemini (Gemini Live, key from "
+                       "GEMINI_API_KEY or GOOGLE_API_KEY).")]
+Model = Annotated[str | None, typer.Option(
+    "--model", "-m", help="Model name (default gpt-realtime; with --provider gemini, Google's "
+                          "current native-audio Live model).")]
 Voice = Annotated[str | None, typer.Option("--voice", help="Voice, e.g. marin, cedar, alloy.")]
 Instructions = Annotated[str | None, typer.Option("--instructions", help="System instructions.")]
 Url = Annotated[str | None, typer.Option("--url", help="Any ws:// or wss:// realtime endpoint.")]
@@ -90,6 +96,7 @@ class TalkFlags:
     """The flags of `rt talk` and `rt resume` as given: None (or False) is "not given", so the
     environment, the config file and the defaults decide."""
 
+    provider: str | None = None
     model: str | None = None
     voice: str | None = None
     instructions: str | None = None
@@ -124,7 +131,8 @@ class TalkFlags:
     def setting_overrides(self) -> dict[str, Any]:
         """The settings these flags set, by setting name, for `load_settings`."""
         given = {
-            "model": self.model, "voice": self.voice, "instructions": self.instructions,
+            "provider": self.provider, "model": self.model, "voice": self.voice,
+            "instructions": self.instructions,
             "turn_detection": self.turn_detection, "threshold": self.threshold,
             "silence_duration_ms": self.silence_ms, "input_device": self.input_device,
             "output_device": self.output_device, "prebuffer_ms": self.prebuffer_ms,
@@ -140,7 +148,8 @@ class TalkFlags:
 
 
 def talk(
-    model: Model = None, voice: Voice = None, instructions: Instructions = None, url: Url = None,
+    provider: Provider = None, model: Model = None, voice: Voice = None,
+    instructions: Instructions = None, url: Url = None,
     azure_endpoint: AzureEndpoint = None, azure_deployment: AzureDeployment = None,
     azure_model: AzureModel = None, azure_transcription_deployment: AzureTranscription = None,
     allow_insecure: AllowInsecure = False, trace: Trace = None, trace_audio: TraceAudio = False,
@@ -155,7 +164,7 @@ def talk(
     from realtime_cli.runtime.launch import run_talk
 
     flags = TalkFlags(
-        model=model, voice=voice, instructions=instructions, url=url,
+        provider=provider, model=model, voice=voice, instructions=instructions, url=url,
         azure_endpoint=azure_endpoint, azure_deployment=azure_deployment,
         azure_model=azure_model, azure_transcription_deployment=azure_transcription_deployment,
         allow_insecure=allow_insecure, trace=trace, trace_audio=trace_audio, input_wav=input,
@@ -174,7 +183,7 @@ talk.__doc__ = TALK_HELP
 
 def resume(
     session: Annotated[str, typer.Argument(help="Session id or unique prefix (rt sessions list).")],
-    url: Url = None, azure_endpoint: AzureEndpoint = None,
+    provider: Provider = None, url: Url = None, azure_endpoint: AzureEndpoint = None,
     azure_deployment: AzureDeployment = None, azure_model: AzureModel = None,
     azure_transcription_deployment: AzureTranscription = None,
     allow_insecure: AllowInsecure = False, trace: Trace = None, trace_audio: TraceAudio = False,
@@ -193,12 +202,13 @@ def resume(
 
       rt resume 3f2a                 # by unique id prefix, like git
       rt resume 3f2a --url ws://127.0.0.1:8765/v1/realtime
+      rt resume 3f2a --provider gemini     # go on with the other provider (history as text)
     """
     from realtime_cli.runtime.launch import run_talk
     from realtime_cli.runtime.resume import load_stored_conversation
 
     flags = TalkFlags(
-        url=url, azure_endpoint=azure_endpoint, azure_deployment=azure_deployment,
+        provider=provider, url=url, azure_endpoint=azure_endpoint, azure_deployment=azure_deployment,
         azure_model=azure_model, azure_transcription_deployment=azure_transcription_deployment,
         allow_insecure=allow_insecure, trace=trace, trace_audio=trace_audio, input_wav=input,
         output_wav=output, input_device=input_device, output_device=output_device,
@@ -220,16 +230,27 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
     from realtime_cli.transport.endpoint import resolve_endpoint
 
     overrides = dict(stored.settings) if stored is not None else {}
+    if flags.provider and overrides.get("provider", "openai") != flags.provider:
+        for name in ("model", "voice"):  # the other provider's names mean nothing here
+            overrides.pop(name, None)
     overrides.update(flags.setting_overrides())
     settings = load_settings(overrides)
     config = settings.session_config()
     if flags.input_wav is not None and not flags.input_wav.is_file():  # before connecting
         raise ConfigError(f"input WAV not found: {flags.input_wav}")
     _check_trace(flags)
-    endpoint = resolve_endpoint(model=config.model, url=flags.url,
-                                azure_endpoint=flags.azure_endpoint,
-                                azure_deployment=flags.azure_deployment, env=os.environ,
-                                allow_insecure=flags.allow_insecure)
+    if config.provider == "gemini":
+        from realtime_cli.transport.gemini_endpoint import resolve_gemini_endpoint
+
+        if flags.azure_endpoint or flags.azure_deployment:
+            raise ConfigError("--azure-endpoint and --azure-deployment are for --provider openai")
+        endpoint = resolve_gemini_endpoint(url=flags.url, env=os.environ,
+                                           allow_insecure=flags.allow_insecure)
+    else:
+        endpoint = resolve_endpoint(model=config.model, url=flags.url,
+                                    azure_endpoint=flags.azure_endpoint,
+                                    azure_deployment=flags.azure_deployment, env=os.environ,
+                                    allow_insecure=flags.allow_insecure)
     if endpoint.kind == "azure":
         config = _on_azure(config, settings, endpoint.deployment or "", flags, stored)
     runner = ToolRunner(settings.tool_decls) if settings.tool_decls else None

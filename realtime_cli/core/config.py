@@ -24,6 +24,8 @@ GEMINI_VOICES = (
 PROVIDERS = ("openai", "gemini")
 VOICES_BY_PROVIDER = {"openai": VOICES, "gemini": GEMINI_VOICES}
 DEFAULT_VOICE = {"openai": "marin", "gemini": "Puck"}
+# Google's default Live model for voice agents (its model page, September 2026).
+DEFAULT_MODEL = {"openai": "gpt-realtime", "gemini": "gemini-3.8-live"}
 EAGERNESS = ("low", "medium", "high", "auto")
 NOISE_REDUCTION = ("near_field", "far_field")
 TURN_DETECTION = ("server_vad", "semantic_vad", "none")

@@ -25,6 +25,7 @@ from realtime_cli.transport.endpoint import Endpoint
 
 if TYPE_CHECKING:
     from realtime_cli.audio.echo.link import EchoLink
+    from realtime_cli.protocol.wire import WireCodec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +113,17 @@ def _quiet_native_stderr() -> None:
     install()
 
 
+def wire_codec(config: SessionConfig) -> Callable[[], WireCodec]:
+    """What makes the codec of each connection: the provider's wire protocol."""
+    if config.provider == "gemini":
+        from realtime_cli.protocol.gemini_live import GeminiLiveCodec
+
+        return lambda: GeminiLiveCodec(config)
+    from realtime_cli.protocol.openai_ga import OpenAIGACodec
+
+    return OpenAIGACodec
+
+
 def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
     """Run until the conversation ends; returns the exit code (RtError propagates). `clock`
     (the system's by default) paces the WAV ends and stamps the journal's heartbeat."""
@@ -142,6 +154,7 @@ def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
     runner = Runner(
         core, plan.endpoint, *open_audio(plan, clock), journal=journal,
         observers=observers, tools=plan.tools, clock=clock, transport=trace,
+        codec=wire_codec(plan.config),
         options=RunOptions(max_turns=plan.max_turns,
                            stop_when_input_ends=plan.input_wav is not None),
     )

@@ -12,7 +12,7 @@ from realtime_cli.core.records import ItemKind, ItemRecord
 
 # Settings a resumed conversation keeps from the stored one unless a flag overrides them.
 KEPT_FIELDS = (
-    "model", "voice", "instructions", "turn_detection", "threshold", "prefix_padding_ms",
+    "provider", "model", "voice", "instructions", "turn_detection", "threshold", "prefix_padding_ms",
     "silence_duration_ms", "create_response", "interrupt_response", "eagerness",
     "transcription_model", "noise_reduction", "speed", "max_output_tokens",
 )

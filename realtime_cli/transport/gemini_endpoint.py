@@ -18,8 +18,6 @@ LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGener
 GEMINI_URL = "wss://generativelanguage.googleapis.com" + LIVE_PATH
 KEY_HEADER = "x-goog-api-key"
 KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
-DEFAULT_GEMINI_MODEL = "gemini-3.8-live"
-"""Google's default Live model for voice agents (its model page, September 2026)."""
 
 
 def gemini_key(env: Mapping[str, str]) -> str:

@@ -126,7 +126,7 @@ silence_duration_ms = 700
 
 def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     env = {
-        "RT_MODEL": "m1", "RT_VOICE": "verse", "RT_INSTRUCTIONS": "be brief",
+        "RT_PROVIDER": "openai", "RT_MODEL": "m1", "RT_VOICE": "verse", "RT_INSTRUCTIONS": "be brief",
         "RT_OUTPUT": "text", "RT_END_CONVERSATION_TOOL": "no", "RT_SPEED": "1.25",
         "RT_MAX_OUTPUT_TOKENS": "512", "RT_STOP_PHRASES": "halt, enough already,",
         "RT_TURN_DETECTION": "server_vad", "RT_VAD_THRESHOLD": "0.6",
@@ -146,8 +146,8 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     assert set(env) | {ENV_CONFIG} == set(ENV_VARS)
     s = load_settings({}, env=env, path=None)
     c = s.session_config()
-    assert (c.model, c.voice, c.instructions, c.output_modalities) == (
-        "m1", "verse", "be brief", ("text",))
+    assert (c.provider, c.model, c.voice, c.instructions, c.output_modalities) == (
+        "openai", "m1", "verse", "be brief", ("text",))
     assert not c.builtin_end_tool and c.all_tools() == ()
     assert (c.speed, c.max_output_tokens, c.stop_phrases) == (1.25, 512,
                                                                ("halt", "enough already"))
@@ -511,3 +511,13 @@ def test_config_module_imports_stay_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.stdout.strip() == "[]"
+
+
+
+def test_gemini_takes_its_own_model_and_voice_unless_they_are_chosen(cfg: Path) -> None:
+    c = load_settings({"provider": "gemini"}, env={}, path=None).session_config()
+    assert (c.provider, c.model, c.voice) == ("gemini", "gemini-3.8-live", "Puck")
+    c = load_settings({"provider": "gemini", "voice": "Kore"}, env={}, path=None).session_config()
+    assert c.voice == "Kore"
+    with pytest.raises(ConfigError, match="invalid voice: must be one of Zephyr, Puck"):
+        load_settings({"provider": "gemini", "voice": "marin"}, env={}, path=None).session_config()
