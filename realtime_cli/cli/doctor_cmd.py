@@ -67,7 +67,8 @@ def doctor(
     report = assess(recording, audio.output_block_ms)
     saved = _save(settings.path, report) if save else None
     if as_json:
-        typer.echo(json.dumps({"devices": devices, **report.as_dict(), "saved_to": saved}, indent=2))
+        typer.echo(json.dumps({"devices": devices, **report.as_dict(),
+                               "saved_to": None if saved is None else str(saved)}, indent=2))
         return
     for line in report_lines(report):
         typer.echo(line)
