@@ -87,9 +87,10 @@ def _delay(mode: str, group: str) -> Measured:
 
 
 def _reduction(mode: str, group: str) -> Measured:
-    runs = _runs(mode, group)
-    return Measured(min(r["echo_reduction_db"] for r in runs),
-                    (Also("mean", sum(r["echo_reduction_db"] for r in runs) / len(runs), "dB"),))
+    found = [r["echo_reduction_db"] for r in _runs(mode, group) if not math.isnan(r["echo_reduction_db"])]
+    if not found:
+        raise ValueError("no run had a turn nobody talked over")
+    return Measured(min(found), (Also("mean", sum(found) / len(found), "dB"),))
 
 
 def _cost(mode: str, group: str) -> float:

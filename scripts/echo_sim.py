@@ -323,7 +323,8 @@ def run(mode: str, turns: int = 100, seed: int = 0, *, barge_fraction: float = 0
         "barge_ins_detected_pct": 100.0 * detected / max(1, barge_ins),
         "barge_in_delay_p50_s": _percentile(delays, 50),
         "barge_in_delay_p95_s": _percentile(delays, 95),
-        "echo_reduction_db": 10 * float(np.log10((echo_in + 1.0) / (echo_out + 1.0))),
+        "echo_reduction_db": 10 * float(np.log10((echo_in + 1.0) / (echo_out + 1.0))) if echo_in
+        else float("nan"),  # every turn was talked over
         "us_per_block": 1e6 * spent / max(1, blocks),
     }
 
