@@ -89,6 +89,9 @@ DataDir = Annotated[str | None, typer.Option(
 Prebuffer = Annotated[float | None, typer.Option(
     "--prebuffer-ms",
     help=f"Audio queued before playback starts, {PREBUFFER.span} (default {PREBUFFER.default:g}).")]
+Control = Annotated[str | None, typer.Option(
+    "--control", help='stdin: read commands as JSON lines ({"cmd": "interrupt"}, {"cmd": "say", '
+                      '"text": "..."}, pause, resume, mute, unmute, quit); plain lines, no dashboard.')]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +130,7 @@ class TalkFlags:
     prebuffer_ms: float | None = None
     echo: str | None = None
     replay_turns: int | None = None
+    control: str | None = None
 
     def setting_overrides(self) -> dict[str, Any]:
         """The settings these flags set, by setting name, for `load_settings`."""
@@ -159,7 +163,7 @@ def talk(
     no_server_interrupt: NoInterrupt = False, no_transcription: NoTranscription = False,
     json_lines: JsonLines = False, plain: Plain = False, no_audio: NoAudio = False,
     no_save: NoSave = False, data_dir: DataDir = None, prebuffer_ms: Prebuffer = None,
-    echo: Echo = None,
+    echo: Echo = None, control: Control = None,
 ) -> None:
     from realtime_cli.runtime.launch import run_talk
 
@@ -173,7 +177,7 @@ def talk(
         threshold=threshold, silence_ms=silence_ms, no_server_interrupt=no_server_interrupt,
         no_transcription=no_transcription, json_lines=json_lines, plain=plain,
         no_audio=no_audio, no_save=no_save, data_dir=data_dir, prebuffer_ms=prebuffer_ms,
-        echo=echo,
+        echo=echo, control=control,
     )
     raise typer.Exit(run_talk(talk_plan(flags)))
 
@@ -192,6 +196,7 @@ def resume(
     output_device: OutputDevice = None, max_turns: MaxTurns = None, duration: Duration = None,
     json_lines: JsonLines = False, plain: Plain = False, no_audio: NoAudio = False,
     data_dir: DataDir = None, prebuffer_ms: Prebuffer = None, echo: Echo = None,
+    control: Control = None,
     replay_turns: Annotated[int | None, typer.Option(
         "--replay-turns", min=1, help="Replay the last N user turns; older ones are summarised.")
     ] = None,
@@ -214,7 +219,7 @@ def resume(
         output_wav=output, input_device=input_device, output_device=output_device,
         max_turns=max_turns, duration=duration,
         json_lines=json_lines, plain=plain, no_audio=no_audio, data_dir=data_dir,
-        prebuffer_ms=prebuffer_ms, echo=echo, replay_turns=replay_turns,
+        prebuffer_ms=prebuffer_ms, echo=echo, replay_turns=replay_turns, control=control,
     )
     stored = load_stored_conversation(data_dir, session)
     raise typer.Exit(run_talk(talk_plan(flags, stored)))
@@ -239,6 +244,7 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
     if flags.input_wav is not None and not flags.input_wav.is_file():  # before connecting
         raise ConfigError(f"input WAV not found: {flags.input_wav}")
     _check_trace(flags)
+    _check_control(flags)
     if config.provider == "gemini":
         from realtime_cli.transport.gemini_endpoint import resolve_gemini_endpoint
 
@@ -259,9 +265,10 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
         keep_audio=settings.keep_audio, journal=not flags.no_save,
         input_wav=flags.input_wav, output_wav=flags.output_wav,
         json_lines=flags.json_lines,
-        dashboard=False if (flags.plain or flags.json_lines) else None,
+        dashboard=False if (flags.plain or flags.json_lines or flags.control) else None,
         max_turns=flags.max_turns, tools=runner.run if runner else None,
         prices=settings.prices, trace_path=flags.trace, trace_audio=flags.trace_audio,
+        control=flags.control,
     )
     if stored is None:
         return plan
@@ -277,6 +284,16 @@ def _check_trace(flags: TalkFlags) -> None:
         raise ConfigError("--trace-audio needs --trace FILE")
     if flags.trace is not None and not flags.trace.parent.is_dir():
         raise ConfigError(f"trace directory not found: {flags.trace.parent}")
+
+
+def _check_control(flags: TalkFlags) -> None:
+    """The command channel reads stdin, which the dashboard's keys would read too: with it the
+    output is plain (or JSON) lines."""
+    from realtime_cli.errors import ConfigError
+    from realtime_cli.runtime.control import CONTROL_SOURCES
+
+    if flags.control is not None and flags.control not in CONTROL_SOURCES:
+        raise ConfigError(f"--control must be {' or '.join(CONTROL_SOURCES)}, not {flags.control!r}")
 
 
 def _on_azure(config: SessionConfig, settings: Settings, deployment: str, flags: TalkFlags,

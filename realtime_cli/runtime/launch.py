@@ -55,6 +55,7 @@ class TalkPlan:
     # audio payloads replaced by their length unless `trace_audio`; never a key or auth header.
     trace_path: Path | None = None
     trace_audio: bool = False
+    control: str | None = None  # "stdin": JSON commands, one per line (runtime/control.py)
 
 
 def open_audio(plan: TalkPlan, clock: Clock) -> tuple[AudioSource, AudioSink]:
@@ -158,6 +159,11 @@ def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
         options=RunOptions(max_turns=plan.max_turns,
                            stop_when_input_ends=plan.input_wav is not None),
     )
+    if plan.control == "stdin":
+        from realtime_cli.runtime.control import ControlErrors, control_loop
+
+        errors = ControlErrors(json_lines=plan.json_lines)
+        runner.background.append(lambda: control_loop(runner, sys.stdin, errors))
     try:
         if use_dashboard:
             from realtime_cli.runtime.interactive import run_with_dashboard

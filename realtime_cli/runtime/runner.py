@@ -191,11 +191,15 @@ class Runner:
 
     # ------------------------------------------------------------------ feeding the core
 
+    def elapsed(self) -> float:
+        """Seconds since the session began, as every output line stamps them."""
+        return self.clock.monotonic() - self._started
+
     def feed(self, event: inp.Input) -> None:
         self._execute(self.core.handle(event))
 
     def _execute(self, commands: list[cmd.Command]) -> None:
-        elapsed = self.clock.monotonic() - self._started
+        elapsed = self.elapsed()
         for c in commands:
             for observer in self.observers:
                 observer.handle(c, elapsed)

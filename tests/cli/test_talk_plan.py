@@ -50,6 +50,12 @@ def test_flags_become_typed_options(tmp_path: Path) -> None:
     assert plan.endpoint.url.startswith(URL) and not plan.resumed and plan.history == ()
 
 
+def test_the_command_channel_means_lines_not_the_dashboard() -> None:
+    plan = talk_plan(TalkFlags(url=URL, control="stdin"))
+    assert (plan.control, plan.dashboard, plan.json_lines) == ("stdin", False, False)
+    assert talk_plan(TalkFlags(url=URL)).control is None
+
+
 def test_unset_flags_leave_the_defaults() -> None:
     assert TalkFlags().setting_overrides() == {}
     plan = talk_plan(TalkFlags(url=URL, json_lines=True))
@@ -63,6 +69,7 @@ def test_unset_flags_leave_the_defaults() -> None:
     (TalkFlags(url=URL, echo="loud"),
      "invalid audio.echo: 'loud' is not one of aec, aec3, speex, half-duplex, off (from the command line)"),
     (TalkFlags(url=URL, input_wav=Path("/no/such.wav")), "input WAV not found: /no/such.wav"),
+    (TalkFlags(url=URL, control="tcp"), "--control must be stdin, not 'tcp'"),
 ])
 def test_bad_flags_are_one_line_config_errors(flags: TalkFlags, message: str) -> None:
     with pytest.raises(ConfigError) as info:
