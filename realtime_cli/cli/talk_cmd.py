@@ -273,7 +273,7 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
     if stored is None:
         return plan
     return replace(plan, session_id=stored.session_id, history=stored.history,
-                   next_seq=stored.next_seq, resumed=True)
+                   next_seq=stored.next_seq, resumed=True, prior_figures=stored.figures)
 
 
 def _check_trace(flags: TalkFlags) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from realtime_cli.core.records import SessionFigures
 from realtime_cli.usage import TokenUsage, TranscriptionUsage
 
 
@@ -28,6 +29,25 @@ class SessionMetrics:
     audio_ms_received: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     heard_fractions: list[float] = field(default_factory=list)  # of each interrupted answer
+
+    audio_ms_heard_before: float = 0.0  # by earlier runs of a resumed session
+    idle_s_before: float = 0.0
+
+    def go_on_from(self, prior: SessionFigures) -> None:
+        """A resumed session counts on from what its earlier runs stored."""
+        self.turns_by_kind = {"user_audio": prior.user_turns, "assistant": prior.assistant_turns,
+                              "tool_call": prior.tool_calls}
+        self.interruptions_by_kind = {k: n for k, n in (
+            ("speech_overlap", prior.speech_overlaps), ("cancel_request", prior.cancel_requests),
+            ("manual_cancel", prior.manual_cancels)) if n}
+        if prior.heard_fraction is not None:  # the average stays weighted by interruptions
+            self.heard_fractions = [prior.heard_fraction] * prior.interruptions
+        self.errors, self.reconnects, self.rollovers = (prior.errors, prior.reconnects,
+                                                        prior.rollovers)
+        self.audio_ms_sent, self.audio_ms_received = (prior.audio_sent_ms,
+                                                      prior.audio_received_ms)
+        self.audio_ms_heard_before, self.idle_s_before = prior.audio_heard_ms, prior.idle_s
+        self.transcription = prior.transcription
 
     @property
     def time_to_ready_ms(self) -> float | None:

@@ -59,9 +59,11 @@ class SessionCore:
         resumed: bool = False,
         keep_audio: bool = True,
         jitter: Callable[[], float] | None = None,
+        prior: SessionFigures | None = None,
     ) -> None:
         """`jitter` spreads reconnect delays; by default a generator seeded by the session id,
-        so a run is reproducible and the core never reads the OS's randomness."""
+        so a run is reproducible and the core never reads the OS's randomness. `prior`: the
+        figures a resumed session's earlier runs stored, counted on from."""
         self.ctx = Context(config, session_id=session_id, now=now, next_seq=next_seq,
                            keep_audio=keep_audio)
         self.link = Link(session_id, resumed=resumed,
@@ -69,6 +71,8 @@ class SessionCore:
                          rollover_margin_s=config.rollover_margin_s,
                          jitter=jitter or random.Random(session_id).random)
         self.turns = Turns(self.ctx)
+        if prior is not None:
+            self.ctx.metrics.go_on_from(prior)
         self.resumed = resumed
         self._prior = list(history)
         self._stored = False  # SessionStarted journaled (on the first connection)
@@ -426,8 +430,10 @@ class SessionCore:
             manual_cancels=kinds.get(InterruptionKind.MANUAL_CANCEL, 0),
             heard_fraction=m.average_heard_fraction, errors=m.errors,
             time_to_ready_ms=m.time_to_ready_ms, audio_sent_ms=m.audio_ms_sent,
-            audio_received_ms=m.audio_ms_received, audio_heard_ms=heard / SAMPLES_PER_MS,
-            idle_s=self.lifecycle.time_in(SessionState.READY, now), reconnects=m.reconnects,
+            audio_received_ms=m.audio_ms_received,
+            audio_heard_ms=m.audio_ms_heard_before + heard / SAMPLES_PER_MS,
+            idle_s=m.idle_s_before + self.lifecycle.time_in(SessionState.READY, now),
+            reconnects=m.reconnects,
             rollovers=m.rollovers, last_activity_at=self.ctx.wall(m.last_activity),
             transcription=m.transcription)
 

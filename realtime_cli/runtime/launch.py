@@ -20,6 +20,7 @@ from realtime_cli.audio.options import AudioOptions
 from realtime_cli.clock import Clock, SystemClock
 from realtime_cli.core.config import SessionConfig
 from realtime_cli.core.history import HistoryEntry
+from realtime_cli.core.records import SessionFigures
 from realtime_cli.core.session import SessionCore
 from realtime_cli.transport.endpoint import Endpoint
 
@@ -49,6 +50,7 @@ class TalkPlan:
     history: Sequence[HistoryEntry] = ()
     next_seq: int = 0
     resumed: bool = False
+    prior_figures: SessionFigures | None = None  # a resumed session's, counted on from
     tools: Callable[[str, str], Awaitable[str]] | None = None
     prices: dict[str, dict[str, float]] | None = None
     # The wire trace: every frame in both directions as JSON lines with monotonic timestamps,
@@ -141,7 +143,8 @@ def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
             WebSocketTransport(plan.endpoint),
             TraceWriter(plan.trace_path, clock=clock, audio=plan.trace_audio), url=plan.endpoint.url)
     core = SessionCore(plan.config, session_id=plan.session_id, now=0.0, history=plan.history,
-                       next_seq=plan.next_seq, resumed=plan.resumed, keep_audio=plan.keep_audio)
+                       next_seq=plan.next_seq, resumed=plan.resumed, keep_audio=plan.keep_audio,
+                       prior=plan.prior_figures)
     journal = None
     if plan.journal:
         from realtime_cli.storage.journal import JournalWriter

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from realtime_cli.core.history import HistoryEntry
-from realtime_cli.core.records import ItemKind, ItemRecord
+from realtime_cli.core.records import ItemKind, ItemRecord, SessionFigures
 
 # Settings a resumed conversation keeps from the stored one unless a flag overrides them.
 KEPT_FIELDS = (
@@ -28,6 +28,7 @@ class StoredConversation:
     history: tuple[HistoryEntry, ...]
     next_seq: int
     settings: Mapping[str, Any]
+    figures: SessionFigures | None = None  # what the earlier runs counted
 
 
 def history_from_records(items: tuple[ItemRecord, ...]) -> list[HistoryEntry]:
@@ -57,4 +58,5 @@ def load_stored_conversation(data_dir: str | None, id_or_prefix: str) -> StoredC
     if kept.get("transcription_model") is None:
         kept["transcription_model"] = ""  # stored as off: keep it off, not the default model
     return StoredConversation(session_id=stored.id, history=tuple(history_from_records(stored.items)),
-                              next_seq=stored.next_seq, settings=MappingProxyType(kept))
+                              next_seq=stored.next_seq, settings=MappingProxyType(kept),
+                              figures=stored.figures)

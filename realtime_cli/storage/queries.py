@@ -146,6 +146,7 @@ class StoredSession:
     connection_count: int
     turn_count: int
     end_reason: str | None = None
+    figures: SessionFigures | None = None  # what the runs so far counted, for the next to go on
 
     @property
     def short_id(self) -> str:
@@ -352,6 +353,7 @@ def load_session(
             (session_id,),
         ).fetchone()
         items = load_items(conn, session_id, with_audio=with_audio)
+        figures = _figures(conn, session_id)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot read session {id_or_prefix}: {exc}") from None
     finally:
@@ -370,6 +372,7 @@ def load_session(
         connection_count=int(row["connections"]),
         turn_count=int(row["turns"]),
         end_reason=row["end_reason"],
+        figures=figures,
     )
 
 

@@ -58,3 +58,21 @@ def test_a_session_that_ends_in_an_error_is_failed_with_its_reason() -> None:
     assert ended.status is SessionStatus.FAILED
     assert "Incorrect API key provided" in ended.reason
     assert records(out, SessionFigures)[0].errors == 1
+
+
+def test_a_resumed_session_counts_on_from_its_earlier_runs() -> None:
+    prior = SessionFigures(session_id="s1e55i0n", user_turns=2, assistant_turns=2, tool_calls=1,
+                           manual_cancels=1, heard_fraction=0.5, errors=1, audio_sent_ms=800.0,
+                           audio_received_ms=2000.0, audio_heard_ms=1500.0, idle_s=4.0,
+                           reconnects=1)
+    h = Harness(resumed=True, prior=prior)
+    h.ready()
+    h.feed(h.peer.user_turn(0, 500, "and then?"))
+    h.feed(h.peer.response(audio_ms=1000, transcript="Then this."))
+    out = h.play(h.peer.item_id, 24_000, idle=True)
+    [figures] = records(out, SessionFigures)
+    assert (figures.user_turns, figures.assistant_turns, figures.tool_calls) == (3, 3, 1)
+    assert (figures.manual_cancels, figures.heard_fraction, figures.errors) == (1, 0.5, 1)
+    assert figures.audio_received_ms == pytest.approx(3000.0)
+    assert figures.audio_heard_ms == pytest.approx(2500.0)
+    assert figures.reconnects == 1 and figures.idle_s >= 4.0
