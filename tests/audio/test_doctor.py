@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +17,10 @@ from realtime_cli.audio.echo.path_probe import RATE, Recording, probe_signal
 from realtime_cli.audio.echo.room_check import assess
 from realtime_cli.cli.doctor_cmd import _save, report_lines
 from realtime_cli.settings import load_settings
-from realtime_cli.testing.echo_room import EchoRoom
 
 from .conftest import SoundServer
 from .test_device_errors_cli import NO_SERVER, assert_one_error_line, rt
+from .test_echo_devices import room  # noqa: F401 - the fixture: a 120 ms echo path
 
 FAR_T0 = 10.0
 DEVICES = ("--input-device", "pulse:rt_sink.monitor", "--output-device", "pulse:rt_sink48")
@@ -126,16 +124,6 @@ def test_save_sets_the_echo_mode_and_block_and_keeps_the_rest(tmp_path: Path) ->
 # ------------------------------------------------------------------ on the test sound server
 
 
-@pytest.fixture
-def room(sound: SoundServer) -> Iterator[EchoRoom]:
-    with EchoRoom(delay_ms=120, gain=0.5, reverb_ms=50, noise_dbfs=-60, seed=1) as r:
-        deadline = time.monotonic() + 3
-        while r.blocks == 0:
-            assert time.monotonic() < deadline, "the echo room's stream delivers nothing"
-            time.sleep(0.01)
-        yield r
-
-
 def config(tmp_path: Path) -> dict[str, str]:
     """An empty config file of the test's own: the user's is neither read nor written."""
     path = tmp_path / "config.toml"
@@ -151,7 +139,8 @@ def doctor_json(tmp_path: Path, *extra: str) -> dict[str, object]:
 
 
 @pytest.mark.sound
-def test_doctor_in_a_room_with_an_echo_path(room: EchoRoom, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("room")
+def test_doctor_in_a_room_with_an_echo_path(tmp_path: Path) -> None:
     data = doctor_json(tmp_path, "--save")
     assert data["echo_found"] is True
     assert isinstance(data["echo_delay_ms"], float) and abs(data["echo_delay_ms"] - 120) <= 25
@@ -171,7 +160,8 @@ def test_doctor_without_an_echo_path(sound: SoundServer, tmp_path: Path) -> None
 
 
 @pytest.mark.sound
-def test_doctor_report_as_text(room: EchoRoom, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("room")
+def test_doctor_report_as_text(tmp_path: Path) -> None:
     done = rt("doctor", *DEVICES, env=config(tmp_path))
     assert done.returncode == 0, done.stderr
     out = done.stdout
