@@ -105,6 +105,7 @@ def test_say_and_interrupt_reach_user_text_and_manual_cancel_bad_lines_are_told(
                also=lambda: "".join(rt.out))
     rt.send({"cmd": "interrupt"})
     rt.wait_line(r'"event": "interruption".*"manual_cancel"')
+    rt.wait_line(r'"event": "transcript".*"truncated": true')  # the cut answer settled
     res = rt.quit()
     events = res.json_lines()
     errors = [e for e in events if e["event"] == "error"]
@@ -113,7 +114,7 @@ def test_say_and_interrupt_reach_user_text_and_manual_cancel_bad_lines_are_told(
     said = [e for e in events if e["event"] == "transcript" and e["kind"] == "user_text"]
     assert [e["text"] for e in said] == [Q1], events
     cut = [e for e in events if e["event"] == "transcript" and e["truncated"]]
-    assert len(cut) == 1 and LONG_ANSWER.startswith(str(cut[0]["text"])), events
+    assert len(cut) == 1 and LONG_ANSWER.startswith(str(cut[0]["text"])), res.stdout
     typed = [e["item"]["content"][0]["text"] for e in srv.received("conversation.item.create")
              if e["item"].get("role") == "user"]
     assert typed == [Q1]
@@ -153,9 +154,10 @@ def test_pause_holds_the_answer_and_resume_plays_the_rest(
     after = load_session(db_path(str(data_dir)), row["id"])
     (answer,) = [i for i in after.items if i.kind.value == "assistant"]
     if answer.truncated:
-        assert answer.audio_end_ms == answer.audio_ms, answer
+        assert answer.audio_end_ms is not None
+        assert 0 <= answer.audio_ms - answer.audio_end_ms < 20, answer  # within a frame
         assert [t["audio_end_ms"] for t in srv.received("conversation.item.truncate")] == [
-            answer.audio_ms]
+            answer.audio_end_ms]
 
 
 def test_a_bad_line_in_plain_mode_is_one_line_on_stderr(
