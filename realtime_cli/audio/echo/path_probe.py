@@ -25,6 +25,7 @@ LEVEL_DBFS = -18.0  # the signal's RMS: a loud voice, so a weak echo path still 
 BLOCK_MS = 20.0  # the microphone's block, as rt talk's
 DEVICE_BUFFER_S = 0.1  # ample: a starved device would shift the signal and blur the echo path
 PRIMING_S = 0.2  # underflows while the stream starts say nothing about steady playback
+LATE_S = 2.0  # a speaker this far behind the signal is reported, not waited for (rt doctor: < 15 s)
 
 
 def probe_signal(seed: int = 0) -> npt.NDArray[np.int16]:
@@ -121,7 +122,7 @@ def play_and_record(input_device: str | None, output_device: str | None, *, bloc
         speaker = open_stream(out_info, "output", out_rate, out_ch, block_ms, player.callback, lambda: None,
                               latency=DEVICE_BUFFER_S)
         try:
-            player.done.wait(len(far) / RATE + 5.0)
+            player.done.wait(len(far) / RATE + LATE_S)
             time.sleep(float(speaker.latency) + 0.05)  # what the device still holds
             out_latency = float(speaker.latency)
         finally:
