@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Wavs
+from .conftest import Q1, Q2, Wavs
 from .support import (
     SECRET,
     data_bytes,
@@ -19,6 +19,7 @@ from .support import (
     session_json,
     sessions_json,
     start_server,
+    write_wav,
 )
 
 pytestmark = pytest.mark.slow
@@ -71,5 +72,33 @@ def test_an_openai_conversation_goes_on_with_gemini(serve, wavs: Wavs, env: dict
             (heard, sent[-2000:])
         items = session_json(env, row["id"])["items"]
         assert len(items) > len(first)  # the same session goes on
+    finally:
+        srv.stop()
+
+
+def test_go_away_resumes_with_the_handle_and_loses_nothing(wavs: Wavs, env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    """The twin announces the end of each connection (goAway) 10 s after it opens; rt moves to a
+    new connection at the next quiet moment with the newest handle (the server keeps the
+    conversation: no replay), and both answers are heard and stored."""
+    srv = start_server(tmp_path / "gemini-serve", "--protocol", "gemini", "--expire-after", "12")
+    questions = write_wav(tmp_path / "two.wav", [300, Q1, 10_000, Q2, 1500])
+    try:
+        env = {**env, "GEMINI_API_KEY": SECRET}
+        res = run_rt(["talk", "--provider", "gemini", "--url", srv.url, "--input",
+                      str(questions), "--output", str(tmp_path / "a.wav"), "--max-turns", "2",
+                      "--json"], env)
+        assert res.code == 0, res
+        no_traceback(res)
+        log = srv.log_text()
+        assert "resumed a session" in log, log
+        [row] = sessions_json(env)
+        items = session_json(env, row["id"])["items"]
+        answers = [i for i in items if i["role"] == "assistant"]
+        assert len(answers) == 2 and all(i["transcript"] for i in answers), items
+        conns = [e for e in res.json_lines() if e.get("event") == "state"
+                 and e.get("new") == "connected"]
+        assert len(conns) >= 2, res  # it did move to a new connection
+        assert "conversation.item.create" not in srv.record.read_text()  # nothing replayed
     finally:
         srv.stop()
