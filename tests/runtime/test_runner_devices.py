@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
+from e2e.support import write_wav
 
 from realtime_cli.audio.wavdev import WavSink, WavSource
 from realtime_cli.core.config import SessionConfig
@@ -20,9 +20,6 @@ from realtime_cli.runtime.runner import Runner
 from realtime_cli.server import ServerOptions, run_server
 from realtime_cli.storage.journal import JournalWriter
 from realtime_cli.transport.endpoint import resolve_endpoint
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
-from support import write_wav  # noqa: E402
 
 
 class LostSpeaker(WavSink):
