@@ -17,7 +17,7 @@ Environment variables (empty, `none` or `off` clears an optional value; booleans
     RT_MAX_OUTPUT_TOKENS RT_STOP_PHRASES
     RT_TURN_DETECTION RT_VAD_THRESHOLD RT_VAD_PREFIX_PADDING_MS RT_VAD_SILENCE_DURATION_MS
     RT_VAD_CREATE_RESPONSE RT_VAD_INTERRUPT_RESPONSE RT_VAD_IDLE_TIMEOUT_MS RT_VAD_EAGERNESS
-    RT_TRANSCRIPTION_MODEL RT_TRANSCRIPTION_LANGUAGE
+    RT_BARGE_IN RT_TRANSCRIPTION_MODEL RT_TRANSCRIPTION_LANGUAGE
     RT_INPUT_DEVICE RT_OUTPUT_DEVICE RT_PREBUFFER_MS RT_KEEP_AUDIO RT_NOISE_REDUCTION
     RT_IDLE_TIMEOUT_S RT_TOTAL_TIMEOUT_S RT_RESPONSE_TIMEOUT_S RT_CONNECTION_TIMEOUT_S
     RT_ROLLOVER_MARGIN_S RT_MAX_RECONNECT_ATTEMPTS RT_REPLAY_MAX_TURNS
@@ -187,6 +187,8 @@ SETTINGS: tuple[Setting, ...] = (
        "Cap per response, 1 to 4096 (none: no cap).", optional=True),
     _s("stop_phrases", "stop_phrases", PHRASES, "STOP_PHRASES",
        "Said while the assistant talks, these cancel its reply."),
+    _s("barge_in", "barge_in", BOOL, "BARGE_IN",
+       "Talking over the assistant stops it (off: it plays on; a manual interrupt still works)."),
     _s("turn_detection", "turn_detection.type", STR, "TURN_DETECTION",
        "server_vad, semantic_vad, or none (push-to-talk with space)."),
     _s("threshold", "turn_detection.threshold", FLOAT, "VAD_THRESHOLD",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from realtime_cli.audio.options import ECHO, PREBUFFER
+from realtime_cli.core.config import SessionConfig
 
 if TYPE_CHECKING:
-    from realtime_cli.core.config import SessionConfig
     from realtime_cli.runtime.launch import TalkPlan
     from realtime_cli.runtime.resume import StoredConversation
     from realtime_cli.settings import Settings
@@ -73,6 +74,22 @@ TurnDetection = Annotated[str | None, typer.Option(
     "--turn-detection", help="server_vad (default), semantic_vad or none (push-to-talk).")]
 Threshold = Annotated[float | None, typer.Option("--threshold", help="VAD threshold, 0-1.")]
 SilenceMs = Annotated[int | None, typer.Option("--silence-ms", help="VAD silence to end a turn.")]
+_DEFAULT = {f.name: f.default for f in dataclasses.fields(SessionConfig)}
+BargeIn = Annotated[str | None, typer.Option(
+    "--barge-in", help="on (default): talking over the assistant stops it; off: it plays on (the "
+                       "server is told not to interrupt), and a manual interrupt still works.")]
+IdleTimeout = Annotated[float | None, typer.Option(
+    "--idle-timeout", min=0.1,
+    help=f"End after S seconds without activity (default {_DEFAULT['idle_timeout_s']:g}; "
+         "not counted while paused).")]
+ResponseTimeout = Annotated[float | None, typer.Option(
+    "--response-timeout", min=0.1,
+    help=f"Give up on a reply that has not come, or stalled, after S seconds "
+         f"(default {_DEFAULT['response_timeout_s']:g}).")]
+ConnectTimeout = Annotated[float | None, typer.Option(
+    "--connect-timeout", min=0.1,
+    help=f"Give up on a connection attempt after S seconds "
+         f"(default {_DEFAULT['connection_timeout_s']:g}).")]
 NoInterrupt = Annotated[bool, typer.Option(
     "--no-server-interrupt", help="The server does not cancel on speech; rt cancels itself.")]
 NoTranscription = Annotated[bool, typer.Option(
@@ -131,6 +148,10 @@ class TalkFlags:
     echo: str | None = None
     replay_turns: int | None = None
     control: str | None = None
+    barge_in: str | None = None
+    idle_timeout: float | None = None
+    response_timeout: float | None = None
+    connect_timeout: float | None = None
 
     def setting_overrides(self) -> dict[str, Any]:
         """The settings these flags set, by setting name, for `load_settings`."""
@@ -140,7 +161,9 @@ class TalkFlags:
             "turn_detection": self.turn_detection, "threshold": self.threshold,
             "silence_duration_ms": self.silence_ms, "input_device": self.input_device,
             "output_device": self.output_device, "prebuffer_ms": self.prebuffer_ms,
-            "echo": self.echo, "total_timeout_s": self.duration,
+            "echo": self.echo, "total_timeout_s": self.duration, "barge_in": self.barge_in,
+            "idle_timeout_s": self.idle_timeout, "response_timeout_s": self.response_timeout,
+            "connection_timeout_s": self.connect_timeout,
             "replay_max_turns": self.replay_turns,
             "interrupt_response": False if self.no_server_interrupt else None,
             "transcription_model": "" if self.no_transcription else None,
@@ -163,7 +186,9 @@ def talk(
     no_server_interrupt: NoInterrupt = False, no_transcription: NoTranscription = False,
     json_lines: JsonLines = False, plain: Plain = False, no_audio: NoAudio = False,
     no_save: NoSave = False, data_dir: DataDir = None, prebuffer_ms: Prebuffer = None,
-    echo: Echo = None, control: Control = None,
+    echo: Echo = None, control: Control = None, barge_in: BargeIn = None,
+    idle_timeout: IdleTimeout = None, response_timeout: ResponseTimeout = None,
+    connect_timeout: ConnectTimeout = None,
 ) -> None:
     from realtime_cli.runtime.launch import run_talk
 
@@ -177,7 +202,8 @@ def talk(
         threshold=threshold, silence_ms=silence_ms, no_server_interrupt=no_server_interrupt,
         no_transcription=no_transcription, json_lines=json_lines, plain=plain,
         no_audio=no_audio, no_save=no_save, data_dir=data_dir, prebuffer_ms=prebuffer_ms,
-        echo=echo, control=control,
+        echo=echo, control=control, barge_in=barge_in, idle_timeout=idle_timeout,
+        response_timeout=response_timeout, connect_timeout=connect_timeout,
     )
     raise typer.Exit(run_talk(talk_plan(flags)))
 
@@ -196,7 +222,8 @@ def resume(
     output_device: OutputDevice = None, max_turns: MaxTurns = None, duration: Duration = None,
     json_lines: JsonLines = False, plain: Plain = False, no_audio: NoAudio = False,
     data_dir: DataDir = None, prebuffer_ms: Prebuffer = None, echo: Echo = None,
-    control: Control = None,
+    control: Control = None, barge_in: BargeIn = None, idle_timeout: IdleTimeout = None,
+    response_timeout: ResponseTimeout = None, connect_timeout: ConnectTimeout = None,
     replay_turns: Annotated[int | None, typer.Option(
         "--replay-turns", min=1, help="Replay the last N user turns; older ones are summarised.")
     ] = None,
@@ -220,6 +247,8 @@ def resume(
         max_turns=max_turns, duration=duration,
         json_lines=json_lines, plain=plain, no_audio=no_audio, data_dir=data_dir,
         prebuffer_ms=prebuffer_ms, echo=echo, replay_turns=replay_turns, control=control,
+        barge_in=barge_in, idle_timeout=idle_timeout, response_timeout=response_timeout,
+        connect_timeout=connect_timeout,
     )
     stored = load_stored_conversation(data_dir, session)
     raise typer.Exit(run_talk(talk_plan(flags, stored)))

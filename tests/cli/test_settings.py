@@ -131,7 +131,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
         "RT_MAX_OUTPUT_TOKENS": "512", "RT_STOP_PHRASES": "halt, enough already,",
         "RT_TURN_DETECTION": "server_vad", "RT_VAD_THRESHOLD": "0.6",
         "RT_VAD_PREFIX_PADDING_MS": "200", "RT_VAD_SILENCE_DURATION_MS": "800",
-        "RT_VAD_CREATE_RESPONSE": "false", "RT_VAD_INTERRUPT_RESPONSE": "0",
+        "RT_VAD_CREATE_RESPONSE": "false", "RT_VAD_INTERRUPT_RESPONSE": "0", "RT_BARGE_IN": "off",
         "RT_VAD_IDLE_TIMEOUT_MS": "6000", "RT_VAD_EAGERNESS": "high",
         "RT_TRANSCRIPTION_MODEL": "none", "RT_TRANSCRIPTION_LANGUAGE": "fr",
         "RT_NOISE_REDUCTION": "far_field", "RT_INPUT_DEVICE": "2", "RT_OUTPUT_DEVICE": "pulse:x",
@@ -154,6 +154,7 @@ def test_every_setting_has_an_env_var_and_they_parse(cfg: Path) -> None:
     assert (c.threshold, c.prefix_padding_ms, c.silence_duration_ms) == (0.6, 200, 800)
     assert (c.create_response, c.interrupt_response, c.idle_timeout_ms, c.eagerness) == (
         False, False, 6000, "high")
+    assert c.barge_in is False
     assert (c.transcription_model, c.transcription_language, c.noise_reduction) == (
         None, "fr", "far_field")
     assert (c.idle_timeout_s, c.total_timeout_s, c.response_timeout_s) == (None, 600.0, 30.0)

@@ -56,6 +56,31 @@ def test_the_command_channel_means_lines_not_the_dashboard() -> None:
     assert talk_plan(TalkFlags(url=URL)).control is None
 
 
+def test_barge_in_and_timeout_flags_set_the_session_config() -> None:
+    c = talk_plan(TalkFlags(url=URL, barge_in="off", idle_timeout=7.5, response_timeout=3.0,
+                            connect_timeout=2.0)).config
+    assert (c.barge_in, c.idle_timeout_s, c.response_timeout_s, c.connection_timeout_s) == (
+        False, 7.5, 3.0, 2.0)
+    assert c.turn_detection_payload() is not None
+    assert c.turn_detection_payload()["interrupt_response"] is False  # type: ignore[index]
+    assert talk_plan(TalkFlags(url=URL, barge_in="on")).config.barge_in is True
+    defaults = talk_plan(TalkFlags(url=URL)).config
+    assert (defaults.barge_in, defaults.idle_timeout_s, defaults.response_timeout_s,
+            defaults.connection_timeout_s) == (True, 300.0, 20.0, 10.0)
+
+
+def test_barge_in_and_timeouts_come_from_the_config_file_too(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("barge_in = false\n[timeouts]\nidle_s = 9.0\nresponse_s = 4.0\n"
+                      "connection_s = 3.0\n")
+    monkeypatch.setenv("RT_CONFIG", str(config))
+    c = talk_plan(TalkFlags(url=URL)).config
+    assert (c.barge_in, c.idle_timeout_s, c.response_timeout_s, c.connection_timeout_s) == (
+        False, 9.0, 4.0, 3.0)
+    assert talk_plan(TalkFlags(url=URL, barge_in="on", idle_timeout=2.0)).config.barge_in is True
+
+
 def test_unset_flags_leave_the_defaults() -> None:
     assert TalkFlags().setting_overrides() == {}
     plan = talk_plan(TalkFlags(url=URL, json_lines=True))
@@ -70,6 +95,8 @@ def test_unset_flags_leave_the_defaults() -> None:
      "invalid audio.echo: 'loud' is not one of aec, aec3, speex, half-duplex, off (from the command line)"),
     (TalkFlags(url=URL, input_wav=Path("/no/such.wav")), "input WAV not found: /no/such.wav"),
     (TalkFlags(url=URL, control="tcp"), "--control must be stdin, not 'tcp'"),
+    (TalkFlags(url=URL, barge_in="maybe"),
+     "invalid barge_in (from the command line): expected true or false, not 'maybe'"),
 ])
 def test_bad_flags_are_one_line_config_errors(flags: TalkFlags, message: str) -> None:
     with pytest.raises(ConfigError) as info:
