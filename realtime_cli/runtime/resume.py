@@ -15,7 +15,11 @@ KEPT_FIELDS = (
     "provider", "model", "voice", "instructions", "turn_detection", "threshold", "prefix_padding_ms",
     "silence_duration_ms", "create_response", "interrupt_response", "eagerness",
     "transcription_model", "noise_reduction", "speed", "max_output_tokens",
+    "transcription_language", "stop_phrases", "output_modalities", "builtin_end_tool", "barge_in",
+    "idle_timeout_s", "response_timeout_s", "connection_timeout_s",
 )
+# Stored as JSON lists; the settings hold them as tuples.
+TUPLE_FIELDS = ("stop_phrases", "output_modalities")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +56,9 @@ def load_stored_conversation(data_dir: str | None, id_or_prefix: str) -> StoredC
     if stored.status == "active":
         raise StorageError(f"session {stored.short_id} is still open in another rt process")
     kept = {k: stored.config[k] for k in KEPT_FIELDS if k in stored.config}
+    for name in TUPLE_FIELDS:
+        if isinstance(kept.get(name), list):
+            kept[name] = tuple(kept[name])
     kept.setdefault("model", stored.model)
     kept.setdefault("voice", stored.voice)
     kept.setdefault("instructions", stored.instructions)

@@ -118,6 +118,32 @@ def test_a_resumed_plan_continues_the_stored_conversation_flags_first() -> None:
     assert c.silence_duration_ms == 400  # the flag beats what the stored session kept
 
 
+def test_resume_keeps_the_whole_session_config_and_flags_override(tmp_path: Path) -> None:
+    from realtime_cli.core.config import SessionConfig
+
+    original = SessionConfig(
+        stop_phrases=("halt",), output_modalities=("text",), transcription_language="fr",
+        idle_timeout_s=42.0, response_timeout_s=7.0, connection_timeout_s=3.0, barge_in=False,
+        builtin_end_tool=False, voice="cedar")
+    sid = uuid.uuid4().hex
+    with JournalWriter(db_path(str(tmp_path))) as journal:
+        journal.submit(SessionStarted(session_id=sid, created_at=100.0, model=original.model,
+                                      voice=original.voice, instructions=original.instructions,
+                                      config=original.to_dict()))
+        journal.submit(SessionEnded(session_id=sid, ended_at=101.0, status=SessionStatus.ENDED,
+                                    reason="quit by user"))
+    stored = load_stored_conversation(str(tmp_path), sid[:8])
+    c = talk_plan(TalkFlags(url=URL), stored).config
+    assert (c.stop_phrases, c.output_modalities, c.transcription_language, c.idle_timeout_s,
+            c.response_timeout_s, c.connection_timeout_s, c.barge_in, c.builtin_end_tool) == (
+        ("halt",), ("text",), "fr", 42.0, 7.0, 3.0, False, False)
+    flagged = talk_plan(TalkFlags(url=URL, barge_in="on", idle_timeout=5.0, response_timeout=2.0,
+                                  connect_timeout=1.0), stored).config
+    assert (flagged.barge_in, flagged.idle_timeout_s, flagged.response_timeout_s,
+            flagged.connection_timeout_s) == (True, 5.0, 2.0, 1.0)
+    assert flagged.stop_phrases == ("halt",)
+
+
 def _store(data_dir: Path, *, ended: bool) -> str:
     sid = uuid.uuid4().hex
     with JournalWriter(db_path(str(data_dir))) as journal:
