@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol, assert_never
@@ -18,6 +19,7 @@ from realtime_cli.audio.interfaces import AudioSink, AudioSource, SinkStatus, So
 from realtime_cli.clock import Clock, SystemClock
 from realtime_cli.core import commands as cmd
 from realtime_cli.core import inputs as inp
+from realtime_cli.core.cleanup import CleanupFailure, CleanupStack
 from realtime_cli.core.records import JournalRecord
 from realtime_cli.core.session import SessionCore
 from realtime_cli.core.snapshot import CoreSnapshot
@@ -32,11 +34,13 @@ from realtime_cli.errors import (
 )
 from realtime_cli.protocol.openai_ga import OpenAIGACodec
 from realtime_cli.protocol.wire import WireCodec
+from realtime_cli.runtime.teardown import run_cleanup
 from realtime_cli.transport.base import Connection, Transport
 from realtime_cli.transport.endpoint import Endpoint
 
 POLL_S = 0.02  # playback-progress poll while the speaker plays
 IDLE_POLL_S = 0.1  # ... and while it is silent: a wake-up costs CPU, and deadlines still cut it short
+TASKS_STOP_S = 2.0  # the session's tasks end at once when cancelled; a stuck one is left
 VIEW_EVERY_S = 0.25  # dashboard refresh: 4 per second (the Dashboard refresh rate)
 # The error a failed session ends with, by what failed (a normal end raises nothing).
 END_ERRORS: dict[cmd.EndCause, type[RtError]] = {
@@ -127,6 +131,7 @@ class Runner:
         self._started = 0.0
         self._signals = 0
         self.background: list[Callable[[], Coroutine[Any, Any, Any]]] = []
+        self.cleanup_failures: list[CleanupFailure] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -135,9 +140,12 @@ class Runner:
         for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._on_signal, code)
+        cleanup = CleanupStack()
         try:
             await self.sink.start()
+            cleanup.register("speaker", self.sink.close)
             await self.source.start()
+            cleanup.register("microphone", self.source.close)
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 self._started = self.clock.monotonic()
@@ -147,14 +155,15 @@ class Runner:
                 for factory in self.background:
                     self._spawn(factory())
                 await self._done.wait()
-                await self._close_connection()
-                for task in list(self._tasks):
-                    task.cancel()
+                cleanup.register("tasks", self._stop_tasks, TASKS_STOP_S)
+                cleanup.register("connection", self._close_connection)
+                cleanup.register("playback", self.sink.flush, 1.0)
+                await run_cleanup(cleanup, self.report_cleanup)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
-            await self._close_devices()
+            await run_cleanup(cleanup, self.report_cleanup)  # what an error left undone
         if self.error is not None:
             raise self.error
         return self.exit_code
@@ -184,10 +193,18 @@ class Runner:
         self._execute(self.core.close(self.clock.monotonic(), reason, exit_code))
         self._done.set()
 
-    async def _close_devices(self) -> None:
-        for closer in (self.source.close, self.sink.close):
-            with contextlib.suppress(Exception):
-                await closer()
+    async def _stop_tasks(self) -> None:
+        """Cancel the session's tasks and wait for them (the TaskGroup would wait unbounded)."""
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    def report_cleanup(self, failure: CleanupFailure) -> None:
+        """One line per step that failed or hung; the rest of the teardown went on."""
+        print(f"rt: warning: while closing, {failure.name}: {failure.message}", file=sys.stderr)
+        self.cleanup_failures.append(failure)
 
     # ------------------------------------------------------------------ feeding the core
 

@@ -1,0 +1,64 @@
+"""Running a `CleanupStack` on the event loop: async steps are awaited within their bound, plain
+ones run in a worker thread within theirs (a device close can block inside PortAudio), and a
+step that hangs is left behind and reported, so the rest of the teardown still happens."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from realtime_cli.core.cleanup import CleanupFailure, CleanupStack, CleanupStep
+
+
+async def run_cleanup(stack: CleanupStack,
+                      report: Callable[[CleanupFailure], None]) -> list[CleanupFailure]:
+    failures: list[CleanupFailure] = []
+    for step in stack.take():
+        try:
+            await asyncio.wait_for(_call(step), timeout=step.timeout_s)
+        except TimeoutError:
+            failures.append(stack.fail(step, None))
+        except Exception as exc:  # one failing step must not stop the others
+            failures.append(stack.fail(step, exc))
+        else:
+            continue
+        report(failures[-1])
+    return failures
+
+
+async def _call(step: CleanupStep) -> None:
+    if inspect.iscoroutinefunction(step.fn):
+        await step.fn()
+        return
+    result = await _in_thread(step)
+    if inspect.isawaitable(result):
+        await result
+
+
+def _in_thread(step: CleanupStep) -> asyncio.Future[Any]:
+    """A daemon thread, not the loop's executor: one that never returns must not hold up the
+    process's exit as well."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if done.done():
+            return
+        if exc is None:
+            done.set_result(result)
+        else:
+            done.set_exception(exc)
+
+    def work() -> None:
+        try:
+            result = step.fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop, which reports it
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=work, name=f"cleanup: {step.name}", daemon=True).start()
+    return done
