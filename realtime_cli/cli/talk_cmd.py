@@ -288,7 +288,14 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
                                     allow_insecure=flags.allow_insecure)
     if endpoint.kind == "azure":
         config = _on_azure(config, settings, endpoint.deployment or "", flags, stored)
-    runner = ToolRunner(settings.tool_decls) if settings.tool_decls else None
+    decls = settings.tool_decls
+    if stored is not None and stored.tools:  # the tools the conversation was held with
+        from realtime_cli.tools import ToolDecl
+
+        decls = tuple(ToolDecl.from_table(t, f"stored session: tools[{i}]")
+                      for i, t in enumerate(stored.tools))
+        config = config.replace(tools=tuple(d.spec() for d in decls))
+    runner = ToolRunner(decls) if decls else None
     plan = TalkPlan(
         config=config, endpoint=endpoint, audio=settings.audio, data_dir=flags.data_dir,
         keep_audio=settings.keep_audio, journal=not flags.no_save,
@@ -296,6 +303,8 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
         json_lines=flags.json_lines,
         dashboard=False if (flags.plain or flags.json_lines or flags.control) else None,
         max_turns=flags.max_turns, tools=runner.run if runner else None,
+        client_settings={"echo": settings.audio.echo,
+                         "tools": [d.to_table() for d in decls]},
         prices=settings.prices, trace_path=flags.trace, trace_audio=flags.trace_audio,
         control=flags.control,
     )

@@ -15,8 +15,8 @@ roll over, end), takes user commands and keeps time.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from typing import assert_never
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, assert_never
 
 from realtime_cli.core import commands as cmd
 from realtime_cli.core import inputs as inp
@@ -60,10 +60,13 @@ class SessionCore:
         keep_audio: bool = True,
         jitter: Callable[[], float] | None = None,
         prior: SessionFigures | None = None,
+        client: Mapping[str, Any] | None = None,
     ) -> None:
         """`jitter` spreads reconnect delays; by default a generator seeded by the session id,
         so a run is reproducible and the core never reads the OS's randomness. `prior`: the
-        figures a resumed session's earlier runs stored, counted on from."""
+        figures a resumed session's earlier runs stored, counted on from. `client`: settings of
+        the client itself (echo mode, tool commands) journaled with the session's, so a resume
+        restores them too."""
         self.ctx = Context(config, session_id=session_id, now=now, next_seq=next_seq,
                            keep_audio=keep_audio)
         self.link = Link(session_id, resumed=resumed,
@@ -74,6 +77,7 @@ class SessionCore:
         if prior is not None:
             self.ctx.metrics.go_on_from(prior)
         self.resumed = resumed
+        self._client = dict(client or {})
         self._prior = list(history)
         self._stored = False  # SessionStarted journaled (on the first connection)
         self.notice: cmd.Notice | None = None
@@ -272,7 +276,8 @@ class SessionCore:
             cfg = self.config
             out.journal(SessionStarted(
                 session_id=self.session_id, created_at=self.ctx.wall0, model=cfg.model,
-                voice=cfg.voice, instructions=cfg.instructions, config=cfg.to_dict(),
+                voice=cfg.voice, instructions=cfg.instructions,
+                config={**cfg.to_dict(), **({"client": self._client} if self._client else {})},
                 resumed=self.resumed))
         self.ctx.move(Trigger.OPENED, now, out, "connected")
         out.journal(link.record())

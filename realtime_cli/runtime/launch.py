@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from realtime_cli.audio.interfaces import AudioSink, AudioSource
 from realtime_cli.audio.options import AudioOptions
@@ -53,6 +53,7 @@ class TalkPlan:
     prior_figures: SessionFigures | None = None  # a resumed session's, counted on from
     tools: Callable[[str, str], Awaitable[str]] | None = None
     prices: dict[str, dict[str, float]] | None = None
+    client_settings: dict[str, Any] = field(default_factory=dict)  # journaled for rt resume
     # The wire trace: every frame in both directions as JSON lines with monotonic timestamps,
     # audio payloads replaced by their length unless `trace_audio`; never a key or auth header.
     trace_path: Path | None = None
@@ -144,7 +145,7 @@ def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
             TraceWriter(plan.trace_path, clock=clock, audio=plan.trace_audio), url=plan.endpoint.url)
     core = SessionCore(plan.config, session_id=plan.session_id, now=0.0, history=plan.history,
                        next_seq=plan.next_seq, resumed=plan.resumed, keep_audio=plan.keep_audio,
-                       prior=plan.prior_figures)
+                       prior=plan.prior_figures, client=plan.client_settings)
     journal = None
     if plan.journal:
         from realtime_cli.storage.journal import JournalWriter

@@ -33,6 +33,7 @@ class StoredConversation:
     next_seq: int
     settings: Mapping[str, Any]
     figures: SessionFigures | None = None  # what the earlier runs counted
+    tools: tuple[dict[str, Any], ...] = ()  # the [[tools]] tables it ran with
 
 
 def history_from_records(items: tuple[ItemRecord, ...]) -> list[HistoryEntry]:
@@ -59,6 +60,11 @@ def load_stored_conversation(data_dir: str | None, id_or_prefix: str) -> StoredC
     for name in TUPLE_FIELDS:
         if isinstance(kept.get(name), list):
             kept[name] = tuple(kept[name])
+    client = stored.config.get("client")
+    client = client if isinstance(client, dict) else {}
+    if isinstance(client.get("echo"), str):
+        kept["echo"] = client["echo"]
+    tools = tuple(t for t in client.get("tools") or () if isinstance(t, dict))
     kept.setdefault("model", stored.model)
     kept.setdefault("voice", stored.voice)
     kept.setdefault("instructions", stored.instructions)
@@ -66,4 +72,4 @@ def load_stored_conversation(data_dir: str | None, id_or_prefix: str) -> StoredC
         kept["transcription_model"] = ""  # stored as off: keep it off, not the default model
     return StoredConversation(session_id=stored.id, history=tuple(history_from_records(stored.items)),
                               next_seq=stored.next_seq, settings=MappingProxyType(kept),
-                              figures=stored.figures)
+                              figures=stored.figures, tools=tools)

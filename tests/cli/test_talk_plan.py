@@ -177,3 +177,30 @@ def test_a_session_still_open_elsewhere_is_not_resumed(tmp_path: Path) -> None:
     sid = _store(tmp_path, ended=False)  # this process is alive: the session is 'active'
     with pytest.raises(StorageError, match=f"session {sid[:8]} is still open in another rt"):
         load_stored_conversation(str(tmp_path), sid)
+
+
+def test_resume_restores_the_echo_mode_and_the_tools_it_ran_with(tmp_path: Path) -> None:
+    """What the client itself was configured with goes into the journal (no secrets) and
+    comes back: the echo mode unless a flag says otherwise, and the tools with their commands."""
+    from realtime_cli.core import commands as cmd
+    from realtime_cli.core import inputs as inp
+    from realtime_cli.core.config import SessionConfig
+    from realtime_cli.core.session import SessionCore
+
+    tool = {"name": "get_time", "description": "The time", "command": ["date", "+%H:%M"],
+            "parameters": {"type": "object", "properties": {}}, "timeout_s": 5.0}
+    core = SessionCore(SessionConfig(), session_id=uuid.uuid4().hex, now=0.0,
+                       client={"echo": "half-duplex", "tools": [tool]})
+    out = core.handle(inp.Begin(now=0.0, wall=100.0)) + core.handle(inp.Opened(now=0.0))
+    [started] = [c.record for c in out if isinstance(c, cmd.Journal)
+                 and isinstance(c.record, SessionStarted)]
+    with JournalWriter(db_path(str(tmp_path))) as journal:
+        journal.submit(started)
+        journal.submit(SessionEnded(session_id=started.session_id, ended_at=101.0,
+                                    status=SessionStatus.ENDED, reason="quit by user"))
+    stored = load_stored_conversation(str(tmp_path), started.session_id[:8])
+    plan = talk_plan(TalkFlags(url=URL), stored)
+    assert plan.audio.echo == "half-duplex"
+    assert [t.name for t in plan.config.tools] == ["get_time"] and plan.tools is not None
+    assert plan.client_settings["tools"][0]["command"] == ["date", "+%H:%M"]
+    assert talk_plan(TalkFlags(url=URL, echo="off"), stored).audio.echo == "off"
