@@ -47,7 +47,8 @@ def settle(talk: Talk, quiet_s: float = 1.5, within: float = 60.0) -> None:
         if states and "state: ready" in states[-1][1] and time.time() - states[-1][0] >= quiet_s:
             return
         time.sleep(0.05)
-    raise AssertionError("rt did not settle in state ready")
+    last = " | ".join(line for _, line in list(talk.lines)[-4:])
+    raise AssertionError(f"rt did not settle in state ready within {within:g} s; its last lines: {last}")
 
 
 def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str = "aec") -> dict[str, float]:
