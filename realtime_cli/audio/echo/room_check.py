@@ -201,12 +201,11 @@ def _verdict(found: bool, clipped: float, level: float | None, echo_peak: float,
     if good:
         from realtime_cli.audio.echo.modes import DEFAULT_CANCELLER
 
-        best = max(good, key=lambda c: c.alone_reduction_db or 0.0)
-        mode = "aec" if best.mode == DEFAULT_CANCELLER or DEFAULT_CANCELLER in {c.mode for c in good} \
-            else best.mode
-        return ("use aec", mode,
-                (*reasons, f"{best.mode} removes {best.alone_reduction_db:g} dB of the echo and lets "
-                 f"none through above {VAD_HEARS_DBFS:g} dBFS"))
+        # the default when it copes (it measured better overall), else the one that does
+        chosen = next((c for c in good if c.mode == DEFAULT_CANCELLER), good[0])
+        return ("use aec", "aec" if chosen.mode == DEFAULT_CANCELLER else chosen.mode,
+                (*reasons, f"{chosen.mode} removes {chosen.alone_reduction_db:g} dB of the echo and "
+                 f"lets none through above {VAD_HEARS_DBFS:g} dBFS"))
     return ("use half-duplex", "half-duplex",
             (*reasons, f"no canceller removed {MIN_REDUCTION_DB:g} dB of the echo: while the assistant "
              "speaks only clearly louder speech gets through (barge in with `i`)"))
