@@ -79,12 +79,11 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
 # Gemini Live models (docs/protocol.md#gemini-live). Their context caching is not offered, so a
 # cached token costs what an uncached one does. gemini-3.1-flash-live-preview: text $0.75 in and
 # $4.50 out; audio $3.00 in and $12.00 out, which Google's per-minute figures for it ($0.005 in,
-# $0.018 out, read December 2026) give at 25 audio tokens a second. gemini-3.8-live: the same text
-# prices on the AI Gateway's listing of it (September 2026); its audio prices are taken as
-# 3.1 Flash Live's and are unverified.
+# $0.018 out, read December 2026) give at 25 audio tokens a second. gemini-3.8-live (the default)
+# is not listed: only its text prices were found, and a cost half guessed would be shown as
+# certain; its sessions show "n/a" unless `[prices."gemini-3.8-live"]` in the config sets them.
 DEFAULT_PRICES |= {
     "gemini-3.1-flash-live-preview": _realtime((0.75, 0.75, 4.50), (3.00, 3.00, 12.00)),
-    "gemini-3.8-live": _realtime((0.75, 0.75, 4.50), (3.00, 3.00, 12.00)),
 }
 
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")

@@ -311,7 +311,8 @@ def talk_plan(flags: TalkFlags, stored: StoredConversation | None = None) -> Tal
     if stored is None:
         return plan
     return replace(plan, session_id=stored.session_id, history=stored.history,
-                   next_seq=stored.next_seq, resumed=True, prior_figures=stored.figures)
+                   next_seq=stored.next_seq, resumed=True, prior_figures=stored.figures,
+                   connections_before=stored.connections)
 
 
 def _check_trace(flags: TalkFlags) -> None:

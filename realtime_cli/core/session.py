@@ -61,6 +61,7 @@ class SessionCore:
         jitter: Callable[[], float] | None = None,
         prior: SessionFigures | None = None,
         client: Mapping[str, Any] | None = None,
+        connections_before: int = 0,
     ) -> None:
         """`jitter` spreads reconnect delays; by default a generator seeded by the session id,
         so a run is reproducible and the core never reads the OS's randomness. `prior`: the
@@ -73,6 +74,7 @@ class SessionCore:
                          max_attempts=config.max_reconnect_attempts,
                          rollover_margin_s=config.rollover_margin_s,
                          jitter=jitter or random.Random(session_id).random)
+        self.link.index = connections_before  # a resumed session numbers its connections on
         self.turns = Turns(self.ctx)
         if prior is not None:
             self.ctx.metrics.go_on_from(prior)

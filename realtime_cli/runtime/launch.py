@@ -54,6 +54,7 @@ class TalkPlan:
     tools: Callable[[str, str], Awaitable[str]] | None = None
     prices: dict[str, dict[str, float]] | None = None
     client_settings: dict[str, Any] = field(default_factory=dict)  # journaled for rt resume
+    connections_before: int = 0  # a resumed session's earlier connections
     # The wire trace: every frame in both directions as JSON lines with monotonic timestamps,
     # audio payloads replaced by their length unless `trace_audio`; never a key or auth header.
     trace_path: Path | None = None
@@ -145,7 +146,8 @@ def run_talk(plan: TalkPlan, clock: Clock | None = None) -> int:
             TraceWriter(plan.trace_path, clock=clock, audio=plan.trace_audio), url=plan.endpoint.url)
     core = SessionCore(plan.config, session_id=plan.session_id, now=0.0, history=plan.history,
                        next_seq=plan.next_seq, resumed=plan.resumed, keep_audio=plan.keep_audio,
-                       prior=plan.prior_figures, client=plan.client_settings)
+                       prior=plan.prior_figures, client=plan.client_settings,
+                       connections_before=plan.connections_before)
     journal = None
     if plan.journal:
         from realtime_cli.storage.journal import JournalWriter

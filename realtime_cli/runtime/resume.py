@@ -34,6 +34,7 @@ class StoredConversation:
     settings: Mapping[str, Any]
     figures: SessionFigures | None = None  # what the earlier runs counted
     tools: tuple[dict[str, Any], ...] = ()  # the [[tools]] tables it ran with
+    connections: int = 0  # the earlier runs' connections: the next one is numbered after them
 
 
 def history_from_records(items: tuple[ItemRecord, ...]) -> list[HistoryEntry]:
@@ -72,4 +73,5 @@ def load_stored_conversation(data_dir: str | None, id_or_prefix: str) -> StoredC
         kept["transcription_model"] = ""  # stored as off: keep it off, not the default model
     return StoredConversation(session_id=stored.id, history=tuple(history_from_records(stored.items)),
                               next_seq=stored.next_seq, settings=MappingProxyType(kept),
-                              figures=stored.figures, tools=tools)
+                              figures=stored.figures, tools=tools,
+                              connections=stored.connection_count)

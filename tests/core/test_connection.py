@@ -328,3 +328,11 @@ def test_every_record_of_a_connection_carries_the_time_it_opened() -> None:
     assert len(conns) == 3 and {c.index for c in conns} == {1}
     assert [c.opened_at for c in conns] == [opened] * 3
     assert conns[-1].closed_at == h.clock.wall() and conns[-1].close_code == 1006
+
+
+def test_a_resumed_session_numbers_its_connections_after_the_earlier_runs() -> None:
+    """Connection records are upserted by (session, index): a resumed run starting again at 1
+    would overwrite the first run's record."""
+    h = Harness(resumed=True, connections_before=3)
+    out = h.ready()
+    assert {r.index for r in records(out, ConnectionRecord)} == {4}
