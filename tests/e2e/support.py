@@ -251,6 +251,7 @@ class Running:
         self.proc.wait(timeout)
         for reader in self._readers:
             reader.join(10)
+        close_pipes(self.proc)
         return Result(self.args, self.proc.returncode, "".join(self.out), "".join(self.err))
 
 
@@ -268,6 +269,11 @@ def stop_process(proc: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+    close_pipes(proc)
+
+
+def close_pipes(proc: subprocess.Popen[str]) -> None:
+    """Close what the test read the process through: a pipe left open is a leaked file."""
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
