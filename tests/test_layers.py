@@ -3,8 +3,9 @@ layers below it, and only one client module speaks to `websockets` directly."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from imports_of import imports_of
 
 import realtime_cli
 
@@ -39,17 +40,6 @@ def _part(path: Path) -> str:
     return "foundation" if name in FOUNDATION else name
 
 
-def _imports(path: Path) -> set[str]:
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.add(node.module)
-            out.update(f"{node.module}.{a.name}" for a in node.names)
-    return out
-
-
 def _rt_part(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] != "realtime_cli" or len(parts) < 2:
@@ -62,7 +52,7 @@ def test_every_module_imports_only_downwards() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         part = _part(path)
         assert part in ALLOWED, f"{path.relative_to(PACKAGE)}: a part docs/architecture.md lacks"
-        for module in _imports(path):
+        for module in imports_of(path):
             target = _rt_part(module)
             if target is None or target in (part, "foundation"):
                 continue
@@ -73,6 +63,6 @@ def test_every_module_imports_only_downwards() -> None:
 
 def test_only_the_websocket_transport_and_the_server_import_websockets() -> None:
     users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                   if any(m.split(".")[0] == "websockets" for m in _imports(p)))
+                   if any(m.split(".")[0] == "websockets" for m in imports_of(p)))
     client = [u for u in users if not u.startswith("server/")]
     assert client == ["transport/websocket.py"]

@@ -139,24 +139,34 @@ class _Server:
         timers = [loop.call_later(options.expire_after, self._expire, conn, options.expire_after)]
         if options.drop_after is not None:
             timers.append(loop.call_later(options.drop_after, self._drop, ws, conn))
-        sender = loop.create_task(outbox.run(), name=f"rt-serve conn {index} sender")
         conn.start()
+        await self._pump(ws, index, conn.handle, conn.stop, outbox, timers,
+                         lambda: f"{conn.turn} turn(s)")
+
+    async def _pump(self, ws: ServerConnection, index: int, handle: Callable[[str | bytes], None],
+                    stop: Callable[[], None], outbox: Outbox,
+                    timers: list[asyncio.TimerHandle],
+                    summary: Callable[[], str]) -> None:
+        """Hand each frame to the connection until the socket closes, then undo its timers,
+        stop it, let its sender finish and log how it ended (both protocols' twins)."""
+        sender = asyncio.get_running_loop().create_task(
+            outbox.run(), name=f"rt-serve conn {index} sender")
         try:
             async for frame in ws:
-                conn.handle(frame)
+                handle(frame)
         except ConnectionClosed:
             pass
         finally:
             for timer in timers:
                 timer.cancel()
-            conn.stop()
+            stop()
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await sender
             if self.running is not None:
                 self.running.sent[index] = outbox.sent
             code = ws.close_code if ws.close_code is not None else "none (dropped)"
-            self.log(f"conn {index}: closed, code {code}, {conn.turn} turn(s)")
+            self.log(f"conn {index}: closed, code {code}, {summary()}")
 
     def _expire(self, conn: Connection, seconds: float) -> None:
         conn.log(f"session expired after {seconds:g} s (close 1001)")

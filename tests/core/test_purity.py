@@ -3,24 +3,15 @@ sound, database, clock or thread module, directly or through another rt module."
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from imports_of import imports_of
 
 import realtime_cli
 
 FORBIDDEN = {"asyncio", "websockets", "sounddevice", "sqlite3", "time", "threading",
              "socket", "selectors", "subprocess", "soxr"}
 PACKAGE = Path(realtime_cli.__file__).parent
-
-
-def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
 
 
 def _closure(start: list[Path]) -> dict[Path, set[str]]:
@@ -31,7 +22,7 @@ def _closure(start: list[Path]) -> dict[Path, set[str]]:
         path = todo.pop()
         if path in seen:
             continue
-        seen[path] = _imports(path)
+        seen[path] = imports_of(path)
         for name in seen[path]:
             if name.startswith("realtime_cli."):
                 rel = Path(*name.split(".")[1:])
@@ -53,7 +44,7 @@ def test_core_and_protocol_import_nothing_that_does_io() -> None:
 def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("import asyncio\nfrom time import monotonic\n")
-    assert _imports(module) == {"asyncio", "time"}
+    assert imports_of(module) == {"asyncio", "time", "time.monotonic"}
 
 
 def test_the_core_loads_no_io_module_in_a_fresh_interpreter() -> None:

@@ -24,7 +24,6 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from realtime_cli.server.app import RunningServer, _Server, run_server
@@ -117,23 +116,8 @@ class GeminiServer(_Server):
         if options.drop_after is not None:
             timers.append(loop.call_later(options.drop_after, drop,
                                           f"--drop-after {options.drop_after:g}"))
-        sender = loop.create_task(outbox.run(), name=f"rt-serve gemini conn {index} sender")
-        try:
-            async for frame in ws:
-                conn.handle(frame)
-        except ConnectionClosed:
-            pass
-        finally:
-            for timer in timers:
-                timer.cancel()
-            conn.stop()
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                await sender
-            if self.running is not None:
-                self.running.sent[index] = outbox.sent
-            code = ws.close_code if ws.close_code is not None else "none (dropped)"
-            self.log(f"conn {index}: closed, code {code}, {conn.turns} turn(s) in its session")
+        await self._pump(ws, index, conn.handle, conn.stop, outbox, timers,
+                         lambda: f"{conn.turns} turn(s) in its session")
 
 
 @contextlib.asynccontextmanager
