@@ -173,11 +173,16 @@ def _list_rich(rows: list[SessionSummary]) -> None:
 
 
 def _session_cost(detail: SessionDetail) -> float | None:
-    from realtime_cli.pricing import estimate_cost
+    """The realtime model's cost and the input transcription's (None when either is unknown)."""
+    from realtime_cli.pricing import session_cost
     from realtime_cli.usage import TokenUsage
 
     usage = sum((t.usage for t in detail.turns), TokenUsage())
-    return estimate_cost(detail.summary.model, usage, configured_prices())
+    transcription = detail.figures.transcription if detail.figures is not None else None
+    model = detail.config.get("transcription_model")
+    return session_cost(detail.summary.model, usage, table=configured_prices(),
+                        transcription_model=model if isinstance(model, str) else None,
+                        transcription=transcription)
 
 
 def configured_prices() -> dict[str, ModelPrice]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
 from realtime_cli.core import inputs as inp
 from realtime_cli.core.snapshot import CoreSnapshot
-from realtime_cli.pricing import estimate_cost, price_table
+from realtime_cli.pricing import price_table, session_cost
 from realtime_cli.runtime.output import SessionOutcome
 
 if TYPE_CHECKING:
@@ -31,13 +31,16 @@ class DashboardPresenter:
         self.host = plan.endpoint.host
         self.mode = "push-to-talk" if not plan.config.vad_enabled else plan.config.turn_detection
         self.prices = price_table(plan.prices)
+        self.transcription_model = plan.config.transcription_model
         self.last: CoreSnapshot | None = None
 
     def update(self, core: CoreSnapshot, mic: SourceLevels | None, sink: SinkStatus | None) -> None:
         from realtime_cli.ui.view import DashboardView
 
         session = self.runner.core
-        cost = estimate_cost(core.model, core.tokens, self.prices)
+        cost = session_cost(core.model, core.tokens, table=self.prices,
+                            transcription_model=self.transcription_model,
+                            transcription=core.transcription)
         self.last = core
         self.dashboard.update(DashboardView.build(
             core, mic, sink, figures=session.figures(self.runner.clock.monotonic()),
