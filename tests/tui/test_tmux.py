@@ -274,6 +274,12 @@ def test_dashboard_conversation_interrupt_mute_quit(pane: Pane, server_url: str,
     assert [r.split()[0] for r in rows] == ["you", "asst", "you", "asst"], screen
     assert "✂" not in rows[3], screen  # only the first answer was cut
 
+    # `p` pauses (the header says so) and `p` again resumes
+    pane.keys("p")
+    pane.wait_for("PAUSED in the header", lambda s: header_state(s) == "PAUSED")
+    pane.keys("p")
+    pane.wait_for("resumed", lambda s: header_state(s) in ("LISTENING", "READY"))
+
     # `m` mutes
     pane.keys("m")
     pane.wait_for("MUTED", lambda s: "MUTED" in s)
