@@ -144,6 +144,8 @@ def test_pause_holds_the_answer_and_resume_plays_the_rest(
     tail = np.frombuffer(answer.audio, dtype="<i2")[-4_800:]  # its last 200 ms
     wait_until("the end of the answer played", lambda: find(heard(out), tail) >= 0, 30,
                also=lambda: "".join(rt.out))
+    # The turn ends once the speaker went idle: only then is the server's copy cut (if at all).
+    rt.wait_line(r'"event": "state".*"new": "ready"')
     res = rt.quit()
     events = res.json_lines()
     states = [e["new"] for e in events if e["event"] == "state"]
