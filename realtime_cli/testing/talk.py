@@ -166,10 +166,16 @@ class Talk:
             self.proc.wait()
             raise AssertionError(f"rt talk still running after {within} s:\n{self.text()}") \
                 from None
+        self.close()
+        return code
+
+    def close(self) -> None:
+        """Take what is left of both pipes and close them, so no file is left to the collector."""
         self.read_err()
         with self._cond:  # the reader thread takes the last lines, then EOF
-            self._cond.wait_for(lambda: self._eof, timeout=2)
-        return code
+            self._cond.wait_for(lambda: self._eof, timeout=5)
+        if self.proc.stdout is not None and self._eof:
+            self.proc.stdout.close()
 
     def read_err(self) -> str:
         if self.proc.poll() is not None and self.proc.stderr is not None and \
@@ -204,6 +210,7 @@ def rt_talk(url: str, data_dir: Path, *extra: str,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        talk.close()
 
 
 def play(wav: Path, sink: str = "rt_sink") -> subprocess.Popen[bytes]:
