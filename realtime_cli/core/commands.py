@@ -76,6 +76,14 @@ class RunTool:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CancelTool:
+    """Stop the tool running for `call_id`, if it still runs: the server withdrew the call, so
+    its output will not be sent (whatever it returns now is ignored)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Notice:
     """Something a person should see: level "info" | "warning" | "error"."""
 
@@ -104,5 +112,5 @@ class Shutdown:
 
 Command = (
     Send | Play | EndOfAudio | PausePlayback | ResumePlayback | FlushPlayback | Journal
-    | StatusChanged | Connect | RunTool | Notice | Shutdown
+    | StatusChanged | Connect | RunTool | CancelTool | Notice | Shutdown
 )

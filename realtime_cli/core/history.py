@@ -34,11 +34,14 @@ class HistoryEntry:
     arguments: str | None = None
     output: str | None = None
     duration_ms: float = 0.0
+    cancelled: bool = False  # a tool call (or its output) the server withdrew
 
 
 def item_payload(entry: HistoryEntry) -> dict[str, Any] | None:
     """The `conversation.item.create` item for one entry, or None when there is nothing to say."""
     item_id = entry.local_id[:MAX_ITEM_ID]
+    if entry.cancelled:  # the server dropped the call: a new session is not told of it
+        return None
     if entry.kind in (ItemKind.USER_AUDIO, ItemKind.USER_TEXT):
         text = entry.text.strip()
         if not text:
@@ -84,7 +87,7 @@ def summarise(entries: Sequence[HistoryEntry]) -> str:
             lines.append(f"User: {e.text.strip()}")
         elif e.kind is ItemKind.ASSISTANT and e.text.strip():
             lines.append(f"Assistant: {e.text.strip()}")
-        elif e.kind is ItemKind.TOOL_CALL:
+        elif e.kind is ItemKind.TOOL_CALL and not e.cancelled:
             lines.append(f"(tool {e.name} called with {e.arguments})")
     text = "\n".join(lines)
     if len(text) > SUMMARY_CHARS:

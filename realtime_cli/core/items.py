@@ -95,7 +95,7 @@ class ItemState:
         return HistoryEntry(
             local_id=self.local_id, kind=self.kind, text=text, call_id=self.call_id,
             name=self.name, arguments=self.arguments or None, output=self.output,
-            duration_ms=self.duration_ms,
+            duration_ms=self.duration_ms, cancelled=self.status == "cancelled",
         )
 
     def record(self, session_id: str) -> ItemRecord:

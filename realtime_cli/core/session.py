@@ -226,6 +226,8 @@ class SessionCore:
                     item.arguments += e.delta
             case ev.FunctionCallArgumentsDone():
                 turns.function_call(e.call_id, e.item_id, e.name, e.arguments, now, out)
+            case ev.ToolCallsCancelled():
+                turns.calls_cancelled(e.call_ids, now, out, can_send=self._can_talk())
             case ev.ConversationItemTruncated():
                 turns.truncated(e, out)
             case ev.ResponseDone():

@@ -1,5 +1,6 @@
 """Function calls: each answered once, the outputs held until the response that asked for them
-is done, then sent together with one `response.create` (docs/protocol.md#tool-calls)."""
+is done, then sent together with one `response.create` (docs/protocol.md#tool-calls). A call
+the server cancels is dropped from those in hand: its output is never sent."""
 
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ class ToolCalls:
         self.waiting.clear()
         self._outputs.clear()
         return out
+
+    def cancel(self, call_id: str) -> bool:
+        """Drop a call in hand that the server withdrew; False when none is (unknown, or its
+        output already went). Its output, if it came, is forgotten; a late one is refused by
+        `expects`, and the id stays handled, so the call is never run again."""
+        if call_id not in self.waiting:
+            return False
+        self.waiting.remove(call_id)
+        self._outputs.pop(call_id, None)
+        return True
 
     def void(self) -> None:
         """Forget the calls in hand: their response failed, so no answer will follow them."""

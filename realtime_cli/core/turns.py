@@ -500,6 +500,33 @@ class Turns:
         if can_send and self.flight.response is None and self.tools.all_answered():
             self.send_tool_outputs(now, out)
 
+    def calls_cancelled(self, call_ids: tuple[str, ...], now: float, out: Outbox, *,
+                        can_send: bool) -> None:
+        """The server withdrew calls it made (docs/protocol.md#gemini-live): each still in hand
+        is dropped (its output, now or later, is never sent), kept in the journal marked
+        cancelled, and its tool stopped if it still runs. The outputs of the other calls go
+        once they are all in, as ever."""
+        for call_id in call_ids:
+            running = self.tools.expects(call_id)
+            if not self.tools.cancel(call_id):
+                continue
+            name = "?"
+            for item in self.ledger.values():
+                if item.call_id != call_id or item.kind not in (ItemKind.TOOL_CALL,
+                                                                ItemKind.TOOL_RESULT):
+                    continue
+                item.status = "cancelled"
+                self.journal(item, out)
+                if item.kind is ItemKind.TOOL_CALL:
+                    name = item.name or name
+            if name == END_CONVERSATION.name and self.ctx.config.builtin_end_tool:
+                self.tools.end_requested = False
+            elif running:
+                out.add(cmd.CancelTool(call_id=call_id))
+            out.note("info", f"the server cancelled the tool call {name}")
+        if can_send and self.flight.response is None and self.tools.ready_to_send():
+            self.send_tool_outputs(now, out)
+
     def outputs_replayed(self, now: float, out: Outbox) -> None:
         """A new server session got the tool outputs with the replayed history: only the
         answer to them is still owed."""

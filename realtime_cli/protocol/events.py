@@ -343,6 +343,15 @@ class FunctionCallArgumentsDone:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallsCancelled:
+    """The server withdrew function calls it made: their outputs must not be sent, and no
+    answer to them is owed (Gemini's `toolCallCancellation`, sent when the user interrupts a
+    turn whose calls are pending; the OpenAI codec never makes one)."""
+
+    call_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RateLimitsUpdated:
     rate_limits: tuple[JsonObject, ...]
 
@@ -402,6 +411,7 @@ ServerEvent = (
     | OutputTranscriptDone
     | FunctionCallArgumentsDelta
     | FunctionCallArgumentsDone
+    | ToolCallsCancelled
     | RateLimitsUpdated
     | ServerError
     | UnknownServerEvent

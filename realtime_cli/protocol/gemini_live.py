@@ -357,7 +357,6 @@ class GeminiLiveCodec:
         self._done_transcripts: set[str] = set()
         self._implied_answer = False  # the last message asks for the answer by itself
         self.tool_names: dict[str, str] = {}
-        self.cancelled_calls: list[str] = []  # toolCallCancellation ids (the core has no input)
 
     def _id(self, kind: str) -> str:
         return f"{self.prefix}_{kind}_{next(self._ids)}"
@@ -488,8 +487,11 @@ class GeminiLiveCodec:
         if "toolCall" in message:
             yield from self._tool_call(_obj(message, "toolCall"))
         if "toolCallCancellation" in message:
-            ids = _obj(message, "toolCallCancellation").get("ids") or []
-            self.cancelled_calls.extend(str(i) for i in ids if isinstance(i, str))
+            ids = _list(_obj(message, "toolCallCancellation"), "ids")
+            if not all(isinstance(i, str) for i in ids):
+                raise _Bad("'ids' must be strings")
+            if ids:
+                yield ev.ToolCallsCancelled(call_ids=tuple(ids))
         if "goAway" in message:
             left = _obj(message, "goAway").get("timeLeft")
             yield ev.SessionExpiring(seconds_left=parse_duration(left) if left is not None else 0.0)

@@ -43,7 +43,8 @@ def history_from_records(items: tuple[ItemRecord, ...]) -> list[HistoryEntry]:
         text = (r.heard_text if r.kind is ItemKind.ASSISTANT and r.truncated else r.transcript)
         out.append(HistoryEntry(
             local_id=r.local_id, kind=r.kind, text=text or "", call_id=r.call_id, name=r.name,
-            arguments=r.arguments, output=r.output, duration_ms=r.audio_ms))
+            arguments=r.arguments, output=r.output, duration_ms=r.audio_ms,
+            cancelled=r.status == "cancelled"))
     return out
 
 

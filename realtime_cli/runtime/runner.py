@@ -125,6 +125,7 @@ class Runner:
         self._conn: _Connection | None = None
         self._done = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._tool_tasks: dict[str, asyncio.Task[Any]] = {}  # by call id, while they run
         self._tg: asyncio.TaskGroup | None = None
         self._last_playback: tuple[str | None, int, bool] | None = None
         self._input_ended_at: float | None = None
@@ -237,7 +238,11 @@ class Runner:
                 case cmd.Connect():
                     self._spawn(self._connect(c))
                 case cmd.RunTool():
-                    self._spawn(self._run_tool(c))
+                    self._tool_tasks[c.call_id] = self._spawn(self._run_tool(c))
+                case cmd.CancelTool():
+                    running = self._tool_tasks.pop(c.call_id, None)
+                    if running is not None:
+                        running.cancel()  # a command tool's process group is killed with it
                 case cmd.Shutdown():
                     self.exit_code = self.exit_code or c.exit_code
                     error = END_ERRORS.get(c.cause)
@@ -373,10 +378,15 @@ class Runner:
         await conn.link.close()
 
     async def _run_tool(self, c: cmd.RunTool) -> None:
-        if self.tools is None:
-            output = '{"error": "no tools are configured"}'
-        else:
-            output = await self.tools(c.name, c.arguments)
+        """Cancelled (`CancelTool`) while it awaits the tool, it feeds nothing."""
+        try:
+            if self.tools is None:
+                output = '{"error": "no tools are configured"}'
+            else:
+                output = await self.tools(c.name, c.arguments)
+        finally:
+            if self._tool_tasks.get(c.call_id) is asyncio.current_task():
+                del self._tool_tasks[c.call_id]
         self.feed(inp.ToolOutput(now=self.clock.monotonic(), call_id=c.call_id, output=output))
 
 

@@ -384,10 +384,14 @@ def test_a_tool_call_is_a_function_call_item_and_ends_its_response() -> None:
     assert c.tool_names == {"call-1": "get_time"}
 
 
-def test_a_cancelled_tool_call_is_noted() -> None:
+def test_a_cancelled_tool_call_is_an_event_the_core_handles() -> None:
     c = codec()
-    assert read(c, fx.tool_call_cancellation("call-1", "call-2")) == []
-    assert c.cancelled_calls == ["call-1", "call-2"]
+    read(c, fx.tool_call(("call-1", "get_time", {}), ("call-2", "get_time", {})))
+    assert read(c, fx.tool_call_cancellation("call-1", "call-2")) == [
+        ev.ToolCallsCancelled(call_ids=("call-1", "call-2"))]
+    assert read(c, fx.tool_call_cancellation()) == []  # nothing withdrawn: nothing to say
+    [bad] = read(c, {"toolCallCancellation": {"ids": "call-1"}})
+    assert isinstance(bad, ev.MalformedServerEvent)
 
 
 def test_go_away_and_resumption_handles() -> None:

@@ -139,6 +139,27 @@ async def test_a_tool_call_round_trip() -> None:
     assert said(answer) == "Turn 2. The get_weather tool returned: sunny, 21 C"
 
 
+async def test_a_new_turn_over_a_pending_call_cancels_it() -> None:
+    """The user moves on before the call's output came: the service withdraws the call with
+    `toolCallCancellation`, and a late output for it is ignored."""
+    setup = {**BASE_SETUP, "tools": [WEATHER]}
+    log: list[str] = []
+    async with gemini(log=log.append) as srv, gemini_client(srv.url, setup=setup) as client:
+        await client.say("Use get_weather for Oslo, please.")
+        calling = await client.turn()
+        call = calling[-2]["toolCall"]["functionCalls"][0]
+        await client.say("Never mind.")
+        cancelled = await client.wait_for("toolCallCancellation")
+        answer = await client.turn()
+        await client.send({"toolResponse": {"functionResponses": [
+            {"id": call["id"], "name": "get_weather", "response": {"output": "sunny"}}]}})
+        await asyncio.sleep(0.2)
+    assert cancelled == {"toolCallCancellation": {"ids": [call["id"]]}}
+    assert said(answer) == 'Turn 2. You wrote: "Never mind.". This is rt serve.'
+    assert any("not pending: ignored" in line for line in log), log
+    assert not any("toolCall" in m for m in client.received[len(calling) + 1:])
+
+
 async def test_go_away_then_the_deadline_then_a_resumed_session_keeps_the_conversation() -> None:
     async with gemini(expire_after=3.0, fault_connections=1) as srv:
         async with gemini_client(srv.url) as old:

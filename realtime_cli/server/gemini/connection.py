@@ -273,9 +273,16 @@ class GeminiConnection:
         if self.turn is not None:
             self.log("barge-in interrupts the model turn")
             self.turn.interrupt()
+        self._cancel_pending_calls()
+
+    def _cancel_pending_calls(self) -> None:
+        """The user moved on before the calls' outputs came: the model drops them, and their
+        outputs, if they still come, are ignored."""
+        assert self.session is not None
         if self.session.pending_calls:
             ids = list(self.session.pending_calls)
             self.session.pending_calls.clear()
+            self.log(f"cancelled pending call(s) {', '.join(ids)}")
             self.outbox.emit(messages.tool_call_cancellation(ids))
 
     def _user_turn(self, entry: Entry) -> None:
@@ -308,6 +315,7 @@ class GeminiConnection:
         if body.get("turnComplete") is True:
             if self.turn is not None:
                 self.turn.interrupt()
+            self._cancel_pending_calls()
             self._answer()
 
     def _tool_response(self, body: JsonDict) -> None:
