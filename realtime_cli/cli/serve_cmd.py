@@ -105,6 +105,10 @@ Protocol = Annotated[str, typer.Option(
 RefuseKey = Annotated[list[str] | None, typer.Option(
     "--refuse-key", help="With --protocol gemini: answer this API key as invalid. Repeatable.",
     metavar="KEY")]
+HandleTtl = Annotated[float | None, typer.Option(
+    "--handle-ttl", help="With --protocol gemini: a session's resumption handles expire S "
+    "seconds after its last connection ended (a later resume is refused with 1008); "
+    "by default they last while the server runs.", metavar="S")]
 DropOn = Annotated[str | None, typer.Option(
     "--drop-on", help="Drop the socket right after the first server event of this type.",
     metavar="EVENT_TYPE")]
@@ -156,6 +160,7 @@ def serve(
     replay: Replay = None,
     protocol: Protocol = "openai",
     refuse_key: RefuseKey = None,
+    handle_ttl: HandleTtl = None,
 ) -> None:
     """Run a local, offline server that speaks the GA Realtime protocol (see --help)."""
     from realtime_cli.errors import ConfigError
@@ -171,6 +176,8 @@ def serve(
         raise ConfigError(f"--protocol must be openai or gemini, not {protocol!r}")
     if protocol != "gemini" and refuse_key:
         raise ConfigError("--refuse-key needs --protocol gemini")
+    if protocol != "gemini" and handle_ttl is not None:
+        raise ConfigError("--handle-ttl needs --protocol gemini")
     if protocol == "gemini" and replay is not None:
         raise ConfigError("--replay plays OpenAI Realtime traces; it cannot run with --protocol gemini")
     if not known(voice_engine):
@@ -206,7 +213,7 @@ def serve(
     if protocol == "gemini":
         from realtime_cli.server.gemini import GeminiOptions
 
-        gemini = GeminiOptions(refused_keys=frozenset(refuse_key or ()))
+        gemini = GeminiOptions(refused_keys=frozenset(refuse_key or ()), handle_ttl=handle_ttl)
     asyncio.run(_main(options, replay, gemini))
     if not quiet:
         _stderr("rt serve: stopped")

@@ -43,6 +43,7 @@ class Link:
         self.rollover_margin = rollover_margin_s
         self.rollover_wanted = False  # due, waiting for a quiet moment
         self.resume_handle: str | None = None  # where the provider lets a new connection resume
+        self.offered_handle: str | None = None  # the handle this connection asked to resume with
 
     def record(self, *, server_session_id: str | None = None, expires_at: float | None = None,
                closed_at: float | None = None, close_code: int | None = None,
@@ -59,6 +60,7 @@ class Link:
         self.connected = True
         self.index += 1
         self.opened_at = wall
+        self.offered_handle = None
         self.expect("session.created", now + timeout_s)
 
     def lost(self) -> None:
@@ -80,7 +82,19 @@ class Link:
             return None
         return backoff_delay(self.attempts, self._jitter())
 
+    def resume_failed(self) -> bool:
+        """This connection offered a handle and ended before the server took it up: the handle
+        is dropped, so the next connection starts a new server session (and is told the
+        conversation) instead of offering a refused handle again and again."""
+        if self.offered_handle is None:
+            return False
+        if self.resume_handle == self.offered_handle:
+            self.resume_handle = None
+        self.offered_handle = None
+        return True
+
     def ready(self) -> None:
+        self.offered_handle = None  # taken up (or ignored): no longer on trial
         self.setup_deadline = None
         self.update_event_id = None
         self.attempts = 0

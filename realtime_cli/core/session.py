@@ -293,13 +293,21 @@ class SessionCore:
             return
         self._schedule_reconnect(event.now, event.message, out)
 
-    def _schedule_reconnect(self, now: float, why: str, out: Outbox) -> None:
+    def _schedule_reconnect(self, now: float, why: str, out: Outbox, *,
+                            resume_refused: bool = False) -> None:
+        """`resume_refused`: the connection offered a resumption handle and ended before the
+        server took it up (Gemini refuses a stale handle so, docs/protocol.md#gemini-live); the
+        handle is already dropped, and the next connection replays the conversation."""
         delay = self.link.next_backoff()
         if delay is None:
             tries = self.link.attempts - 1
             self._fail(f"connection lost and {tries} reconnect attempts failed: {why}", now, out)
             return
-        out.note("warning", f"connection lost ({why}); reconnecting in {delay:.1f} s")
+        if resume_refused:
+            out.note("warning", f"the server did not resume the session ({why}); reconnecting "
+                                f"in {delay:.1f} s to a new one, the conversation replayed")
+        else:
+            out.note("warning", f"connection lost ({why}); reconnecting in {delay:.1f} s")
         self.link.connecting("reconnect")
         self.metrics.reconnects += 1
         out.add(cmd.Connect(delay_s=delay, reason="reconnect", attempt=self.link.attempts))
@@ -317,7 +325,9 @@ class SessionCore:
         if event.reason:
             what += f": {event.reason}"
         self._abandon_connection(event.now, out)
-        if event.code in FATAL_CLOSE_CODES:
+        if link.resume_failed():
+            self._schedule_reconnect(event.now, what, out, resume_refused=True)
+        elif event.code in FATAL_CLOSE_CODES:
             self._fail(f"server closed the connection ({what})", event.now, out)
         elif link.rollover_wanted:
             self._start_rollover(event.now, out)
@@ -358,6 +368,7 @@ class SessionCore:
             _, summary = plan_replay(history, self.config.replay_max_turns)
             instructions = resume_instructions(self.config.instructions, summary)
         link.update_event_id = self.ctx.next_event_id("cfg")
+        link.offered_handle = link.resume_handle
         out.send(ev.SessionUpdate(session=self.config.session_payload(instructions),
                                   event_id=link.update_event_id, resume_handle=link.resume_handle))
 
@@ -578,7 +589,8 @@ class SessionCore:
             if not link.ever_ready:
                 self._fail(f"timed out waiting for the server's {step}", now, out)
             else:
-                self._schedule_reconnect(now, f"no {step} in time", out)
+                self._schedule_reconnect(now, f"no {step} in time", out,
+                                         resume_refused=link.resume_failed())
             return
         if cfg.total_timeout_s and now >= self.ctx.mono0 + cfg.total_timeout_s:
             self._close(now, f"time limit of {cfg.total_timeout_s:g} s reached", 0, out)

@@ -4,7 +4,7 @@ same way whatever the wire."""
 
 from __future__ import annotations
 
-from helpers import Harness, assert_effects, sends
+from helpers import Harness, Like, assert_effects, of_type, sends
 
 from realtime_cli.core import commands as cmd
 from realtime_cli.core import inputs as inp
@@ -60,3 +60,66 @@ def test_without_a_kept_session_the_history_is_replayed() -> None:
     h.feed(h.peer.session_created())
     out = event(h, ev.SessionUpdated(session={}, resumed=False))  # the handle was not usable
     assert [e.type for e in sends(out)] == ["conversation.item.create"] * 2
+
+
+def resuming_after_a_drop() -> Harness:
+    """A conversation with a handle, its connection dropped; the new one offers the handle."""
+    h = Harness()
+    h.ready()
+    h.feed(h.peer.user_turn(0, 500, "hello") + h.peer.response(audio_ms=300, transcript="Hi."))
+    event(h, ev.SessionResumable(handle="h1"))
+    h.close(1006)
+    h.open()
+    out = h.feed(h.peer.session_created())
+    [update] = [e for e in sends(out) if isinstance(e, ev.SessionUpdate)]
+    assert update.resume_handle == "h1"
+    return h
+
+
+def test_a_refused_handle_is_dropped_and_the_next_connection_replays_the_history() -> None:
+    """Gemini refuses a stale handle by closing before setupComplete (the twin: 1008): rt forgets
+    the handle instead of offering it again, and the new session is told the conversation."""
+    h = resuming_after_a_drop()
+    out = h.close(1008, "Session resumption handle is not valid or has expired.")
+    assert_effects(out, Like(cmd.Connect, reason="reconnect"))
+    [note] = of_type(out, cmd.Notice)
+    assert note.level == "warning" and "did not resume the session" in note.text
+    assert "close 1008" in note.text
+    assert h.state is not S.CLOSED
+    h.open()
+    out = h.feed(h.peer.session_created())
+    [update] = [e for e in sends(out) if isinstance(e, ev.SessionUpdate)]
+    assert update.resume_handle is None
+    out = event(h, ev.SessionUpdated(session={}, resumed=False))
+    assert [e.type for e in sends(out)] == ["conversation.item.create"] * 2
+    assert h.state is S.READY
+
+
+def test_a_resume_with_no_answer_in_time_drops_the_handle_too() -> None:
+    h = resuming_after_a_drop()
+    out = h.tick_to_deadline()
+    assert_effects(out, Like(cmd.Connect, reason="reconnect"))
+    h.open()
+    out = h.feed(h.peer.session_created())
+    [update] = [e for e in sends(out) if isinstance(e, ev.SessionUpdate)]
+    assert update.resume_handle is None
+
+
+def test_without_a_handle_the_same_close_is_still_fatal() -> None:
+    h = resuming_after_a_drop()
+    h.close(1008, "Session resumption handle is not valid or has expired.")
+    h.open()
+    h.feed(h.peer.session_created())
+    out = h.close(1008, "policy")
+    assert_effects(out, Like(cmd.Shutdown, exit_code=3))
+
+
+def test_a_handle_that_worked_is_kept_for_the_next_drop() -> None:
+    h = resuming_after_a_drop()
+    event(h, ev.SessionUpdated(session={}, resumed=True))
+    out = h.close(1006)
+    assert [n.text for n in of_type(out, cmd.Notice) if "resume" in n.text] == []
+    h.open()
+    out = h.feed(h.peer.session_created())
+    [update] = [e for e in sends(out) if isinstance(e, ev.SessionUpdate)]
+    assert update.resume_handle == "h1"

@@ -108,8 +108,9 @@ class Run:
 
 
 @asynccontextmanager
-async def talking(tools: Callable[[str, str], Awaitable[str]] | None = None,
-                  gemini: GeminiOptions | None = None, **options: Any) -> AsyncIterator[Run]:
+async def talking(gemini: GeminiOptions | None = None, *,
+                  tools: Callable[[str, str], Awaitable[str]] | None = None,
+                  **options: Any) -> AsyncIterator[Run]:
     """A ready conversation with the twin, ended (and its run awaited) on leaving."""
     defaults: dict[str, Any] = {"port": 0, "pace": 0.0}
     async with run_gemini_server(ServerOptions(**(defaults | options)), gemini) as srv:
@@ -156,3 +157,24 @@ async def test_a_tool_the_service_withdraws_is_stopped_and_never_answered() -> N
         assert call.name == "get_weather" and call.status == "cancelled"
         assert run.journal.items(ItemKind.TOOL_RESULT) == {}
         assert not run.runner._tool_tasks  # noqa: SLF001 - nothing is left running
+
+
+async def test_a_refused_resumption_handle_is_dropped_and_the_history_replayed() -> None:
+    """The first connection drops; its handle has expired by the time rt offers it (the twin's
+    `--handle-ttl 0`), so the twin closes with 1008. rt does not offer it again: the next
+    connection starts a new session, told the conversation as text, and talking goes on."""
+    async with talking(GeminiOptions(handle_ttl=0.0), drop_after=1.0,
+                       fault_connections=1) as run:
+        run.say("hello there")
+        await run.until(lambda: run.core.assistant_turns >= 1, "the first answer")
+        await run.until(lambda: run.srv.connections >= 3
+                        and run.core.state is SessionState.READY, "the third connection")
+        run.say("and now?")
+        await run.until(lambda: run.core.assistant_turns >= 2, "the answer after the replay")
+        setups = [m["setup"] for m in run.srv.messages("setup")]
+        assert setups[0]["sessionResumption"] == {}
+        handle = setups[1]["sessionResumption"]["handle"]
+        assert handle and setups[2]["sessionResumption"] == {}  # the refused one, not again
+        replayed = run.srv.messages("clientContent", conn=3)
+        assert "hello there" in str(replayed[0]), replayed
+        assert run.core.metrics.reconnects == 2

@@ -22,6 +22,7 @@ from realtime_cli.server.gemini import GeminiOptions, RunningGeminiServer, run_g
 from realtime_cli.server.gemini.messages import (
     BAD_KEY_REASON,
     DEADLINE_REASON,
+    HANDLE_REFUSED_REASON,
     NO_KEY_REASON,
     STILL_CONNECTED_REASON,
     close_reason,
@@ -36,11 +37,11 @@ WEATHER = {"functionDeclarations": [{
                    "required": ["city"]}}]}
 
 
-def gemini(refused_keys: frozenset[str] = frozenset(), **options: Any
-           ) -> AbstractAsyncContextManager[RunningGeminiServer]:
+def gemini(refused_keys: frozenset[str] = frozenset(), handle_ttl: float | None = None,
+           **options: Any) -> AbstractAsyncContextManager[RunningGeminiServer]:
     defaults: dict[str, Any] = {"port": 0, "pace": 0.0}
     return run_gemini_server(ServerOptions(**{**defaults, **options}),
-                             GeminiOptions(refused_keys=refused_keys))
+                             GeminiOptions(refused_keys=refused_keys, handle_ttl=handle_ttl))
 
 
 def first(messages: list[Message], path: str) -> int:
@@ -203,6 +204,22 @@ async def test_a_dropped_socket_sends_no_go_away_and_the_session_resumes() -> No
             assert said(await new.turn()).startswith("Turn 2.")
 
 
+async def test_a_handle_past_its_lifetime_is_refused_as_an_unknown_one_is() -> None:
+    """`--handle-ttl`: the session's handles expire that long after its last connection ended
+    (the service keeps them 2 hours); while a connection holds the session they do not."""
+    async with gemini(handle_ttl=0.3) as srv:
+        async with gemini_client(srv.url) as old:
+            handle = await handle_of(old)
+            await asyncio.sleep(0.5)  # attached: the clock has not started
+        async with gemini_client(srv.url, setup=resuming(handle)) as new:
+            fresh = await handle_of(new)
+        await asyncio.sleep(0.5)
+        async with gemini_client(srv.url, ready=False) as late:
+            await late.send({"setup": resuming(fresh)})
+            refused = await closed_with(late)
+    assert refused == (1008, HANDLE_REFUSED_REASON)
+
+
 async def test_an_unknown_handle_is_refused() -> None:
     setup = {**BASE_SETUP, "sessionResumption": {"handle": "x" * 36}}
     async with gemini() as srv, gemini_client(srv.url, ready=False) as client:
@@ -286,7 +303,7 @@ async def test_drop_on_a_message_kind_drops_right_after_it() -> None:
 def test_cli_serves_gemini_live_on_its_path() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "realtime_cli", "serve", "--protocol", "gemini", "--port", "0",
-         "--pace", "0", "--refuse-key", "bad-key"],
+         "--pace", "0", "--refuse-key", "bad-key", "--handle-ttl", "7200"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

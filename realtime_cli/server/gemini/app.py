@@ -73,7 +73,7 @@ class GeminiServer(_Server):
     def __init__(self, options: ServerOptions, gemini: GeminiOptions) -> None:
         super().__init__(options)
         self.gemini = gemini
-        self.store = SessionStore()
+        self.store = SessionStore(gemini.handle_ttl)
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if urlsplit(request.path).path != GEMINI_PATH:

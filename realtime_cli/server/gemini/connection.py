@@ -88,6 +88,7 @@ class GeminiConnection:
         self.session: LiveSession | None = None
         self.turn: ModelTurn | None = None
         self.closed = False
+        self._holds_session = False
         self._owed = False  # a user turn arrived while the model spoke without interruption
         self._resampler = Resampler()
         self._probe: SileroProbe | None = None
@@ -114,8 +115,9 @@ class GeminiConnection:
         if self.turn is not None:
             self.turn.abort()
             self.turn = None
-        if self.session is not None:
-            self.session.attached = False
+        if self.session is not None and self._holds_session:
+            self._holds_session = False  # once: a later stop must not free a resumer's hold
+            self.session.detach()
 
     def close(self, code: int, reason: str) -> None:
         if not self.closed:
@@ -172,13 +174,14 @@ class GeminiConnection:
         if setup.handle is not None:
             session = self.store.find(setup.handle)
             if session is None:
-                raise Refusal(POLICY, "Session resumption handle is not valid or has expired.")
+                raise Refusal(POLICY, messages.HANDLE_REFUSED_REASON)
             if session.attached:
                 raise Refusal(INTERNAL, messages.STILL_CONNECTED_REASON)
             self.log(f"resumed a session of {session.turns} turn(s)")
         else:
             session = LiveSession(ReplyWriter(self.options.script, self.options.preamble))
-        session.attached = True
+        session.attach()
+        self._holds_session = True
         self.session, self.setup = session, setup
         self.outbox.emit(messages.setup_complete())
         if setup.resumption:

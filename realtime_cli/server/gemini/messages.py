@@ -23,6 +23,7 @@ NO_KEY_REASON = ("Method doesn't allow unregistered callers (callers without est
                  "this API.")
 DEADLINE_REASON = "Deadline expired before operation could complete."
 STILL_CONNECTED_REASON = "Internal error encountered."
+HANDLE_REFUSED_REASON = "Session resumption handle is not valid or has expired."  # unverified
 
 
 MAX_REASON_BYTES = 123  # a close frame's reason is at most 123 bytes (RFC 6455)

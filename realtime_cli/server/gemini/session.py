@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +82,14 @@ class LiveSession:
     pending_calls: dict[str, str] = field(default_factory=dict)  # call id -> function name
     turns: int = 0
     attached: bool = False
+    detached_at: float | None = None  # monotonic time its last connection ended
     input_ms: float = 0.0  # audio received over all its connections (the VAD timeline)
+
+    def attach(self) -> None:
+        self.attached, self.detached_at = True, None
+
+    def detach(self) -> None:
+        self.attached, self.detached_at = False, time.monotonic()
 
     def prompt_tokens(self, instructions: str) -> tuple[int, int]:
         text, audio = text_tokens(instructions), 0
@@ -98,10 +106,12 @@ class LiveSession:
 
 
 class SessionStore:
-    """Every session of one server, by each of its handles (they stay valid while it runs)."""
+    """Every session of one server, by each of its handles: valid while it runs, or, with a
+    `ttl`, until `ttl` seconds after the session's last connection ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl: float | None = None) -> None:
         self._by_handle: dict[str, LiveSession] = {}
+        self.ttl = ttl
 
     def new_handle(self, session: LiveSession) -> str:
         handle = padding(HANDLE_LENGTH)
@@ -109,7 +119,11 @@ class SessionStore:
         return handle
 
     def find(self, handle: str) -> LiveSession | None:
-        return self._by_handle.get(handle)
+        session = self._by_handle.get(handle)
+        if (session is not None and self.ttl is not None and session.detached_at is not None
+                and time.monotonic() - session.detached_at >= self.ttl):
+            return None  # expired
+        return session
 
 
 def call_arguments(arguments: str) -> Any:
