@@ -226,7 +226,7 @@ def _failure(returncode: int | None, stderr: bytes) -> str:
     return f"{what}: {lines[-1][:200]}" if lines else what
 
 
-SECRET_ENV = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY")
+SECRET_ENV = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 
 def _tool_environment() -> dict[str, str]:

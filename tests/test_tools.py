@@ -201,3 +201,15 @@ def test_duplicate_names_refused() -> None:
     tools = [ToolDecl(name="a", command=("x",)), ToolDecl(name="a", command=("y",))]
     with pytest.raises(ConfigError, match="declared twice"):
         check_unique(tools, "f")
+
+
+async def test_a_tool_sees_none_of_rt_s_api_keys(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    names = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+    for name in names:
+        monkeypatch.setenv(name, f"secret-{name}")
+    monkeypatch.setenv("RT_TEST_PLAIN", "kept")
+    script = "import json, os; print(json.dumps(sorted(os.environ)))"
+    runner = ToolRunner([decl("env_tool", script, tmp_path)])
+    seen = json.loads(await runner.run("env_tool", "{}"))
+    assert "RT_TEST_PLAIN" in seen and not set(names) & set(seen)

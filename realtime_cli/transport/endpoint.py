@@ -1,7 +1,10 @@
 """Where to connect and with which credentials: OpenAI, a base URL, Azure, or any ws(s) URL.
 
-Pure: the environment is passed in. The key lives only in `Endpoint.headers`, which never
-appears in `repr`, logs, records or error messages (docs/protocol.md#connection-and-close-codes).
+Pure: the environment is passed in. The key lives only in `Endpoint.headers` and, for a
+provider that also takes it in the query (Gemini's `key`), `Endpoint.url_secrets`; neither
+appears in `repr`, and `Endpoint.url`, the URL rt shows, traces and journals, never holds it.
+Only the connect step asks for `connect_url()`, a `SecretUrl` whose `repr` and `str` hide the
+secret values (docs/protocol.md#connection-and-close-codes).
 A key is never sent over plain `ws://` to a host other than this machine unless the user says the
 network is trusted (`allow_insecure`): anyone on the path could read it.
 
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from realtime_cli.errors import ConfigError
+from realtime_cli.secrets_policy import REDACTED
 
 OPENAI_URL = "wss://api.openai.com/v1/realtime"
 CREDENTIAL_HEADERS = ("Authorization", "api-key")
@@ -24,12 +28,50 @@ ACCOUNT_HEADERS = {"OPENAI_ORG_ID": "OpenAI-Organization", "OPENAI_PROJECT_ID": 
 """Environment variable -> header, as the `openai` SDK's client sends them."""
 
 
+class SecretUrl:
+    """A URL that carries a credential in its query, for the connect step alone: `reveal()` is
+    the only way to the whole text; `repr`, `str` and formatting show it with the secret
+    values redacted, so a log line, a trace or an error message that names it by mistake
+    still holds no key."""
+
+    __slots__ = ("_url", "_shown")
+
+    def __init__(self, url: str, secrets: tuple[tuple[str, str], ...] = ()) -> None:
+        parts = urlsplit(url)
+
+        def with_query(extra: str) -> str:
+            query = "&".join(q for q in (parts.query, extra) if q)
+            return urlunsplit(parts._replace(query=query))
+
+        self._url = with_query(urlencode(secrets))
+        self._shown = with_query("&".join(f"{urlencode({name: ''})}{REDACTED}"
+                                          for name, _ in secrets))
+
+    def reveal(self) -> str:
+        return self._url
+
+    def __str__(self) -> str:
+        return self._shown
+
+    def __repr__(self) -> str:
+        return f"SecretUrl({self._shown!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:  # no copy or pickle carries the key away
+        raise TypeError("a SecretUrl cannot be pickled")
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    url: str
-    kind: str  # openai | base_url | azure | custom
+    url: str  # shown, traced and journaled: never holds a key
+    kind: str  # openai | base_url | azure | custom | gemini
     headers: dict[str, str] = field(repr=False, default_factory=dict)
     deployment: str | None = None  # Azure: the deployment the URL names
+    # Query parameters that carry a credential (Gemini's `key`): added to the connect URL only.
+    url_secrets: tuple[tuple[str, str], ...] = field(repr=False, default=())
+
+    def connect_url(self) -> SecretUrl:
+        """The URL to open: `url` with the secret query parameters, if any."""
+        return SecretUrl(self.url, self.url_secrets)
 
     @property
     def host(self) -> str:

@@ -1,9 +1,12 @@
 """Where a Gemini Live session connects and with which key (docs/protocol.md#gemini-live).
 
-Pure: the environment is passed in. The key goes in the `x-goog-api-key` header, as the
-google-genai SDK sends it, never in the URL: a URL is shown, logged and journaled, a header is
-not (`Endpoint.headers` has no `repr`). A `key=` a user put in `--url` is moved into the header
-for the same reason. The key is read as the SDK reads it: `GOOGLE_API_KEY`, else `GEMINI_API_KEY`.
+Pure: the environment is passed in. The key goes on the wire twice: in the `x-goog-api-key`
+header, as the google-genai SDK sends it, and as the `key` query parameter, as the Live API
+reference shows raw WebSocket clients passing it; a server imitating the service may read only
+one of them. It is never in `Endpoint.url`, the URL rt shows, traces and journals: only the
+connect step's `Endpoint.connect_url()` (a `SecretUrl`, redacted in any `repr` or `str`) holds
+it. A `key=` a user put in `--url` is taken out of the shown URL for the same reason. The key
+is read as the SDK reads it: `GOOGLE_API_KEY`, else `GEMINI_API_KEY`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from realtime_cli.transport.endpoint import Endpoint, _ws_parts, is_loopback
 LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 GEMINI_URL = "wss://generativelanguage.googleapis.com" + LIVE_PATH
 KEY_HEADER = "x-goog-api-key"
+KEY_PARAM = "key"
 KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 
 
@@ -37,8 +41,8 @@ def resolve_gemini_endpoint(*, url: str | None = None, env: Mapping[str, str],
     if parts.path in ("", "/"):
         parts = parts._replace(path=LIVE_PATH)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    in_url = next((value for name, value in query if name == "key"), "")
-    parts = parts._replace(query=urlencode([(n, v) for n, v in query if n != "key"]))
+    in_url = next((value for name, value in query if name == KEY_PARAM), "")
+    parts = parts._replace(query=urlencode([(n, v) for n, v in query if n != KEY_PARAM]))
     key = gemini_key(env) or in_url.strip()
     if not key and not is_loopback(parts.hostname):
         raise ConfigError("GEMINI_API_KEY (or GOOGLE_API_KEY) is not set (or try offline: "
@@ -49,4 +53,5 @@ def resolve_gemini_endpoint(*, url: str | None = None, env: Mapping[str, str],
                           f"{parts.hostname}: use wss://, or --allow-insecure on a network you "
                           "trust")
     return Endpoint(url=urlunsplit(parts), kind="custom" if url else "gemini",
-                    headers={KEY_HEADER: key} if key else {})
+                    headers={KEY_HEADER: key} if key else {},
+                    url_secrets=((KEY_PARAM, key),) if key else ())

@@ -65,7 +65,7 @@ async def _open(endpoint: Endpoint, timeout_s: float) -> ClientConnection:
     host = endpoint.host
     try:
         return await connect(
-            endpoint.url,
+            endpoint.connect_url().reveal(),  # never named in a message below
             additional_headers=endpoint.headers,
             max_size=None,
             compression=None,

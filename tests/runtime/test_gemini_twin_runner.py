@@ -157,6 +157,7 @@ async def test_a_tool_the_service_withdraws_is_stopped_and_never_answered() -> N
         assert call.name == "get_weather" and call.status == "cancelled"
         assert run.journal.items(ItemKind.TOOL_RESULT) == {}
         assert not run.runner._tool_tasks  # noqa: SLF001 - nothing is left running
+        assert run.srv.credentials == [{"query": KEY, "header": KEY}]  # the key in both places
 
 
 async def test_a_refused_resumption_handle_is_dropped_and_the_history_replayed() -> None:

@@ -243,6 +243,25 @@ async def test_the_sdk_header_carries_the_key_too() -> None:
     async with gemini() as srv, gemini_client(srv.url, key=None,
                                               headers={"x-goog-api-key": "k"}) as client:
         assert client.received[0] == {"setupComplete": {}}
+    assert srv.credentials == [{"header": "k"}]
+
+
+@pytest.mark.parametrize(("query", "header", "refused"), [
+    ("bad", "good", True), ("good", "bad", True), ("good", "good", False)])
+async def test_a_key_in_both_places_is_taken_and_either_one_refused_refuses(
+        query: str, header: str, refused: bool) -> None:
+    log: list[str] = []
+    async with gemini(refused_keys=frozenset({"bad"}), log=log.append) as srv, \
+            gemini_client(srv.url, key=query, headers={"x-goog-api-key": header},
+                          ready=False) as client:
+        await client.send({"setup": BASE_SETUP})
+        if refused:
+            assert await closed_with(client) == (1007, BAD_KEY_REASON)
+        else:
+            await client.wait_for("setupComplete")
+    assert srv.credentials == [{"query": query, "header": header}]
+    assert any("key in the query and the header" in line for line in log), log
+    assert not [line for line in log if "good" in line or "bad" in line]
 
 
 @pytest.mark.parametrize(("setup", "reason"), [

@@ -104,3 +104,38 @@ async def test_a_closed_port_is_a_retryable_error() -> None:
         with pytest.raises(TransportError, match="connection refused") as raised:
             await transport.connect(5.0)
     assert not isinstance(raised.value, FatalServerError)
+
+
+async def test_the_connect_url_carries_what_the_shown_url_does_not() -> None:
+    """A Gemini endpoint: the key reaches the server both as the `key` query parameter and as the
+    `x-goog-api-key` header, and no error about the connection holds it."""
+    from realtime_cli.transport.gemini_endpoint import resolve_gemini_endpoint
+
+    seen: list[Request] = []
+
+    def look(conn: ServerConnection, request: Request) -> Response | None:
+        seen.append(request)
+        return conn.respond(HTTPStatus.FORBIDDEN, "no\n")
+
+    async with serve(lambda ws: ws.wait_closed(), "127.0.0.1", 0, process_request=look) as srv:
+        port = next(iter(srv.sockets)).getsockname()[1]
+        endpoint = resolve_gemini_endpoint(url=f"ws://127.0.0.1:{port}",
+                                           env={"GEMINI_API_KEY": SECRET})
+        with pytest.raises(FatalServerError) as refused:
+            await WebSocketTransport(endpoint).connect(5.0)
+    [request] = seen
+    assert request.path.endswith(f"?key={SECRET}")
+    assert request.headers["x-goog-api-key"] == SECRET
+    assert SECRET not in str(refused.value) and refused.value.__cause__ is None
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    endpoint = resolve_gemini_endpoint(url=f"ws://127.0.0.1:{port}", env={"GEMINI_API_KEY": SECRET})
+    with pytest.raises(TransportError) as failed:
+        await WebSocketTransport(endpoint).connect(5.0)
+    assert SECRET not in str(failed.value) and failed.value.__cause__ is None
+    assert SECRET not in repr(failed.value) and failed.value.__suppress_context__
+
+
+SECRET = "AIzaSy-never-shown-0123456789abcdef"

@@ -2,16 +2,18 @@
 `GeminiConnection` per client, goAway/expiry and drop timers.
 
 Only the Live API path is served (any other: HTTP 404). The key comes as the `key` query
-parameter (as raw WebSocket clients send it) or the `x-goog-api-key` header (as the google-genai
-SDK sends it); it is never logged. The upgrade always succeeds: a missing key closes the
-connection with 1008 and a refused one (`GeminiOptions.refused_keys`) with 1007 when the first
-message arrives.
+parameter (as raw WebSocket clients send it), the `x-goog-api-key` header (as the google-genai
+SDK sends it), or both; which of them carried one is logged, never the key itself. The upgrade
+always succeeds: a missing key closes the connection with 1008 and a refused one
+(`GeminiOptions.refused_keys`, in either place) with 1007 when the first message arrives.
+`srv.credentials` keeps, in memory only, the keys each connection presented, by place.
 
 In-process use (tests):
 
     async with run_gemini_server(ServerOptions(port=0, pace=0)) as srv:
         ...connect to srv.url + "?key=anything"...
         srv.received  # [(conn_index, client_message_dict), ...]
+        srv.credentials  # [{"query": key, "header": key}, ...], one per connection
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,6 +47,8 @@ KEY_HEADER = "x-goog-api-key"
 class RunningGeminiServer(RunningServer):
     """A started Gemini twin: where it listens and what it has received so far."""
 
+    credentials: list[dict[str, str]] = field(default_factory=list)  # memory only
+
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -56,13 +60,20 @@ class RunningGeminiServer(RunningServer):
                 if (kind is None or kind in message) and (conn is None or index == conn)]
 
 
-def _key_refusal(ws: ServerConnection, refused: frozenset[str]) -> Refusal | None:
+def presented_keys(ws: ServerConnection) -> dict[str, str]:
+    """The API keys the client presented, by place: `query` (`?key=`), `header`."""
     request = ws.request
-    query = parse_qs(urlsplit(request.path if request else "").query)
-    key = query.get("key", [""])[0] or (request.headers.get(KEY_HEADER, "") if request else "")
-    if not key:
+    if request is None:
+        return {}
+    keys = {"query": parse_qs(urlsplit(request.path).query).get("key", [""])[0],
+            "header": request.headers.get(KEY_HEADER, "")}
+    return {place: key for place, key in keys.items() if key}
+
+
+def _key_refusal(keys: dict[str, str], refused: frozenset[str]) -> Refusal | None:
+    if not keys:
         return Refusal(messages.POLICY, messages.NO_KEY_REASON)
-    if key in refused:
+    if any(key in refused for key in keys.values()):
         return Refusal(messages.INVALID_ARGUMENT, messages.BAD_KEY_REASON)
     return None
 
@@ -90,7 +101,11 @@ class GeminiServer(_Server):
             options = replace(options, expire_after=DEFAULT_SESSION_SECONDS, drop_after=None,
                               drop_on=None)
         peer = ws.remote_address[:2] if ws.remote_address else "?"
-        self.log(f"conn {index}: open from {peer}")
+        keys = presented_keys(ws)
+        where = "key in the " + " and the ".join(keys) if keys else "no key"
+        self.log(f"conn {index}: open from {peer}, {where}")
+        if isinstance(self.running, RunningGeminiServer):
+            self.running.credentials.append(keys)
         conn: GeminiConnection | None = None
 
         def drop(what: str) -> None:
@@ -104,7 +119,7 @@ class GeminiServer(_Server):
                               drop_on=options.drop_on, on_drop=lambda name: drop(f"after {name}"))
         conn = GeminiConnection(
             index, options=options, outbox=outbox, speech=self.speech, store=self.store,
-            key_refusal=_key_refusal(ws, self.gemini.refused_keys),
+            key_refusal=_key_refusal(keys, self.gemini.refused_keys),
             record=lambda message: self.recorder.record(index, message), log=self.log)
         loop = asyncio.get_running_loop()
         notice = min(self.gemini.go_away_notice, options.expire_after / 2)
