@@ -1,5 +1,6 @@
 """The client's own figures: the session core's throughput, `rt --help`'s cold start, and the
-latency rt adds between a device and the socket (over a loopback WebSocket)."""
+latency rt adds between a device and the socket (over a loopback WebSocket), with each
+provider's codec (OpenAI Realtime GA, Gemini Live)."""
 
 from __future__ import annotations
 
@@ -120,26 +121,19 @@ def help_cold_start() -> Measured:
 
 
 # ---------------------------------------------------------------- client-added latency
+#
+# The same measurement for each provider's codec: a loopback server stamps when each
+# microphone frame arrives on the socket and when each audio chunk leaves it; the client
+# stamps when the frame entered the runner and when the chunk was queued for playback. Each
+# frame carries its index in its first sample (frames before the session is ready are not
+# sent). The servers speak just enough of each protocol to get a session going.
 
 
-async def _latency_run(frames: int = 300, deltas: int = 300) -> tuple[list[float], list[float]]:
-    """A loopback server stamps when each append arrives and each delta leaves; the client
-    stamps when the mic frame entered and when the delta was queued for playback."""
+def _openai_server(frames: int, deltas: int, seen: list[tuple[int, float]],
+                   sent: list[float], done: asyncio.Event) -> Any:
+    """The GA Realtime protocol: session.created, then output audio deltas once `frames`
+    appends have arrived."""
     import base64
-
-    from websockets.asyncio.server import serve
-
-    from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
-    from realtime_cli.core.config import SessionConfig
-    from realtime_cli.core.session import SessionCore
-    from realtime_cli.runtime.runner import Runner
-    from realtime_cli.transport.endpoint import Endpoint
-
-    mic_in: list[float] = []
-    append_seen: list[tuple[int, float]] = []
-    delta_sent: list[float] = []
-    delta_queued: list[float] = []
-    done = asyncio.Event()
 
     async def handler(ws: Any) -> None:
         await ws.send(json.dumps({"type": "session.created", "event_id": "e", "session": {
@@ -153,21 +147,79 @@ async def _latency_run(frames: int = 300, deltas: int = 300) -> tuple[list[float
                                           "response": {"id": "r1", "status": "in_progress"}}))
             elif event["type"] == "input_audio_buffer.append":
                 index = int.from_bytes(base64.b64decode(event["audio"])[:2], "little")
-                append_seen.append((index, time.perf_counter()))
-                if len(append_seen) == frames:
-                    tasks.append(asyncio.create_task(send_deltas(ws)))
+                seen.append((index, time.perf_counter()))
+                if len(seen) == frames:
+                    tasks.add(asyncio.create_task(send_deltas(ws)))
 
-    tasks: list[asyncio.Task[None]] = []
+    tasks: set[asyncio.Task[None]] = set()
 
     async def send_deltas(ws: Any) -> None:
         pcm = base64.b64encode(b"\x00\x01" * 480).decode()
         for _ in range(deltas):
-            delta_sent.append(time.perf_counter())
+            sent.append(time.perf_counter())
             await ws.send(json.dumps({
                 "type": "response.output_audio.delta", "event_id": "d", "response_id": "r1",
                 "item_id": "i1", "output_index": 0, "content_index": 0, "delta": pcm}))
             await asyncio.sleep(0.002)
         done.set()
+
+    return handler
+
+
+def _gemini_server(frames: int, deltas: int, seen: list[tuple[int, float]],
+                   sent: list[float], done: asyncio.Event) -> Any:
+    """Gemini Live: setupComplete to the setup, then `modelTurn` audio parts (JSON in binary
+    frames, as the service sends them) once `frames` realtimeInput.audio messages have arrived."""
+    import base64
+
+    async def handler(ws: Any) -> None:
+        async for msg in ws:
+            message = json.loads(msg)
+            if "setup" in message:
+                await ws.send(json.dumps({"setupComplete": {}}).encode())
+            elif "audio" in message.get("realtimeInput", {}):
+                data = message["realtimeInput"]["audio"]["data"]
+                index = int.from_bytes(base64.b64decode(data)[:2], "little")
+                seen.append((index, time.perf_counter()))
+                if len(seen) == frames:
+                    tasks.add(asyncio.create_task(send_parts(ws)))
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def send_parts(ws: Any) -> None:
+        part = {"inlineData": {"mimeType": "audio/pcm;rate=24000",
+                               "data": base64.b64encode(b"\x00\x01" * 480).decode()}}
+        frame = json.dumps({"serverContent": {"modelTurn": {"parts": [part]}}}).encode()
+        for _ in range(deltas):
+            sent.append(time.perf_counter())
+            await ws.send(frame)
+            await asyncio.sleep(0.002)
+        done.set()
+
+    return handler
+
+
+async def _latency_run(provider: str, frames: int = 300, deltas: int = 300
+                       ) -> tuple[list[float], list[float]]:
+    """Mic frame in -> on the socket, and audio received -> queued for playback, in ms, for the
+    runner with `provider`'s codec."""
+    from websockets.asyncio.server import serve
+
+    from realtime_cli.audio.interfaces import SinkStatus, SourceLevels
+    from realtime_cli.core.config import SessionConfig
+    from realtime_cli.core.session import SessionCore
+    from realtime_cli.runtime.launch import wire_codec
+    from realtime_cli.runtime.runner import Runner
+    from realtime_cli.transport.endpoint import Endpoint
+    from realtime_cli.transport.gemini_endpoint import resolve_gemini_endpoint
+
+    mic_in: list[float] = []
+    append_seen: list[tuple[int, float]] = []
+    delta_sent: list[float] = []
+    delta_queued: list[float] = []
+    done = asyncio.Event()
+    make_server = _gemini_server if provider == "gemini" else _openai_server
+    handler = make_server(frames, deltas, append_seen, delta_sent, done)
 
     class Source:
         exhausted = False
@@ -204,32 +256,53 @@ async def _latency_run(frames: int = 300, deltas: int = 300) -> tuple[list[float
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        core = SessionCore(SessionConfig(idle_timeout_s=None), session_id="c" * 32, now=0.0)
-        runner = Runner(core, Endpoint(url=f"ws://127.0.0.1:{port}/v1/realtime", kind="custom"),
-                        Source(), Sink())
+        if provider == "gemini":
+            config = SessionConfig(provider="gemini", model="gemini-3.8-live", voice="Puck",
+                                   idle_timeout_s=None)
+            endpoint = resolve_gemini_endpoint(url=f"ws://127.0.0.1:{port}", env={})
+        else:
+            config = SessionConfig(idle_timeout_s=None)
+            endpoint = Endpoint(url=f"ws://127.0.0.1:{port}/v1/realtime", kind="custom")
+        core = SessionCore(config, session_id="c" * 32, now=0.0)
+        runner = Runner(core, endpoint, Source(), Sink(), codec=wire_codec(config))
         task = asyncio.create_task(runner.run())
         await asyncio.wait_for(done.wait(), 30)
         await asyncio.sleep(0.1)
         runner.stop(0, "bench done")
         await asyncio.wait_for(task, 10)
-    # each frame carries its index in its first sample (frames before `ready` are not sent)
     up = [(seen - mic_in[index]) * 1000 for index, seen in append_seen]
     down = [(b - a) * 1000 for a, b in zip(delta_sent, delta_queued, strict=False)]
+    if len(down) < deltas:
+        raise RuntimeError(f"only {len(down)} of {deltas} audio chunks reached the speaker")
     return up, down
 
 
 @shared
-def _latency() -> tuple[list[float], list[float]]:
-    return asyncio.run(_latency_run())
+def _latency(provider: str) -> tuple[list[float], list[float]]:
+    return asyncio.run(_latency_run(provider))
 
 
 @LATENCY.figure("mic frame in -> append on the socket (loopback)", "ms", at_most(5), stat="p99")
 def mic_to_socket() -> Measured:
-    up, _ = _latency()
+    up, _ = _latency("openai")
     return Measured(pct(up, 99), (Also("p50", pct(up, 50), "ms"),))
 
 
 @LATENCY.figure("audio delta received -> queued for playback", "ms", at_most(5), stat="p99")
 def delta_to_playback() -> Measured:
-    _, down = _latency()
+    _, down = _latency("openai")
+    return Measured(pct(down, 99), (Also("p50", pct(down, 50), "ms"),))
+
+
+@LATENCY.figure("Gemini codec: mic frame in -> realtimeInput on the socket (loopback)", "ms",
+                at_most(5), stat="p99")
+def gemini_mic_to_socket() -> Measured:
+    up, _ = _latency("gemini")
+    return Measured(pct(up, 99), (Also("p50", pct(up, 50), "ms"),))
+
+
+@LATENCY.figure("Gemini codec: audio part received -> queued for playback", "ms", at_most(5),
+                stat="p99")
+def gemini_part_to_playback() -> Measured:
+    _, down = _latency("gemini")
     return Measured(pct(down, 99), (Also("p50", pct(down, 50), "ms"),))
