@@ -24,6 +24,9 @@ GEMINI_VOICES = (
 PROVIDERS = ("openai", "gemini")
 VOICES_BY_PROVIDER = {"openai": VOICES, "gemini": GEMINI_VOICES}
 DEFAULT_VOICE = {"openai": "marin", "gemini": "Puck"}
+# Providers whose server keeps all it generated of an answer the user cut short: it has no
+# truncate, so the model may remember more than was heard (docs/protocol.md#gemini-live).
+KEEPS_UNHEARD = {"gemini": "Gemini"}
 # Google's default Live model for voice agents (its model page, September 2026).
 DEFAULT_MODEL = {"openai": "gpt-realtime", "gemini": "gemini-3.8-live"}
 EAGERNESS = ("low", "medium", "high", "auto")
@@ -128,6 +131,12 @@ class SessionConfig:
 
     def all_tools(self) -> tuple[ToolSpec, ...]:
         return (*self.tools, END_CONVERSATION) if self.builtin_end_tool else self.tools
+
+    @property
+    def keeps_unheard(self) -> str | None:
+        """The provider's name when it cannot be told how much of an answer was heard (it has
+        no truncate), else None."""
+        return KEEPS_UNHEARD.get(self.provider)
 
     @property
     def vad_enabled(self) -> bool:

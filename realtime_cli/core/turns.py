@@ -393,9 +393,11 @@ class Turns:
             if not server_cancels:
                 self._cancel(out)
         target: ItemState | None = None
+        unheard = False  # some of an answer, received or still due, will never be heard
         for item in self.ledger.assistant_unflushed():
             if item.fully_heard():
                 continue
+            unheard = unheard or item.played_samples < item.received_samples or not item.audio_done
             item.flushed = True
             point = truncation_point(item.played_samples, item.received_samples)
             if point is None and item.played_samples > 0 and not item.audio_done:
@@ -409,6 +411,9 @@ class Turns:
             self.journal(item, out)
         self.ledger.playback_idle = True
         self.ledger.playing = None
+        if unheard and cfg.keeps_unheard:
+            out.note("info", f"interrupted: {cfg.keeps_unheard} keeps all it generated, so the "
+                             "model may remember more than you heard")
         if kind is not None:
             self.ctx.metrics.count_interruption(kind.value)
             if target is not None and target.received_samples:

@@ -230,3 +230,23 @@ def test_usage_shows_the_remaining_rate_limit() -> None:
     limits = ({"name": "tokens", "limit": 40000, "remaining": 27000, "reset_seconds": 19.5},)
     assert "limit  68% tokens · 20 s" in screen(view(rate_limits=limits), 120)
     assert "limit  —" in screen(view())
+
+
+def test_a_gemini_barge_in_shows_the_cut_and_that_the_model_may_remember_more() -> None:
+    """From the core itself: a Gemini answer cut after 0.5 s of 2 s. The transcript shows the
+    cut, and the notice line says the service kept the rest."""
+    from helpers import Harness
+
+    from realtime_cli.core.config import SessionConfig
+
+    h = Harness(SessionConfig(provider="gemini", model="gemini-3.8-live", voice="Puck"))
+    h.ready()
+    h.feed(h.peer.user_turn(0, 900, "tell me a story"))
+    h.feed(h.peer.response(audio_ms=2000, transcript="Once upon a time there was a fox.",
+                           done=False))
+    h.play(h.peer.item_id, 24 * 500)
+    h.feed(h.peer.speech_started(3000))
+    text = screen(view(h.core.snapshot(h.now), endpoint_host="generativelanguage.googleapis.com"),
+                  140, 30)
+    assert CUT_MARK in text
+    assert "Gemini keeps all it generated, so the model may remember more than you heard" in text
