@@ -4,7 +4,8 @@
     ├── ConfigError              bad flag, config file or value (exit 2)
     ├── InvalidTransition        the core was asked for an illegal lifecycle move
     ├── TransportError           network, handshake, server refusal (exit 3)
-    │   ├── FatalServerError     bad key, beta shape refused, config refused: never retried
+    │   ├── FatalServerError     beta shape refused, config refused, not found: never retried
+    │   │   └── KeyRejected      the server refused the API key (exit 2, as a missing key)
     │   └── TransportClosed      the connection ended; carries the close code and reason
     ├── AudioDeviceError         no device, busy, unsupported format, lost (exit 4)
     └── StorageError             database or export problem (exit 5)
@@ -46,6 +47,14 @@ class TransportError(RtError):
 
 class FatalServerError(TransportError):
     exit_code = 3
+
+
+class KeyRejected(FatalServerError):
+    """The server refused the API key, however the provider says so (OpenAI: HTTP 401 on the
+    upgrade or an `invalid_api_key` error; Gemini Live: a close saying the key is not valid).
+    Never retried, and, like a key that is not set, the user's configuration to fix: exit 2."""
+
+    exit_code = 2
 
 
 class TransportClosed(TransportError):

@@ -34,6 +34,7 @@ from realtime_cli.errors import (
 )
 from realtime_cli.protocol.openai_ga import OpenAIGACodec
 from realtime_cli.protocol.wire import WireCodec
+from realtime_cli.runtime.refusals import close_refusal, event_refusal
 from realtime_cli.runtime.teardown import run_cleanup
 from realtime_cli.transport.base import Connection, Transport
 from realtime_cli.transport.endpoint import Endpoint
@@ -122,6 +123,7 @@ class Runner:
         self.clock = clock or SystemClock()
         self.exit_code = 0
         self.error: RtError | None = None
+        self._refusal: RtError | None = None  # what a session ending on the input fed means
         self._conn: _Connection | None = None
         self._done = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -216,6 +218,15 @@ class Runner:
     def feed(self, event: inp.Input) -> None:
         self._execute(self.core.handle(event))
 
+    def _feed_refusal(self, event: inp.Input, refusal: RtError | None) -> None:
+        """Feed `event`; a failed session that ends on it ends with `refusal` (its class, its
+        line, its exit code) rather than as a transport failure (a refused key: exit 2)."""
+        self._refusal = refusal
+        try:
+            self.feed(event)
+        finally:
+            self._refusal = None
+
     def _execute(self, commands: list[cmd.Command]) -> None:
         elapsed = self.elapsed()
         for c in commands:
@@ -247,7 +258,8 @@ class Runner:
                     self.exit_code = self.exit_code or c.exit_code
                     error = END_ERRORS.get(c.cause)
                     if error is not None and self.error is None:
-                        self.error = error(c.reason, exit_code=c.exit_code)
+                        refused = self._refusal if c.cause is cmd.EndCause.TRANSPORT else None
+                        self.error = refused or error(c.reason, exit_code=c.exit_code)
                     self._done.set()
                 case cmd.PausePlayback():
                     self._to_sink(self.sink.pause)
@@ -333,7 +345,8 @@ class Runner:
         try:
             link = await self.transport.connect(self.core.config.connection_timeout_s)
         except FatalServerError as exc:
-            self.feed(inp.ConnectFailed(now=self.clock.monotonic(), message=exc.message, fatal=True))
+            self._feed_refusal(inp.ConnectFailed(now=self.clock.monotonic(), message=exc.message,
+                                                 fatal=True), exc)
             return
         except TransportError as exc:
             self.feed(inp.ConnectFailed(now=self.clock.monotonic(), message=exc.message))
@@ -349,13 +362,16 @@ class Runner:
                 frame = await link.receive()
                 self.poll_playback()
                 for event in conn.codec.decode(frame):
-                    self.feed(inp.ServerMessage(now=self.clock.monotonic(), event=event))
+                    self._feed_refusal(inp.ServerMessage(now=self.clock.monotonic(), event=event),
+                                       event_refusal(conn.codec.name, self.endpoint, event))
         except TransportClosed as exc:
             writer.cancel()
             if conn.expected_close or self._conn is not conn:
                 return
             self._conn = None
-            self.feed(inp.Closed(now=self.clock.monotonic(), code=exc.code, reason=exc.reason))
+            self._feed_refusal(
+                inp.Closed(now=self.clock.monotonic(), code=exc.code, reason=exc.reason),
+                close_refusal(conn.codec.name, self.endpoint, exc.code, exc.reason))
 
     async def _writer(self, conn: _Connection) -> None:
         """Sends in order; a send to a closed connection ends it, and the reader reports it."""

@@ -14,7 +14,7 @@ import ssl
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from realtime_cli.errors import FatalServerError, TransportClosed, TransportError
+from realtime_cli.errors import FatalServerError, KeyRejected, TransportClosed, TransportError
 from realtime_cli.transport.endpoint import Endpoint
 
 PING_INTERVAL_S = 20.0
@@ -105,7 +105,7 @@ def _status_error(status: int, endpoint: Endpoint) -> TransportError:
     where = endpoint.display_url
     if status == 401:
         what = "Azure key (AZURE_OPENAI_API_KEY)" if endpoint.kind == "azure" else "API key (OPENAI_API_KEY)"
-        return FatalServerError(f"HTTP 401 from {endpoint.host}: the {what} was rejected")
+        return KeyRejected(f"HTTP 401 from {endpoint.host}: the {what} was rejected")
     if status in (403, 404):
         subject = "Azure deployment" if endpoint.kind == "azure" else "model or endpoint"
         return FatalServerError(

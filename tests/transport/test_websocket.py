@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from realtime_cli.errors import FatalServerError, TransportClosed, TransportError
+from realtime_cli.errors import FatalServerError, KeyRejected, TransportClosed, TransportError
 from realtime_cli.transport.endpoint import Endpoint
 from realtime_cli.transport.websocket import WebSocketTransport
 
@@ -79,7 +79,7 @@ async def test_a_client_close_reaches_the_server_as_a_normal_close() -> None:
 
 
 @pytest.mark.parametrize(("status", "error", "words"), [
-    (401, FatalServerError, "API key (OPENAI_API_KEY) was rejected"),
+    (401, KeyRejected, "API key (OPENAI_API_KEY) was rejected"),
     (404, FatalServerError, "not found or not allowed"),
     (429, TransportError, "rate limited"),
     (503, TransportError, "server error"),
