@@ -57,6 +57,7 @@ class LineOutput:
         self.transcripts = transcripts  # user speech gets a transcript later: print it then
         self.stream = stream or sys.stdout
         self._printed_items: dict[str, tuple[str | None, bool]] = {}
+        self._connections: dict[int, int] = {}  # index -> open records seen (-1: printed)
         self.outcome = SessionOutcome()
         self.t0: float | None = None
         self._gone = False
@@ -96,11 +97,8 @@ class LineOutput:
                            f"({'resumed' if record.resumed else 'new'}), model {record.model}",
                            {"session_id": record.session_id, "model": record.model,
                             "resumed": record.resumed})
-            case ConnectionRecord() if record.server_session_id:
-                self._emit(elapsed, "connection",
-                           f"connection {record.index} ({record.reason}): {record.server_session_id}",
-                           {"index": record.index, "reason": record.reason,
-                            "server_session_id": record.server_session_id})
+            case ConnectionRecord() if record.closed_at is None:
+                self._connection(record, elapsed)
             case ItemRecord():
                 self._item(record, elapsed)
             case InterruptionRecord():
@@ -137,6 +135,22 @@ class LineOutput:
             return
         for label, text in figure_rows(figures):
             self._emit(elapsed, "summary", f"{label.lower()}: {text}", {})
+
+    def _connection(self, record: ConnectionRecord, elapsed: float) -> None:
+        """One line per connection, once its session is known: the core records a connection
+        when its socket opens, then with the session it opened (and the server's id for it,
+        where the provider names one: OpenAI does, Gemini does not)."""
+        seen = self._connections.get(record.index, 0)
+        if seen < 0:
+            return
+        if not record.server_session_id and seen == 0:
+            self._connections[record.index] = 1  # the socket opened; the session comes next
+            return
+        self._connections[record.index] = -1
+        named = f": {record.server_session_id}" if record.server_session_id else ""
+        self._emit(elapsed, "connection", f"connection {record.index} ({record.reason}){named}",
+                   {"index": record.index, "reason": record.reason,
+                    "server_session_id": record.server_session_id})
 
     def _item(self, r: ItemRecord, elapsed: float) -> None:
         """Print each item once its words are known, and again only if they changed."""
