@@ -54,7 +54,11 @@ SERVE_HELP = f"""Run a local, offline server that speaks the GA Realtime protoco
 
   rt serve --replay bug.jsonl            # a trace written by rt talk --trace bug.jsonl
 
-  rt serve --protocol gemini --refuse-key bad   # Gemini Live; the key "bad" is refused
+  rt serve --refuse-key bad              # the key "bad" gets HTTP 401 on the upgrade
+
+  rt serve --protocol gemini --refuse-key bad   # Gemini Live; "bad" is closed with 1007
+
+  rt serve --protocol gemini --unresumable --drop-after 20   # a drop with no handle to resume
 """
 
 Host = Annotated[str, typer.Option("--host", help="Interface to bind (default loopback only).")]
@@ -103,12 +107,17 @@ Protocol = Annotated[str, typer.Option(
     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent; "
     "--expire-after is then each connection's length, announced by goAway).")]
 RefuseKey = Annotated[list[str] | None, typer.Option(
-    "--refuse-key", help="With --protocol gemini: answer this API key as invalid. Repeatable.",
+    "--refuse-key", help="Answer this API key as invalid, as the service does (HTTP 401 on "
+    "the upgrade; with --protocol gemini, close 1007 at the setup). Repeatable.",
     metavar="KEY")]
 HandleTtl = Annotated[float | None, typer.Option(
     "--handle-ttl", help="With --protocol gemini: a session's resumption handles expire S "
     "seconds after its last connection ended (a later resume is refused with 1008); "
     "by default they last while the server runs.", metavar="S")]
+Unresumable = Annotated[bool, typer.Option(
+    "--unresumable", help="With --protocol gemini: hand out no resumption handle (each "
+    "sessionResumptionUpdate says the session is not resumable), so a client whose "
+    "connection ends must start a new session.")]
 DropOn = Annotated[str | None, typer.Option(
     "--drop-on", help="Drop the socket right after the first server event of this type.",
     metavar="EVENT_TYPE")]
@@ -161,6 +170,7 @@ def serve(
     protocol: Protocol = "openai",
     refuse_key: RefuseKey = None,
     handle_ttl: HandleTtl = None,
+    unresumable: Unresumable = False,
 ) -> None:
     """Run a local, offline server that speaks the GA Realtime protocol (see --help)."""
     from realtime_cli.errors import ConfigError
@@ -174,8 +184,8 @@ def serve(
 
     if protocol not in ("openai", "gemini"):
         raise ConfigError(f"--protocol must be openai or gemini, not {protocol!r}")
-    if protocol != "gemini" and refuse_key:
-        raise ConfigError("--refuse-key needs --protocol gemini")
+    if protocol != "gemini" and unresumable:
+        raise ConfigError("--unresumable needs --protocol gemini")
     if protocol != "gemini" and handle_ttl is not None:
         raise ConfigError("--handle-ttl needs --protocol gemini")
     if protocol == "gemini" and replay is not None:
@@ -205,6 +215,7 @@ def serve(
         fail=tuple(ResponseFault.parse(spec) for spec in fail or ()),
         first_audio_delay_ms=first_audio_delay,
         drop_on=drop_on,
+        refused_keys=frozenset(refuse_key or ()) if protocol == "openai" else frozenset(),
         log=None if quiet else _stderr,
     )
     import asyncio
@@ -213,7 +224,8 @@ def serve(
     if protocol == "gemini":
         from realtime_cli.server.gemini import GeminiOptions
 
-        gemini = GeminiOptions(refused_keys=frozenset(refuse_key or ()), handle_ttl=handle_ttl)
+        gemini = GeminiOptions(refused_keys=frozenset(refuse_key or ()), handle_ttl=handle_ttl,
+                               resumable=not unresumable)
     asyncio.run(_main(options, replay, gemini))
     if not quiet:
         _stderr("rt serve: stopped")

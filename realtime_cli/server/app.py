@@ -2,8 +2,10 @@
 
 Handshake (docs/protocol.md#connection-and-close-codes): only `/v1/realtime` is served (any
 other path: HTTP 404); the query may carry `model=...`; any key or none is accepted and never
-logged. A client sending `OpenAI-Beta: realtime=v1` gets `beta_api_shape_disabled` and a 4000
-close, like the service.
+logged, except a key of `ServerOptions.refused_keys` (from `Authorization: Bearer KEY` or Azure's
+`api-key`), refused with HTTP 401 and the service's `invalid_api_key` error as the body. A client
+sending `OpenAI-Beta: realtime=v1` gets `beta_api_shape_disabled` and a 4000 close, like the
+service.
 
 In-process use (tests):
 
@@ -75,6 +77,20 @@ def _is_beta(headers: Headers) -> bool:
     return any("realtime=v1" in value.replace(" ", "") for value in headers.get_all("OpenAI-Beta"))
 
 
+def _api_key(headers: Headers) -> str:
+    """The key of `Authorization: Bearer KEY` (OpenAI) or `api-key: KEY` (Azure), or ""."""
+    scheme, _, key = headers.get("Authorization", "").partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else headers.get("api-key", "").strip()
+
+
+# The body of the service's 401 for a bad key (the OpenAI API's error shape); the service also
+# quotes the key, masked, which the twin leaves out.
+BAD_KEY_BODY = {"error": {
+    "message": "Incorrect API key provided. You can find your API key at "
+               "https://platform.openai.com/account/api-keys.",
+    "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+
+
 class _Server:
     """Shared state of one listening server; `handler` runs once per connection."""
 
@@ -90,6 +106,12 @@ class _Server:
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if urlsplit(request.path).path != REALTIME_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, f"Not found; use {REALTIME_PATH}\n")
+        if self.options.refused_keys and _api_key(request.headers) in self.options.refused_keys:
+            self.log("refused an API key on the upgrade (HTTP 401)")
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, _dumps(BAD_KEY_BODY) + "\n")
+            del response.headers["Content-Type"]
+            response.headers["Content-Type"] = "application/json"
+            return response
         return None
 
     async def handler(self, ws: ServerConnection) -> None:

@@ -33,7 +33,9 @@ class ServerOptions:
     with `tool_call`); `fail` ends chosen responses failed or incomplete; `first_audio_delay_ms`
     holds the first audio of each answer back; `drop_on` drops the socket right after the first
     server event of that type (on the connections `fault_connections` names). `seed` makes ids
-    and padding repeat from run to run.
+    and padding repeat from run to run. `refused_keys`: API keys the OpenAI twin refuses as the
+    service refuses a bad key, with HTTP 401 on the upgrade (the Gemini twin takes its own in
+    `GeminiOptions`, refused its way).
     """
 
     host: str = "127.0.0.1"
@@ -57,6 +59,7 @@ class ServerOptions:
     fail: tuple[ResponseFault, ...] = ()
     first_audio_delay_ms: float = 0.0
     drop_on: str | None = None
+    refused_keys: frozenset[str] = frozenset()  # answered with HTTP 401 on the upgrade
     log: Callable[[str], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:

@@ -120,6 +120,7 @@ class GeminiServer(_Server):
         conn = GeminiConnection(
             index, options=options, outbox=outbox, speech=self.speech, store=self.store,
             key_refusal=_key_refusal(keys, self.gemini.refused_keys),
+            resumable=self.gemini.resumable,
             record=lambda message: self.recorder.record(index, message), log=self.log)
         loop = asyncio.get_running_loop()
         notice = min(self.gemini.go_away_notice, options.expire_after / 2)

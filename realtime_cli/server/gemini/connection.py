@@ -74,6 +74,7 @@ class GeminiConnection:
         speech: SpeechEngine,
         store: SessionStore,
         key_refusal: Refusal | None = None,
+        resumable: bool = True,
         record: Callable[[JsonDict], None] = lambda message: None,
         log: Callable[[str], None] = lambda line: None,
     ) -> None:
@@ -84,6 +85,7 @@ class GeminiConnection:
         self.record = record
         self._log = log
         self._key_refusal = key_refusal
+        self.resumable = resumable  # False: no handle is ever handed out
         self.setup: LiveSetup | None = None
         self.session: LiveSession | None = None
         self.turn: ModelTurn | None = None
@@ -185,7 +187,8 @@ class GeminiConnection:
         self.session, self.setup = session, setup
         self.outbox.emit(messages.setup_complete())
         if setup.resumption:
-            self.outbox.emit(messages.resumption_update(self.store.new_handle(session)))
+            self.outbox.emit(messages.resumption_update(self.store.new_handle(session))
+                             if self.resumable else messages.not_resumable())
         if setup.detection.turn is not None:
             self._probe = SileroProbe(offset_ms=session.input_ms)
             self._detector = TurnDetector(setup.detection.turn)

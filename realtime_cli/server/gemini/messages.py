@@ -58,6 +58,12 @@ def resumption_update(handle: str) -> JsonDict:
     return {"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}}
 
 
+def not_resumable() -> JsonDict:
+    """An update with no handle: `resumable` false and no `newHandle`, both left out as
+    default values are in the service's JSON (unverified for this message)."""
+    return {"sessionResumptionUpdate": {}}
+
+
 def go_away(seconds_left: float) -> JsonDict:
     """`timeLeft` is a protobuf Duration: seconds with an `s` suffix."""
     return {"goAway": {"timeLeft": f"{seconds_left:g}s"}}

@@ -17,11 +17,14 @@ class GeminiOptions:
     """`refused_keys`: API keys answered as invalid (close 1007), for bad-key tests; any other
     non-empty key is accepted. `go_away_notice`: the `timeLeft` of `goAway`, in seconds.
     `handle_ttl`: a session's resumption handles expire this many seconds after its last
-    connection ended (the service keeps them 2 hours); None keeps them while the twin runs."""
+    connection ended (the service keeps them 2 hours); None keeps them while the twin runs.
+    `resumable`: False hands out no handle at all (every `sessionResumptionUpdate` is empty, as
+    the service's are while it cannot resume), so a client whose connection ends starts anew."""
 
     refused_keys: frozenset[str] = frozenset()
     go_away_notice: float = DEFAULT_GO_AWAY_NOTICE
     handle_ttl: float | None = None
+    resumable: bool = True
 
     def __post_init__(self) -> None:
         from realtime_cli.errors import ConfigError
