@@ -37,6 +37,9 @@ class SecretUrl:
     __slots__ = ("_url", "_shown")
 
     def __init__(self, url: str, secrets: tuple[tuple[str, str], ...] = ()) -> None:
+        if not secrets:  # nothing to add: the URL as it is
+            self._url = self._shown = url
+            return
         parts = urlsplit(url)
 
         def with_query(extra: str) -> str:

@@ -157,3 +157,9 @@ def test_organization_and_project_headers_as_the_sdk_sends_them(kwargs: dict[str
     plain = resolve_endpoint(model="m", env={**env, "OPENAI_ORG_ID": " ", "OPENAI_PROJECT_ID": ""},
                              **kwargs)
     assert "OpenAI-Organization" not in plain.headers and "OpenAI-Project" not in plain.headers
+
+
+def test_an_endpoint_without_query_secrets_connects_to_its_url_verbatim() -> None:
+    endpoint = resolve_endpoint(model="gpt-realtime", url="ws://127.0.0.1:9/v1/realtime?", env={})
+    assert endpoint.connect_url().reveal() == endpoint.url
+    assert str(endpoint.connect_url()) == endpoint.url
