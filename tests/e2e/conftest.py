@@ -1,8 +1,10 @@
 """Fixtures for the end-to-end tests: spoken WAVs, `rt serve` processes, an rt environment.
 
 Every server a test starts is stopped afterwards, and every client event it recorded is then
-checked against the `openai` package's models plus the unknown-key check (conformance.py): a
-test that made rt send a non-conformant event fails at teardown even if its own asserts pass.
+checked against the `openai` package's models plus the unknown-key check (conformance.py), or,
+for the Gemini twin (`serve_gemini`), against the `google-genai` Live types
+(gemini_conformance.py): a test that made rt send a non-conformant event fails at teardown even
+if its own asserts pass.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conformance import ConformanceError, validate_client_event
+from gemini_conformance import GeminiConformanceError, validate_client_message
 
 from .support import Server, clean_env, start_server, write_wav
 
@@ -42,13 +45,16 @@ def wavs(tmp_path_factory: pytest.TempPathFactory) -> Wavs:
     )
 
 
-def check_records(servers: list[Server]) -> list[str]:
+def check_records(servers: list[Server], gemini: bool = False) -> list[str]:
     problems = []
     for srv in servers:
         for line in srv.lines():
             try:
-                validate_client_event(line["event"])
-            except ConformanceError as exc:
+                if gemini:
+                    validate_client_message(line["event"])
+                else:
+                    validate_client_event(line["event"])
+            except (ConformanceError, GeminiConformanceError) as exc:
                 problems.append(f"{srv.record.name} conn {line['conn']}: {exc}")
     return problems
 
@@ -68,6 +74,25 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         srv.stop()
     problems = check_records(servers)
     assert not problems, "non-conformant client events:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def serve_gemini(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """`serve_gemini("--expire-after", "12")` starts `rt serve --protocol gemini --port 0
+    --record ...`; its recorded client messages must conform to google-genai's Live types."""
+    servers: list[Server] = []
+
+    def start(*flags: str, script: tuple[str, ...] | list[str] = SHORT_ANSWERS) -> Server:
+        srv = start_server(tmp_path / "gemini-serve", "--protocol", "gemini", *flags,
+                           script=script)
+        servers.append(srv)
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.stop()
+    problems = check_records(servers, gemini=True)
+    assert not problems, "non-conformant client messages:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -97,6 +97,14 @@ def find(haystack: npt.NDArray[np.int16], needle: npt.NDArray[np.int16]) -> int:
     return -1
 
 
+def server_voice(text: str, voice: str) -> npt.NDArray[np.int16]:
+    """`text` as the twins speak it in `voice` (an OpenAI or a Gemini voice name)."""
+    from realtime_cli.server.speech import SpeechEngine
+
+    pcm = asyncio.run(SpeechEngine("auto").synthesize(text, voice, 1.0))
+    return np.frombuffer(pcm, dtype="<i2").copy()
+
+
 # --------------------------------------------------------------------------- rt serve
 
 
@@ -326,6 +334,33 @@ def assert_one_clean_line(res: Result, *, code: int | None = None) -> str:
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("rt: "), res
     return lines[0]
+
+
+def check_replay(srv: Server, conn: int, stored_items: list[Event]) -> list[Event]:
+    """OpenAI: connection `conn` starts with session.update, then one item.create per earlier
+    item: user turns as input_text (their transcript), assistant turns as output_text (what was
+    heard), with the stored ids (<= 32 chars). Returns the replayed items."""
+    events = srv.received(conn=conn)
+    assert events and events[0]["type"] == "session.update", events[:3]
+    assert events[0]["session"]["type"] == "realtime"
+    creates = []
+    for e in events[1:]:
+        if e["type"] != "conversation.item.create":
+            break
+        creates.append(e["item"])
+    assert creates, f"nothing replayed on connection {conn}"
+    assert [c["id"] for c in creates] == [i["local_id"] for i in stored_items[: len(creates)]]
+    for sent, item in zip(creates, stored_items, strict=False):
+        assert len(sent["id"]) <= 32 and sent["type"] == "message"
+        (part,) = sent["content"]
+        if item["role"] == "user":  # a turn whose transcript never came says how long it was
+            said = item["transcript"] or \
+                f"(the user spoke for {item['audio_ms'] / 1000:.1f} s; no transcript)"
+            assert sent["role"] == "user" and part == {"type": "input_text", "text": said}
+        else:
+            assert sent["role"] == "assistant" and part == {"type": "output_text",
+                                                            "text": item["heard_text"]}
+    return creates
 
 
 def no_traceback(res: Result) -> None:

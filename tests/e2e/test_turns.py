@@ -1,8 +1,8 @@
-"""A whole turn through the real CLI: `rt talk` against `rt serve`, WAV in, WAV out, SQLite.
+"""Turns through the real CLI: `rt talk` against `rt serve`, WAV in, WAV out, SQLite.
 
-Proves the user-facing path end to end: the transcript printed (plain and JSON lines), the
-answer audible in the output WAV, the session stored and listed, the API key never printed or
-stored, `--garbage` frames survived, and Ctrl-C / SIGTERM ending a run cleanly (130 / 143).
+Proves what the user-facing path must survive: `--garbage` frames, Ctrl-C / SIGTERM ending a
+run cleanly (130 / 143), stdout closed early. A whole spoken turn (printed plain and as JSON
+lines, heard, stored, the key never shown) is in test_providers.py, with both providers.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import pytest
 from .conftest import SHORT_ANSWERS, Wavs
 from .support import (
     RT,
-    SECRET,
-    data_bytes,
     loud,
     no_traceback,
     read_wav,
@@ -34,54 +32,6 @@ pytestmark = pytest.mark.slow
 
 def talk_args(url: str, wavs_in: Path, out: Path, *extra: str) -> list[str]:
     return ["talk", "--url", url, "--input", str(wavs_in), "--output", str(out), *extra]
-
-
-def test_a_full_turn_plain_then_json(serve, wavs: Wavs, env, data_dir: Path,
-                                     tmp_path: Path) -> None:
-    srv = serve()
-    env = {**env, "OPENAI_API_KEY": SECRET}  # a loopback server may receive it; rt never shows it
-    answer = tmp_path / "answer.wav"
-    res = run_rt(talk_args(srv.url, wavs.question, answer, "--max-turns", "1", "--plain"), env)
-    assert res.code == 0, res
-    no_traceback(res)
-    assert res.stderr == "", res
-    lines = res.stdout.splitlines()
-    assert any("user: [speech," in line for line in lines), res  # the server's transcript
-    assert any(f"assistant: {SHORT_ANSWERS[0]}" in line for line in lines), res
-    assert any("turn 1: completed" in line for line in lines), res
-    assert lines[-1].endswith("state: closed (1 assistant turn(s) done)"), res
-
-    played = read_wav(answer)
-    voiced = loud(played)
-    assert voiced.size > 0.5 * 24_000 * 0.3, "the answer is not audible in the output WAV"
-    assert voiced[0] > 24_000  # after the question (it starts at 0.3 s and lasts > 1 s)
-
-    rows = sessions_json(env)
-    assert len(rows) == 1 and rows[0]["status"] == "ended" and rows[0]["responses"] >= 1, rows
-    detail = session_json(env, rows[0]["short_id"])
-    kinds = [(i["kind"], i["status"]) for i in detail["items"]]
-    assert kinds == [("user_audio", "completed"), ("assistant", "completed")], detail["items"]
-    assert detail["items"][1]["transcript"] == SHORT_ANSWERS[0]
-
-    res2 = run_rt(talk_args(srv.url, wavs.question, tmp_path / "answer2.wav", "--max-turns",
-                            "1", "--json"), env)
-    assert res2.code == 0, res2
-    events = res2.json_lines()  # every line is one JSON object
-    assert all(isinstance(e, dict) and {"t", "event"} <= e.keys() for e in events)
-    kinds_seen = [e["event"] for e in events]
-    for kind in ("session", "connection", "state", "transcript", "turn", "end"):
-        assert kind in kinds_seen, kinds_seen
-    said = [e for e in events if e["event"] == "transcript" and e["role"] == "assistant"]
-    assert said and said[-1]["text"] == SHORT_ANSWERS[0] and not said[-1]["truncated"]
-    assert events[-1]["event"] == "state" and events[-1]["new"] == "closed"
-    assert len(sessions_json(env)) == 2
-
-    # the key reached the server (it may), but no output and no stored byte holds it
-    for result in (res, res2):
-        assert SECRET not in result.stdout + result.stderr
-    for path, blob in data_bytes(data_dir):
-        assert SECRET.encode() not in blob, path
-    assert SECRET not in srv.log_text()
 
 
 def test_garbage_frames_are_survived(serve, wavs: Wavs, env, tmp_path: Path) -> None:
