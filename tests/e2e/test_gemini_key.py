@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Wavs
-from .support import data_bytes, no_traceback, run_rt, start_server
+from .support import data_bytes, no_traceback, run_rt, start_server, write_wav
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +25,15 @@ def no_key_anywhere(*texts: str, data_dir: Path | None = None) -> None:
 
 
 def test_the_key_goes_in_the_query_and_the_header_and_nowhere_else(
-        wavs: Wavs, env: dict[str, str], data_dir: Path, tmp_path: Path) -> None:
+        env: dict[str, str], data_dir: Path, tmp_path: Path) -> None:
+    """A short run (half a second of silence: connect, set up, stream, end) is all it takes."""
     srv = start_server(tmp_path / "gemini-serve", "--protocol", "gemini")
     try:
         trace = tmp_path / "trace.jsonl"
-        res = run_rt(["talk", "--provider", "gemini", "--url", srv.url, "--input",
-                      str(wavs.question), "--output", str(tmp_path / "a.wav"), "--max-turns", "1",
-                      "--json", "--trace", str(trace)], {**env, "GEMINI_API_KEY": KEY})
+        hush = write_wav(tmp_path / "hush.wav", [500])
+        res = run_rt(["talk", "--provider", "gemini", "--url", srv.url, "--input", str(hush),
+                      "--output", str(tmp_path / "a.wav"), "--json", "--trace", str(trace)],
+                     {**env, "GEMINI_API_KEY": KEY})
         assert res.code == 0, res
         no_traceback(res)
         assert "conn 1: open from" in srv.log_text()
@@ -40,16 +41,18 @@ def test_the_key_goes_in_the_query_and_the_header_and_nowhere_else(
         no_key_anywhere(res.stdout, res.stderr, trace.read_text(), srv.log_text(),
                         srv.record.read_text(), data_dir=data_dir)
         assert '"dir":"open"' in trace.read_text()  # the trace names the URL, keyless
+        assert '"setup"' in trace.read_text() and '"event": "connection"' in res.stdout, res
     finally:
         srv.stop()
 
 
 def test_a_refused_key_and_a_failed_connect_are_one_line_without_the_key(
-        wavs: Wavs, env: dict[str, str], data_dir: Path, tmp_path: Path) -> None:
+        env: dict[str, str], data_dir: Path, tmp_path: Path) -> None:
+    hush = write_wav(tmp_path / "hush.wav", [500])
     srv = start_server(tmp_path / "gemini-serve", "--protocol", "gemini", "--refuse-key", KEY)
     try:
         refused = run_rt(["talk", "--provider", "gemini", "--url", srv.url, "--input",
-                          str(wavs.question), "--output", str(tmp_path / "a1.wav"), "--json",
+                          str(hush), "--output", str(tmp_path / "a1.wav"), "--json",
                           "--trace", str(tmp_path / "t1.jsonl")],
                          {**env, "GEMINI_API_KEY": KEY})
     finally:
@@ -61,7 +64,7 @@ def test_a_refused_key_and_a_failed_connect_are_one_line_without_the_key(
         port = free.getsockname()[1]
     # the key given in the URL itself, to a port nobody listens on
     failed = run_rt(["talk", "--provider", "gemini", "--url", f"ws://127.0.0.1:{port}/?key={KEY}",
-                     "--input", str(wavs.question), "--output", str(tmp_path / "a2.wav"),
+                     "--input", str(hush), "--output", str(tmp_path / "a2.wav"),
                      "--plain", "--trace",
                      str(tmp_path / "t2.jsonl")], env)
     assert failed.code != 0, failed
