@@ -1,12 +1,18 @@
 """MicSource: a PortAudio input stream as an AudioSource of 24 kHz mono PCM16 blocks.
 
 Threads: PortAudio calls `_callback` (and `_finished`) on its own thread. Both only copy what
-they got and cross into the event loop in one place, `_cross`, with `call_soon_threadsafe`.
-Everything else (downmix, resampling, levels, the queue) runs on the loop.
+they got and cross into the event loop in one place, `_cross`: the block goes into an inbox
+and, when the loop has something to do with it, `call_soon_threadsafe` wakes the loop to drain
+it. Everything else (downmix, resampling, echo handling, levels, the queue) runs on the loop.
 
 The device delivers 20 ms blocks; `read()` returns 40 ms chunks, each one
 `input_audio_buffer.append`. Half as many appends halve the JSON, base64 and socket work that
 dominates rt's own CPU while talking, and cost the server's VAD at most 20 ms more to hear speech.
+For the same reason the loop is woken only for the block that completes a chunk (and for the
+first block, and a lost device), not for every block: after each drain it works out how many
+more device frames the next chunk needs, a millisecond short so that a chunk is never late, and
+the callback wakes it once that many have come. Blocks are processed in the same order with
+the same stamps, so the chunks are the same and go out as soon as before.
 
 Losing the device (the stream finishes while we did not close it, or no block arrives for
 `stall_timeout_s`) makes `read()` raise AudioDeviceError with one line.
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,6 +77,12 @@ class MicSource:
         self.channels = 0
         self.blocks_received = 0  # device callbacks seen (tests wait on the first)
         self.first_block = asyncio.Event()
+        # PortAudio thread -> loop: blocks waiting to be processed, and when to wake the loop
+        self._inbox: deque[tuple[npt.NDArray[np.int16] | None, bool, float]] = deque()
+        self._frames_in = 0  # device frames the callback has put in the inbox (its thread only)
+        self._frames_done = 0  # ... and the loop has taken out (loop only)
+        self._wake_at = 0  # wake the loop once `_frames_in` reaches this (set by the loop)
+        self._slack = 0  # device frames the wake-up comes early by
 
     @property
     def exhausted(self) -> bool:
@@ -81,6 +94,7 @@ class MicSource:
         rate, channels = stream_format(info, "input", self._want_rate, self._want_channels)
         self.device, self.rate, self.channels = info, rate, channels
         self._converter = CaptureConverter(rate, channels)
+        self._slack = max(1, rate // 1000)
         try:
             self._stream = open_stream(info, "input", rate, channels, self._block_ms,
                                        self._callback, self._finished)
@@ -106,12 +120,30 @@ class MicSource:
         loop = self._loop
         if loop is None:
             return
+        self._inbox.append((block, overflow, adc_time))
+        if block is not None:
+            before = self._frames_in
+            self._frames_in = before + len(block)
+            # the first block at once (start() waits for it), then the one that completes a chunk
+            if before and self._frames_in < self._wake_at:
+                return
         try:
-            loop.call_soon_threadsafe(self._on_block, block, overflow, adc_time)
+            loop.call_soon_threadsafe(self._drain)
         except RuntimeError:
             pass  # the loop is closed: nobody reads any more
 
     # --- event loop ------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        inbox = self._inbox
+        while inbox:
+            block, overflow, adc_time = inbox.popleft()
+            if block is not None:
+                self._frames_done += len(block)
+            self._on_block(block, overflow, adc_time)
+        # The next chunk needs this many more 24 kHz samples: wake when about that much has come.
+        need = (self._out_bytes - len(self._pending)) // SAMPLE_WIDTH
+        self._wake_at = self._frames_done + max(0, need * self.rate // SAMPLE_RATE - self._slack)
 
     def _on_block(self, block: npt.NDArray[np.int16] | None, overflow: bool, adc_time: float) -> None:
         if block is None:

@@ -55,15 +55,18 @@ class WholeFrames:
 
     def run(self, pcm: npt.NDArray[np.int16], ref: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """Cancel `ref` (the far audio aligned with `pcm`, as long) out of `pcm`; as long as `pcm`."""
-        self._pending_near = np.concatenate([self._pending_near, pcm])
-        self._pending_ref = np.concatenate([self._pending_ref, ref])
-        whole = len(self._pending_near) // self.frame * self.frame
+        if len(self._pending_near):
+            near = np.concatenate([self._pending_near, pcm])
+            refs = np.concatenate([self._pending_ref, ref])
+        else:  # blocks of whole frames (the microphone's 20 ms): nothing waits, nothing to join
+            near, refs = pcm, ref
+        whole = len(near) // self.frame * self.frame
         if whole:
-            linear, out = self._cancel(self._pending_near[:whole], self._pending_ref[:whole])
+            linear, out = self._cancel(near[:whole], refs[:whole])
             self.recent = np.concatenate([self.recent, linear])[-self._recent_len:]
-            self.gain_db = db((energy(linear) + 1.0) / (energy(self._pending_near[:whole]) + 1.0))
-            self._out = np.concatenate([self._out, out])
-        self._pending_near, self._pending_ref = self._pending_near[whole:], self._pending_ref[whole:]
+            self.gain_db = db((energy(linear) + 1.0) / (energy(near[:whole]) + 1.0))
+            self._out = np.concatenate([self._out, out]) if len(self._out) else out
+        self._pending_near, self._pending_ref = near[whole:].copy(), refs[whole:].copy()
         n = len(pcm)
         if len(self._out) < n:  # only until the lag settles: at most one frame, once
             self._out = np.concatenate([np.zeros(n - len(self._out), dtype=np.int16), self._out])
@@ -83,9 +86,14 @@ class FramedCanceller(WholeFrames):
 
     def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
                 ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
-        linear = [self._aec.cancel(near[i:i + self.frame], ref[i:i + self.frame])
-                  for i in range(0, len(near), self.frame)]
-        return np.concatenate(linear), np.concatenate([self._pre.run(x) for x in linear])
+        f = self.frame
+        linear = np.empty(len(near), dtype=np.int16)
+        out = np.empty(len(near), dtype=np.int16)
+        for i in range(0, len(near), f):  # all frames through the canceller, then through the
+            linear[i:i + f] = self._aec.cancel(near[i:i + f], ref[i:i + f])
+        for i in range(0, len(near), f):  # preprocessor, which reads the canceller's state
+            out[i:i + f] = self._pre.run(linear[i:i + f])
+        return linear, out
 
     def reset(self) -> None:
         self._aec.reset()

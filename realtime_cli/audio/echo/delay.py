@@ -52,6 +52,8 @@ class DelayEstimator:
         if stop < self.due:
             return None
         self.due = stop + self.every
+        if ref.silent(stop - self.window - self.max_lag):  # no far audio in the window: not active
+            return None
         d = DELAY_DECIMATE
         f = ref.read(stop - self.window - self.max_lag, stop).astype(np.float64)
         f = f.reshape(-1, d).mean(axis=1)

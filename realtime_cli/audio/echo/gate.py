@@ -59,6 +59,8 @@ class EchoGate:
 
     def far_peak(self, ref: Reference, start: int, stop: int) -> float:
         """Loudest 10 ms chunk energy of the far audio that can still echo in [start, stop)."""
+        if ref.silent(stop - self.lookback - self.chunk):  # only silence there (or echo off)
+            return 0.0
         span = ref.read(stop - self.lookback - self.chunk, stop).astype(np.float32)
         usable = len(span) // self.chunk * self.chunk
         chunks = span[len(span) - usable:].reshape(-1, self.chunk)

@@ -77,12 +77,17 @@ class Anchor:
 
 
 class Reference:
-    """A bounded ring of samples indexed by absolute sample; unknown samples read as zeros."""
+    """A bounded ring of samples indexed by absolute sample; unknown samples read as zeros.
+
+    `sound_end` bounds where the last non-zero sample was written, so a reader can tell that a
+    span holds only silence without reading it (`silent`): with the far end quiet, or echo
+    handling off (nothing is ever written), the gate and the delay estimator skip their work."""
 
     def __init__(self, rate: int) -> None:
         self.size = round(HISTORY_S * rate)
         self.ring = np.zeros(self.size, dtype=np.int16)
         self.end: int | None = None  # one past the newest sample written
+        self.sound_end: int | None = None  # one past the end of the newest block with sound
 
     def write(self, start: int, pcm: npt.NDArray[np.int16]) -> None:
         if len(pcm) > self.size:
@@ -92,6 +97,12 @@ class Reference:
             self._put(start - gap, np.zeros(gap, dtype=np.int16))
         self._put(start, pcm)
         self.end = start + len(pcm)
+        if pcm.any() and (self.sound_end is None or self.end > self.sound_end):
+            self.sound_end = self.end
+
+    def silent(self, start: int) -> bool:
+        """Whether every sample from `start` on reads as zero (nothing but silence written there)."""
+        return self.sound_end is None or self.sound_end <= start
 
     def _put(self, start: int, pcm: npt.NDArray[np.int16]) -> None:
         """Write at absolute `start` with at most two slice copies (runs 50-250 times a second)."""
