@@ -17,8 +17,8 @@ times (realtime_cli.testing.monitor).
   `rt talk --plain` process on the null sinks while a conversation runs (rt serve answering
   spoken questions), % of one core. A floor opens the same streams with callbacks that do
   nothing: what the audio stack costs this machine before rt does any work. rt's own cost is
-  the whole `rt talk --echo off` minus the floor of the streams it opens, both measured in the
-  same run.
+  the whole `rt talk` (`--echo off`, and `--echo aec`) minus the floor of the streams it opens
+  (the same formats, blocks and device buffers), all measured in the same run.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ from bench_rows import Also, Measured, Section, at_most, pct, print_rows, proces
 from realtime_cli.audio.capture import MicSource
 from realtime_cli.audio.devices import open_stream, resolve_device, stream_format
 from realtime_cli.audio.jitter import FADE_MS
-from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, SpeakerSink
+from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, OUTPUT_LATENCY_S, SpeakerSink
 from realtime_cli.testing.monitor import MonitorRecorder, Trace, locate
 from realtime_cli.testing.talk import QUESTION, RT, play, rt_talk, speech_wav
 
+MIC_BLOCK_MS = 20.0  # MicSource's device block
 SINK, MONITOR = "pulse:rt_sink", "pulse:rt_sink.monitor"
 SINK48, MONITOR48 = "pulse:rt_sink48", "pulse:rt_sink48.monitor"
 RATE = 24_000
@@ -177,19 +178,22 @@ async def _cpu(seconds: float, block_ms: float = OUTPUT_BLOCK_MS) -> float:
 
 def floor_cpu(speaker: str, microphone: str, fmt: tuple[int, int] | None = None, seconds: float = 8.0,
               block_ms: float = OUTPUT_BLOCK_MS) -> float:
-    """% of one core for an output and an input stream opened the way rt opens them, with
-    callbacks that do nothing (output: zeros): what PortAudio and PulseAudio cost before rt
-    does any work. `fmt` (rate, channels) for both, or None for the format rt picks for each
-    device by itself (as `rt talk` does)."""
+    """% of one core for an output and an input stream opened the way rt opens them (the same
+    formats, blocks and device buffers as SpeakerSink and MicSource), with callbacks that do
+    nothing (output: zeros): what PortAudio and PulseAudio cost before rt does any work. `fmt`
+    (rate, channels) for both, or None for the format rt picks for each device by itself (as
+    `rt talk` does)."""
     streams = []
     try:
         out = resolve_device(speaker, "output")
         rate, channels = fmt or stream_format(out, "output", None, None)
         streams.append(open_stream(out, "output", rate, channels, block_ms,
-                                   lambda data, *_: data.fill(0), lambda: None))
+                                   lambda data, *_: data.fill(0), lambda: None,
+                                   latency=OUTPUT_LATENCY_S))
         mic = resolve_device(microphone, "input")
         rate, channels = fmt or stream_format(mic, "input", None, None)
-        streams.append(open_stream(mic, "input", rate, channels, 20.0, lambda *_: None, lambda: None))
+        streams.append(open_stream(mic, "input", rate, channels, MIC_BLOCK_MS, lambda *_: None,
+                                   lambda: None))
         time.sleep(1.0)  # both running
         wall0, cpu0 = time.monotonic(), time.process_time()
         time.sleep(seconds)
@@ -336,6 +340,12 @@ def talk_cpu_above_floor() -> Measured:
 @DEVICES.figure("the same with echo cancelling (--echo aec, the default on real devices)", CORE)
 def talk_cpu_aec() -> float:
     return _talk_cpu("aec")
+
+
+@DEVICES.figure("  rt's part with --echo aec: minus the same floor", CORE, at_most(4))
+def talk_cpu_aec_above_floor() -> Measured:
+    whole, floor = _talk_cpu("aec"), _talk_floor()
+    return Measured(whole - floor, (Also("whole", whole, "%"), Also("floor", floor, "%")))
 
 
 if __name__ == "__main__":
