@@ -39,8 +39,12 @@ from realtime_cli.runtime.teardown import run_cleanup
 from realtime_cli.transport.base import Connection, Transport
 from realtime_cli.transport.endpoint import Endpoint
 
-POLL_S = 0.02  # playback-progress poll while the speaker plays
+POLL_S = 0.02  # playback-progress poll while the speaker plays its last queued audio
 IDLE_POLL_S = 0.1  # ... and while it is silent: a wake-up costs CPU, and deadlines still cut it short
+# While more audio is queued than one poll's worth, the speaker cannot go idle before it has
+# played: the poll waits that long (at most IDLE_POLL_S), so an answer streamed in real time is
+# polled about 10 times a second instead of 50, and its end is still seen within POLL_S. What
+# needs the played position exactly polls first: a server event, a user command.
 TASKS_STOP_S = 2.0  # the session's tasks end at once when cancelled; a stuck one is left
 VIEW_EVERY_S = 0.25  # dashboard refresh: 4 per second (the Dashboard refresh rate)
 # The error a failed session ends with, by what failed (a normal end raises nothing).
@@ -130,6 +134,7 @@ class Runner:
         self._tool_tasks: dict[str, asyncio.Task[Any]] = {}  # by call id, while they run
         self._tg: asyncio.TaskGroup | None = None
         self._last_playback: tuple[str | None, int, bool] | None = None
+        self._buffered_s = 0.0  # audio the sink held at the last poll
         self._input_ended_at: float | None = None
         self._started = 0.0
         self._signals = 0
@@ -216,6 +221,8 @@ class Runner:
         return self.clock.monotonic() - self._started
 
     def feed(self, event: inp.Input) -> None:
+        if isinstance(event, inp.UserCommand):  # an interrupt or a pause cuts at what was heard
+            self.poll_playback(event.now)
         self._execute(self.core.handle(event))
 
     def _feed_refusal(self, event: inp.Input, refusal: RtError | None) -> None:
@@ -280,14 +287,16 @@ class Runner:
             self.error = exc
             self.stop(exc.exit_code, exc.message)
 
-    def poll_playback(self) -> None:
+    def poll_playback(self, now: float | None = None) -> None:
         """Tell the core how far playback got, before anything that depends on it."""
         status = self.sink.status()
+        self._buffered_s = status.buffered_ms / 1000
         key = (status.item_id, status.played_samples, status.idle)
         if key != self._last_playback:
             self._last_playback = key
-            self.feed(inp.Playback(now=self.clock.monotonic(), item_id=status.item_id,
-                                   played_samples=status.played_samples, idle=status.idle))
+            self.feed(inp.Playback(now=self.clock.monotonic() if now is None else now,
+                                   item_id=status.item_id, played_samples=status.played_samples,
+                                   idle=status.idle))
 
     # ------------------------------------------------------------------ tasks
 
@@ -309,7 +318,7 @@ class Runner:
             now = self.clock.monotonic()
             deadline = self.core.next_deadline()
             playing = self._last_playback is not None and not self._last_playback[2]
-            poll = POLL_S if playing else IDLE_POLL_S
+            poll = min(IDLE_POLL_S, max(POLL_S, self._buffered_s)) if playing else IDLE_POLL_S
             wait = poll if deadline is None else max(0.0, min(poll, deadline - now))
             await self.clock.sleep(wait)
             now = self.clock.monotonic()
