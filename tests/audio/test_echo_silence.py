@@ -1,5 +1,6 @@
 """The far reference knows where it holds only silence, and the gate and the delay estimator
-skip their work there with exactly the result they would have computed."""
+skip their work there with exactly the result they would have computed; the delay estimator
+decimates as it did, faster."""
 
 from __future__ import annotations
 
@@ -59,3 +60,14 @@ def test_far_peak_and_delay_estimate_agree_with_the_full_computation() -> None:
         assert estimator.estimate(ref, stop) == quick
         ref.sound_end = known
     assert skipped > 50  # the quiet stretches were long enough to skip
+
+
+def test_decimation_gives_the_numbers_of_the_mean_of_each_run() -> None:
+    from realtime_cli.audio.echo.delay import decimate
+
+    rng = np.random.default_rng(9)
+    pcm = rng.integers(-32768, 32768, 31_200).astype(np.int16)
+    pcm[:8] = [-32768, -32768, -32768, -32768, 32767, 32767, 32767, 32767]
+    for d in (2, 3, 4, 8):
+        n = len(pcm) // d * d
+        assert np.array_equal(decimate(pcm[:n], d), pcm[:n].astype(np.float64).reshape(-1, d).mean(axis=1))

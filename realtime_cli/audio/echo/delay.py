@@ -23,6 +23,16 @@ DELAY_EVERY_S = 0.1  # how often it re-estimates while the far end plays
 DELAY_DECIMATE = 4  # 6 kHz is plenty to place a speech echo to a fraction of a millisecond
 
 
+def decimate(pcm: npt.NDArray[np.int16], d: int) -> npt.NDArray[np.float64]:
+    """The mean of each `d` samples in a row, as float64: the same numbers as
+    `pcm.astype(float).reshape(-1, d).mean(axis=1)` (sums of int16 are exact either way), in a
+    fraction of its time (numpy reduces short rows slowly; strided adds are fast)."""
+    total = pcm[0::d].astype(np.int32)
+    for k in range(1, d):
+        total += pcm[k::d]
+    return total / d
+
+
 class DelayEstimator:
     """GCC-PHAT of the far audio against the microphone.
 
@@ -55,12 +65,11 @@ class DelayEstimator:
         if ref.silent(stop - self.window - self.max_lag):  # no far audio in the window: not active
             return None
         d = DELAY_DECIMATE
-        f = ref.read(stop - self.window - self.max_lag, stop).astype(np.float64)
-        f = f.reshape(-1, d).mean(axis=1)
+        f = decimate(ref.read(stop - self.window - self.max_lag, stop), d)
         active = np.mean(f.reshape(-1, round(CHUNK_S * self.rate) // d) ** 2, axis=1) > self.floor / d
         if np.mean(active[-len(active) * self.window // (self.window + self.max_lag):]) < self.MIN_ACTIVE:
             return None
-        m = self.near.read(stop - self.window, stop).astype(np.float64).reshape(-1, d).mean(axis=1)
+        m = decimate(self.near.read(stop - self.window, stop), d)
         spec = np.fft.rfft(f, self.size) * np.conj(np.fft.rfft(m, self.size))
         xc = np.fft.irfft(spec / (np.abs(spec) + 1e-9), self.size)
         # near[i] = gain * far[i + max_lag - lag]: the correlation at shift max_lag - lag
