@@ -123,7 +123,8 @@ class PlaybackFeed:
                 self._last_block = None
                 return np.zeros(frames, dtype=np.int16)
             pulled = self._jitter.pull(frames)
-            self._timeline.record(start, pulled.spans)
+            if pulled.spans:
+                self._timeline.record(start, pulled.spans)
         self._last_block = pulled.block if pulled.spans else None  # never written after this
         return pulled.block
 
