@@ -553,6 +553,8 @@ class GeminiLiveCodec:
         assert resp is not None
         yield from self._message_item(resp)
         item_id = resp.item_id or ""
+        if not resp.transcript:  # chunks lead with their space, the first one too
+            text = text.lstrip()
         if pcm is not None:
             yield ev.OutputAudioDelta(response_id=resp.response_id, item_id=item_id,
                                       content_index=0, pcm=pcm)
@@ -609,6 +611,8 @@ class GeminiLiveCodec:
             user = self._user
         if user is None:
             return
+        if not user.text:
+            text = text.lstrip()
         if text:
             user.text += text
             if user.committed:

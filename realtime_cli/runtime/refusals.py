@@ -27,14 +27,6 @@ GEMINI_NO_KEY = "doesn't allow unregistered callers"
 OPENAI_BAD_KEY_CODE = "invalid_api_key"
 
 
-def _key_name(provider: str, endpoint: Endpoint) -> str:
-    if provider == "gemini":
-        return f"API key ({' or '.join(KEY_VARIABLES)})"
-    if endpoint.kind == "azure":
-        return "Azure key (AZURE_OPENAI_API_KEY)"
-    return "API key (OPENAI_API_KEY)"
-
-
 def close_refusal(provider: str, endpoint: Endpoint, code: int | None,
                   reason: str) -> KeyRejected | None:
     """The error a close means when it refuses the key, else None."""
@@ -42,7 +34,7 @@ def close_refusal(provider: str, endpoint: Endpoint, code: int | None,
         return None
     how = f"close {code}" if code is not None else "closed"
     if GEMINI_BAD_KEY in reason.lower():
-        return KeyRejected(f"{how} from {endpoint.host}: the {_key_name(provider, endpoint)} was "
+        return KeyRejected(f"{how} from {endpoint.host}: the {endpoint.key_name} was "
                            f"rejected ({reason})")
     if GEMINI_NO_KEY in reason.lower():
         return KeyRejected(f"{how} from {endpoint.host}: no API key was sent (set "
@@ -55,5 +47,5 @@ def event_refusal(provider: str, endpoint: Endpoint,
     """The error a server event means when it refuses the key, else None."""
     if not isinstance(event, ev.ServerError) or event.code != OPENAI_BAD_KEY_CODE:
         return None
-    return KeyRejected(f"{endpoint.host}: the {_key_name(provider, endpoint)} was rejected "
+    return KeyRejected(f"{endpoint.host}: the {endpoint.key_name} was rejected "
                        f"({event.message})")

@@ -52,13 +52,19 @@ def _in_thread(step: CleanupStep) -> asyncio.Future[Any]:
         else:
             done.set_exception(exc)
 
+    def hand_over(result: Any, exc: BaseException | None) -> None:
+        try:
+            loop.call_soon_threadsafe(settle, result, exc)
+        except RuntimeError:  # the loop closed: the step was already reported as hanging
+            pass
+
     def work() -> None:
         try:
             result = step.fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the loop, which reports it
-            loop.call_soon_threadsafe(settle, None, exc)
+            hand_over(None, exc)
         else:
-            loop.call_soon_threadsafe(settle, result, None)
+            hand_over(result, None)
 
     threading.Thread(target=work, name=f"cleanup: {step.name}", daemon=True).start()
     return done

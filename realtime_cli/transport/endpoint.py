@@ -71,6 +71,8 @@ class Endpoint:
     deployment: str | None = None  # Azure: the deployment the URL names
     # Query parameters that carry a credential (Gemini's `key`): added to the connect URL only.
     url_secrets: tuple[tuple[str, str], ...] = field(repr=False, default=())
+    # The key as the user knows it, for the line that says it was refused.
+    key_name: str = "API key (OPENAI_API_KEY)"
 
     def connect_url(self) -> SecretUrl:
         """The URL to open: `url` with the secret query parameters, if any."""
@@ -163,7 +165,7 @@ def _azure(given: str | None, deployment: str | None, env: Mapping[str, str]) ->
         raise ConfigError("AZURE_OPENAI_API_KEY is not set")
     headers = {"api-key": key} if key else {}
     return Endpoint(url=urlunsplit(parts), kind="azure", headers=headers | _account_headers(env),
-                    deployment=deployment)
+                    deployment=deployment, key_name="Azure key (AZURE_OPENAI_API_KEY)")
 
 
 def _ws_parts(url: str, source: str) -> SplitResult:

@@ -54,4 +54,5 @@ def resolve_gemini_endpoint(*, url: str | None = None, env: Mapping[str, str],
                           "trust")
     return Endpoint(url=urlunsplit(parts), kind="custom" if url else "gemini",
                     headers={KEY_HEADER: key} if key else {},
-                    url_secrets=((KEY_PARAM, key),) if key else ())
+                    url_secrets=((KEY_PARAM, key),) if key else (),
+                    key_name=f"API key ({' or '.join(KEY_VARIABLES)})")

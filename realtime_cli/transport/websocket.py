@@ -104,8 +104,7 @@ async def _open(endpoint: Endpoint, timeout_s: float) -> ClientConnection:
 def _status_error(status: int, endpoint: Endpoint) -> TransportError:
     where = endpoint.display_url
     if status == 401:
-        what = "Azure key (AZURE_OPENAI_API_KEY)" if endpoint.kind == "azure" else "API key (OPENAI_API_KEY)"
-        return KeyRejected(f"HTTP 401 from {endpoint.host}: the {what} was rejected")
+        return KeyRejected(f"HTTP 401 from {endpoint.host}: the {endpoint.key_name} was rejected")
     if status in (403, 404):
         subject = "Azure deployment" if endpoint.kind == "azure" else "model or endpoint"
         return FatalServerError(

@@ -99,13 +99,6 @@ def session_line(provider: str) -> str:
     return f"model {MODEL[provider]}"
 
 
-def said(text: str, provider: str) -> str:
-    """An answer's words as the tests compare them. Gemini's keep the space that starts the
-    service's first transcription chunk, a known fault pinned by
-    tests/protocol/test_gemini_transcript_space.py (drop this `lstrip` with its fix)."""
-    return text.lstrip() if provider == "gemini" else text
-
-
 # --------------------------------------------------------------------------- a spoken turn
 
 
@@ -122,7 +115,7 @@ def test_a_spoken_turn_plain_then_json(provider: str, twin, wavs: Wavs, env: dic
     lines = res.stdout.splitlines()
     assert session_line(provider) in lines[0], res
     assert any("user: [speech," in line for line in lines), res  # the twin's transcript
-    answers = [said(line.split("assistant: ", 1)[1], provider) for line in lines
+    answers = [line.split("assistant: ", 1)[1] for line in lines
                if "assistant: " in line]
     assert answers == [SHORT_ANSWERS[0]], res
     assert any("turn 1: completed" in line for line in lines), res
@@ -139,7 +132,7 @@ def test_a_spoken_turn_plain_then_json(provider: str, twin, wavs: Wavs, env: dic
     detail = session_json(env, rows[0]["short_id"])
     kinds = [(i["kind"], i["status"]) for i in detail["items"]]
     assert kinds == [("user_audio", "completed"), ("assistant", "completed")], detail["items"]
-    assert said(detail["items"][1]["transcript"], provider) == SHORT_ANSWERS[0]
+    assert detail["items"][1]["transcript"] == SHORT_ANSWERS[0]
 
     res2 = run_rt(t.talk(wavs.question, tmp_path / "answer2.wav", "--max-turns", "1", "--json"),
                   env)
@@ -150,7 +143,7 @@ def test_a_spoken_turn_plain_then_json(provider: str, twin, wavs: Wavs, env: dic
     for kind in ("session", "connection", "state", "transcript", "turn", "end"):
         assert kind in kinds_seen, kinds_seen
     answer = [e for e in events if e["event"] == "transcript" and e["role"] == "assistant"]
-    assert answer and said(answer[-1]["text"], provider) == SHORT_ANSWERS[0], events
+    assert answer and answer[-1]["text"] == SHORT_ANSWERS[0], events
     assert not answer[-1]["truncated"]
     assert events[-1]["event"] == "state" and events[-1]["new"] == "closed"
     assert len(sessions_json(env)) == 2
@@ -198,8 +191,8 @@ def test_barge_in_stops_playback_and_journals_what_was_heard(
     cut_items = [e for e in events if e["event"] == "transcript" and e["truncated"]]
     assert len(cut_items) == 1, events
     heard = cut_items[0]["text"]
-    assert heard and LONG_ANSWER.startswith(said(heard, provider)), heard
-    assert len(said(heard, provider)) < len(LONG_ANSWER)
+    assert heard and LONG_ANSWER.startswith(heard), heard
+    assert len(heard) < len(LONG_ANSWER)
     end_ms = cut_items[0]["audio_end_ms"]
     assert end_ms == cuts[0]["position_ms"] and end_ms > 0
 
@@ -212,7 +205,7 @@ def test_barge_in_stops_playback_and_journals_what_was_heard(
     if provider == "openai":  # the whole transcript came (the twin keeps sending it)
         assert item["transcript"] == LONG_ANSWER, item
     else:  # the words came ahead of the audio, until the interruption
-        assert LONG_ANSWER.startswith(said(item["transcript"], provider)), item
+        assert LONG_ANSWER.startswith(item["transcript"]), item
     assert item["heard_text"] == heard and len(heard) < len(item["transcript"]), item
     assert item["transcript"].startswith(heard), item  # what was heard, cut at the words said
     stored = load_session(db_path(str(data_dir)), row["id"], with_audio=True)
@@ -245,7 +238,7 @@ def test_barge_in_stops_playback_and_journals_what_was_heard(
     assert np.abs(ref[end_ms * 24 + 240 : end_ms * 24 + 24_240].astype(np.int32)).max() > 3000
 
     # the conversation went on: the second question got its answer
-    answers = [said(e["text"], provider) for e in events
+    answers = [e["text"] for e in events
                if e["event"] == "transcript" and e["role"] == "assistant"]
     assert answers[-1] == "Sure.", answers
 
@@ -327,7 +320,7 @@ def test_the_end_conversation_tool_hangs_up_after_the_goodbye(
     (end,) = [e for e in events if e["event"] == "end"]
     assert end["reason"] == "conversation ended by the assistant", events
     goodbye = [e for e in events if e["event"] == "transcript" and e["role"] == "assistant"]
-    assert [said(e["text"], provider) for e in goodbye] == ["Goodbye!"], goodbye
+    assert [e["text"] for e in goodbye] == ["Goodbye!"], goodbye
     assert not goodbye[0]["truncated"], goodbye  # heard whole
     assert loud(read_wav(out_wav)).size > 0
 
@@ -415,7 +408,7 @@ def test_a_dropped_socket_reconnects_replays_and_carries_on(
     else:
         turns = check_gemini_replay(t, 2, items)
         assert len(turns) == 2  # the whole first turn, nothing else
-        assert said(turns[1]["parts"][0]["text"], provider) == SHORT_ANSWERS[0]
+        assert turns[1]["parts"][0]["text"] == SHORT_ANSWERS[0]
         assert "resumed" not in t.server.log_text()  # a new server session
         assert "realtimeInput" in t.kinds(2)  # the second turn was on the new connection
 

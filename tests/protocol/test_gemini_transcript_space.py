@@ -1,18 +1,9 @@
-"""A known fault found by tests/e2e/test_providers.py, pinned until it is fixed: Gemini's output
-transcription comes in chunks that start with a space, the first one too (" Ca", "n I", " pl"
-in github.com/google-gemini/cookbook issue 951; `rt serve --protocol gemini` sends " Sunny",
-" and warm."), and rt keeps that space at the start of the answer's transcript: printed
-("assistant:  Sunny and warm."), journaled, and replayed to the next connection as the model's
-words. An OpenAI transcript never starts with one.
-
-The fix belongs to the Gemini codec (realtime_cli/protocol/gemini_live.py) or the core, not to
-this test's author; the test is a strict xfail so that the fix turns it into a failure that
-says to remove the marker (and the `.lstrip()` of the Gemini transcripts in
-tests/e2e/test_providers.py)."""
+"""Gemini's transcription chunks start with a space, the first one too (" Ca", "n I", " pl" in
+github.com/google-gemini/cookbook issue 951): the answer's transcript must not, or it is printed,
+journaled and replayed with a stray space."""
 
 from __future__ import annotations
 
-import pytest
 from helpers import records
 
 from protocol import gemini_fixtures as fx
@@ -24,10 +15,7 @@ from realtime_cli.core.session import SessionCore
 from realtime_cli.protocol.gemini_live import GeminiLiveCodec
 
 
-@pytest.mark.xfail(strict=True, reason="the Gemini codec keeps the leading space of the first "
-                   "output transcription chunk (reported, not this test's author's to fix): "
-                   "remove this marker with the fix")
-def test_an_answers_transcript_does_not_start_with_the_space_of_its_first_chunk() -> None:
+def test_transcripts_do_not_start_with_the_space_of_their_first_chunk() -> None:
     cfg = SessionConfig(provider="gemini", model="gemini-3.8-live", voice="Puck")
     core = SessionCore(cfg, session_id="s-space", now=100.0)
     codec = GeminiLiveCodec(cfg, prefix="t")
@@ -47,8 +35,11 @@ def test_an_answers_transcript_does_not_start_with_the_space_of_its_first_chunk(
 
     feed(inp.Begin(now=100.0, wall=1_800_000_000.0), inp.Opened(now=100.0))
     feed(*(inp.ServerMessage(now=100.0, event=e) for e in codec.opened()))
-    server(fx.setup_complete(), fx.audio(bytes(4800)), fx.said(" Sunny"), fx.said(" and warm."),
+    server(fx.setup_complete(), fx.heard(" What's"), fx.heard(" the weather?", finished=True),
+           fx.audio(bytes(4800)), fx.said(" Sunny"), fx.said(" and warm."),
            fx.generation_complete(), fx.turn_complete())
+    questions = [r for r in records(out, ItemRecord) if r.kind is ItemKind.USER_AUDIO and r.transcript]
+    assert questions and questions[-1].transcript == "What's the weather?", out
     answers = [r for r in records(out, ItemRecord) if r.kind is ItemKind.ASSISTANT]
     assert answers, out
     assert answers[-1].transcript == "Sunny and warm."

@@ -103,7 +103,8 @@ async def test_a_key_the_gemini_twin_refuses_ends_the_run_with_exit_2() -> None:
     assert "bad" not in raised.value.message.replace(BAD_KEY, "")
 
 
-GEMINI = Endpoint(url="wss://generativelanguage.googleapis.com/ws/x", kind="gemini")
+GEMINI = Endpoint(url="wss://generativelanguage.googleapis.com/ws/x", kind="gemini",
+                  key_name="API key (GOOGLE_API_KEY or GEMINI_API_KEY)")
 
 
 @pytest.mark.parametrize(("provider", "code", "reason", "line"), [
@@ -123,7 +124,8 @@ def test_which_closes_refuse_the_key(provider: str, code: int | None, reason: st
 
 
 def test_which_errors_refuse_the_key() -> None:
-    azure = Endpoint(url="wss://r.openai.azure.com/openai/v1/realtime", kind="azure")
+    azure = Endpoint(url="wss://r.openai.azure.com/openai/v1/realtime", kind="azure",
+                     key_name="Azure key (AZURE_OPENAI_API_KEY)")
     refusal = event_refusal("openai", azure, ev.ServerError(
         type="invalid_request_error", code="invalid_api_key", message="Incorrect API key."))
     assert refusal is not None and refusal.exit_code == 2

@@ -76,3 +76,30 @@ async def test_a_runner_whose_devices_fail_and_hang_on_close_still_ends_and_says
     names = [(f.name, f.message) for f in runner.cleanup_failures]
     assert names == [("microphone", "did not finish within 3 s"),
                      ("speaker", "OSError: the speaker is gone")]
+
+
+def test_a_plain_step_that_returns_after_the_loop_closed_raises_nothing_in_its_thread() -> None:
+    release = threading.Event()
+    returned = threading.Event()
+    errors: list[threading.ExceptHookArgs] = []
+
+    def blocks() -> None:
+        release.wait(10)
+        returned.set()
+
+    stack = CleanupStack()
+    stack.register("blocked device", blocks, 0.05)
+    reported: list[CleanupFailure] = []
+    asyncio.run(run_cleanup(stack, reported.append))
+    assert [f.name for f in reported] == ["blocked device"]
+    worker = next(t for t in threading.enumerate() if t.name == "cleanup: blocked device")
+
+    previous = threading.excepthook
+    threading.excepthook = errors.append
+    try:
+        release.set()
+        assert returned.wait(10)
+        worker.join(10)
+    finally:
+        threading.excepthook = previous
+    assert errors == []

@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -16,6 +17,7 @@ from websockets.http11 import Request, Response
 
 from realtime_cli.errors import FatalServerError, KeyRejected, TransportClosed, TransportError
 from realtime_cli.transport.endpoint import Endpoint
+from realtime_cli.transport.gemini_endpoint import resolve_gemini_endpoint
 from realtime_cli.transport.websocket import WebSocketTransport
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
@@ -93,6 +95,19 @@ async def test_a_refused_upgrade_is_classified_by_its_status(
         with pytest.raises(TransportError, match=re.escape(words)) as raised:
             await transport.connect(5.0)
     assert type(raised.value) is error
+
+
+async def test_a_refused_gemini_key_names_the_gemini_variables() -> None:
+    async def handler(ws: ServerConnection) -> None: ...
+
+    async with server(handler, status=401) as transport:
+        port = urlsplit(transport.endpoint.url).port
+        gemini = resolve_gemini_endpoint(url=f"ws://127.0.0.1:{port}",
+                                         env={"GEMINI_API_KEY": "refused-key"})
+        with pytest.raises(KeyRejected) as raised:
+            await WebSocketTransport(gemini).connect(5.0)
+    assert "API key (GOOGLE_API_KEY or GEMINI_API_KEY) was rejected" in raised.value.message
+    assert "OPENAI" not in raised.value.message and "refused-key" not in raised.value.message
 
 
 async def test_a_closed_port_is_a_retryable_error() -> None:
