@@ -320,18 +320,33 @@ class Turns:
         limit = self.ctx.config.response_timeout_s
         f = self.flight
         if f.awaiting_since is not None and now >= f.awaiting_since + limit:
-            f.awaiting_since = None
-            self.ctx.metrics.errors += 1
-            out.note("warning", f"no response from the server within {limit:g} s")
+            since, f.awaiting_since = f.awaiting_since, None
+            reason = f"no response from the server within {limit:g} s"
+            out.note("warning", reason)
+            self._timed_out(f"no-response-{self.responses_done + 1}", since, now, reason, out)
             self.ctx.move(Trigger.RESPONSE_FINISHED, now, out, "response timeout", Cause.FOLLOW)
             self.finish_turn(now, out)
         resp = f.response
         if resp is not None and now >= resp.last_event_at + limit:
-            self.ctx.metrics.errors += 1
-            out.note("warning", f"response stalled for {limit:g} s; cancelling it")
+            reason = f"response stalled for {limit:g} s; cancelling it"
+            out.note("warning", reason)
             self._cancel(out)
             f.response = None
+            self._timed_out(resp.response_id, resp.started_at, now, reason, out,
+                            latency_ms=resp.latency_ms)
             self.finish_turn(now, out)
+
+    def _timed_out(self, response_id: str, since: float, now: float, reason: str, out: Outbox,
+                   *, latency_ms: float | None = None) -> None:
+        """A response that never came, or stopped coming, is an error and a failed turn with
+        its reason, so `rt sessions show` says what happened where the answer should be."""
+        self.ctx.metrics.errors += 1
+        self.responses_done += 1
+        out.journal(TurnRecord(
+            session_id=self.ctx.session_id, response_id=response_id,
+            turn_index=self.responses_done, status="failed", started_at=self.ctx.wall(since),
+            duration_ms=(now - since) * 1e3, latency_ms=latency_ms,
+            error=f"timeout: {reason}"))
 
     def _cancel(self, out: Outbox) -> None:
         cancel = self.flight.cancel()

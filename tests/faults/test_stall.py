@@ -79,7 +79,10 @@ def test_a_silent_server_times_out_and_the_next_turn_works(
     assert integrity(db_path(str(data_dir))) == "ok"
     (row,) = sessions_json(env)
     assert row["status"] == "ended" and row["end_reason"] == "input file finished", row
-    items = session_json(env, row["short_id"])["items"]
+    detail = session_json(env, row["short_id"])
+    items = detail["items"]
+    failed = [t for t in detail["turns"] if t["status"] == "failed"]
+    assert [t["error"] for t in failed] == [f"timeout: {said}"], detail["turns"]
     assert all(i["status"] != "in_progress" for i in items), items
     users = [i for i in items if i["role"] == "user"]
     assert len(users) == 2 and all(u["status"] == "completed" for u in users), items
