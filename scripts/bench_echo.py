@@ -153,12 +153,16 @@ def _declare_devices(section: Section, modes: tuple[str, ...], turns: int) -> No
 
 
 _declare_devices(DEVICES, ("aec",), bench_echo_devices.TURNS)
-_declare_devices(LONG, CANCELLERS, LONG_TURNS)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--long", action="store_true",
-                        help=f"only the long real-device runs ({LONG_TURNS} turns per canceller)")
+                        help=f"only the long real-device runs ({LONG_TURNS} turns per canceller, "
+                             "about 70 min each)")
+    parser.add_argument("--canceller", choices=CANCELLERS, action="append",
+                        help="with --long: this canceller only (repeatable; default: all)")
     args = parser.parse_args()
+    if args.long:
+        _declare_devices(LONG, tuple(args.canceller or CANCELLERS), LONG_TURNS)
     print_rows([LONG] if args.long else [SIMULATED, DEVICES])
