@@ -131,6 +131,7 @@ def bench_render_cpu(seconds: float = 5.0, rows: int = 22) -> tuple[float, float
     from rich.console import Console
 
     from realtime_cli.core.config import SessionConfig
+    from realtime_cli.core.session import SessionCore
     from realtime_cli.runtime.interactive import DashboardPresenter
     from realtime_cli.ui.dashboard import Dashboard
 
@@ -147,9 +148,13 @@ def bench_render_cpu(seconds: float = 5.0, rows: int = 22) -> tuple[float, float
             return renderable()
 
         dashboard._live.get_renderable = counted  # count what Live really draws
+        config = SessionConfig()
         conv = SimpleNamespace(endpoint=SimpleNamespace(host="api.openai.com"),
-                               config=SessionConfig(), prices=None)
-        presenter = DashboardPresenter(dashboard, conv)  # type: ignore[arg-type]
+                               config=config, prices=None)
+        # the runner's side the presenter reads: the core's figures and rate limits, the clock
+        runner = SimpleNamespace(core=SessionCore(config, session_id="bench", now=time.monotonic()),
+                                 clock=SimpleNamespace(monotonic=time.monotonic))
+        presenter = DashboardPresenter(dashboard, conv, runner)  # type: ignore[arg-type]
         presenter.update(_snapshots(rows)(0), *_levels(0))
         dashboard.start()
         try:
