@@ -42,8 +42,7 @@ def close_refusal(provider: str, endpoint: Endpoint, code: int | None,
     return None
 
 
-def event_refusal(provider: str, endpoint: Endpoint,
-                  event: ev.ServerEvent) -> KeyRejected | None:
+def event_refusal(endpoint: Endpoint, event: ev.ServerEvent) -> KeyRejected | None:
     """The error a server event means when it refuses the key, else None."""
     if not isinstance(event, ev.ServerError) or event.code != OPENAI_BAD_KEY_CODE:
         return None

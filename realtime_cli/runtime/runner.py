@@ -372,7 +372,7 @@ class Runner:
                 self.poll_playback()
                 for event in conn.codec.decode(frame):
                     self._feed_refusal(inp.ServerMessage(now=self.clock.monotonic(), event=event),
-                                       event_refusal(conn.codec.name, self.endpoint, event))
+                                       event_refusal(self.endpoint, event))
         except TransportClosed as exc:
             writer.cancel()
             if conn.expected_close or self._conn is not conn:

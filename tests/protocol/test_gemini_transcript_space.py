@@ -1,6 +1,6 @@
 """Gemini's transcription chunks start with a space, the first one too (" Ca", "n I", " pl" in
-github.com/google-gemini/cookbook issue 951): the answer's transcript must not, or it is printed,
-journaled and replayed with a stray space."""
+github.com/google-gemini/cookbook issue 951): neither the user's transcript nor the answer's may,
+or it is printed, journaled and replayed with a stray space."""
 
 from __future__ import annotations
 

@@ -126,10 +126,10 @@ def test_which_closes_refuse_the_key(provider: str, code: int | None, reason: st
 def test_which_errors_refuse_the_key() -> None:
     azure = Endpoint(url="wss://r.openai.azure.com/openai/v1/realtime", kind="azure",
                      key_name="Azure key (AZURE_OPENAI_API_KEY)")
-    refusal = event_refusal("openai", azure, ev.ServerError(
+    refusal = event_refusal(azure, ev.ServerError(
         type="invalid_request_error", code="invalid_api_key", message="Incorrect API key."))
     assert refusal is not None and refusal.exit_code == 2
     assert refusal.message == ("r.openai.azure.com: the Azure key (AZURE_OPENAI_API_KEY) was "
                                "rejected (Incorrect API key.)")
-    assert event_refusal("openai", ENDPOINT, ev.ServerError(
+    assert event_refusal(ENDPOINT, ev.ServerError(
         type="invalid_request_error", code="session_expired", message="expired")) is None
