@@ -83,7 +83,22 @@ def _usage_line(exc: Exception) -> str:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turn RtError into one line and an exit code."""
+    """Console-script entry point; a device close left hanging by the teardown must not turn
+    the exit into PortAudio's abort at interpreter shutdown."""
+    code = 0
+    try:
+        _run()
+    except SystemExit as exc:
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        raise
+    finally:
+        teardown = sys.modules.get("realtime_cli.runtime.teardown")  # loaded only if rt talked
+        if teardown is not None:
+            teardown.exit_past_abandoned_steps(code)
+
+
+def _run() -> None:
+    """Run the app, turn RtError into one line and an exit code."""
     _register()
     try:
         # Non-standalone mode returns a command's `typer.Exit(code)` instead of raising it.

@@ -6,11 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from realtime_cli.core.cleanup import CleanupFailure, CleanupStack, CleanupStep
+
+_running: set[threading.Thread] = set()  # steps' threads not yet returned
+
+
+def exit_past_abandoned_steps(code: int) -> None:
+    """End the process with `code` without running atexit handlers when a step's thread is still
+    inside a device close: PortAudio's own atexit termination would abort the process (SIGABRT)
+    on the mutex that thread holds. The journal is closed or committed by then; only the
+    standard streams need flushing."""
+    if not _running:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 async def run_cleanup(stack: CleanupStack,
@@ -65,6 +84,10 @@ def _in_thread(step: CleanupStep) -> asyncio.Future[Any]:
             hand_over(None, exc)
         else:
             hand_over(result, None)
+        finally:
+            _running.discard(threading.current_thread())
 
-    threading.Thread(target=work, name=f"cleanup: {step.name}", daemon=True).start()
+    thread = threading.Thread(target=work, name=f"cleanup: {step.name}", daemon=True)
+    _running.add(thread)
+    thread.start()
     return done

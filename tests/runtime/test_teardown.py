@@ -4,7 +4,11 @@ one line and the rest still run, from the cleanup stack alone up to a whole runn
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
+
+import pytest
 
 from realtime_cli.core.cleanup import CleanupFailure, CleanupStack
 from realtime_cli.runtime.teardown import run_cleanup
@@ -103,3 +107,29 @@ def test_a_plain_step_that_returns_after_the_loop_closed_raises_nothing_in_its_t
     finally:
         threading.excepthook = previous
     assert errors == []
+
+
+EXIT_SCRIPT = """
+import asyncio, atexit, sys, threading
+from realtime_cli.core.cleanup import CleanupStack
+from realtime_cli.runtime.teardown import exit_past_abandoned_steps, run_cleanup
+
+atexit.register(lambda: print("atexit ran", flush=True))
+stack = CleanupStack()
+stack.register("speaker", (lambda: threading.Event().wait()) if sys.argv[1] == "hang" else
+               (lambda: None), 0.05)
+asyncio.run(run_cleanup(stack, lambda failure: None))
+print("ended", end="")  # left in the buffer: the exit must flush it
+exit_past_abandoned_steps(4)
+sys.exit(5)
+"""
+
+
+@pytest.mark.parametrize(("step", "code", "atexit_ran"), [("hang", 4, False), ("return", 5, True)])
+def test_a_device_close_left_hanging_ends_the_process_without_atexit_handlers(
+        step: str, code: int, atexit_ran: bool) -> None:
+    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, step], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == code, done
+    assert done.stdout.startswith("ended"), done
+    assert ("atexit ran" in done.stdout) is atexit_ran, done
