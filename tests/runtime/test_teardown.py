@@ -116,8 +116,11 @@ from realtime_cli.runtime.teardown import exit_past_abandoned_steps, run_cleanup
 
 atexit.register(lambda: print("atexit ran", flush=True))
 stack = CleanupStack()
-stack.register("speaker", (lambda: threading.Event().wait()) if sys.argv[1] == "hang" else
-               (lambda: None), 0.05)
+# A step that returns gets a bound a busy machine cannot miss; only the hanging one is given up.
+if sys.argv[1] == "hang":
+    stack.register("speaker", lambda: threading.Event().wait(), 0.05)
+else:
+    stack.register("speaker", lambda: None, 30)
 asyncio.run(run_cleanup(stack, lambda failure: None))
 print("ended", end="")  # left in the buffer: the exit must flush it
 exit_past_abandoned_steps(4)
