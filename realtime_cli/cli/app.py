@@ -1,7 +1,8 @@
 """The Typer app: global flags, command registration and the one error boundary.
 
-Start-up must stay fast (`rt --help` goal <= 150 ms): command modules import numpy,
-sounddevice, websockets and sqlite only inside the command functions.
+Start-up must stay fast (`rt --help` goal <= 150 ms): the commands are imported only when used
+(`subcommands`), and their modules import numpy, sounddevice, websockets and sqlite only inside
+the command functions.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Annotated
 import typer
 
 from realtime_cli import __version__
+from realtime_cli.cli.subcommands import LazyCommands
 from realtime_cli.errors import RtError
 
 app = typer.Typer(
     name="rt",
+    cls=LazyCommands,
     rich_markup_mode="rich",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -53,13 +56,6 @@ def _root(
     """
 
 
-def _register() -> None:
-    """Attach every command module; each keeps its heavy imports inside its functions."""
-    from realtime_cli.cli import subcommands
-
-    subcommands.register(app)
-
-
 def _click_exceptions() -> tuple[type[Exception], type[Exception]]:
     """(ClickException, click's Exit) as this typer raises them: typer >= 0.2x vendors click as
     `typer._click` (and `click` may not be installed at all); older typer uses `click` itself."""
@@ -79,6 +75,8 @@ def _usage_line(exc: Exception) -> str:
     ctx = getattr(exc, "ctx", None)
     path = ctx.command_path if ctx is not None else "rt"
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    if not message.strip():  # `rt` or `rt sessions` alone: the help was printed, nothing is wrong
+        return ""
     return f"rt: {message} (try '{path} --help')"
 
 
@@ -99,7 +97,6 @@ def main() -> None:
 
 def _run() -> None:
     """Run the app, turn RtError into one line and an exit code."""
-    _register()
     try:
         # Non-standalone mode returns a command's `typer.Exit(code)` instead of raising it.
         code = app(standalone_mode=False)
@@ -120,7 +117,8 @@ def _run() -> None:
     except Exception as exc:  # click usage errors arrive here in non-standalone mode
         usage_error, click_exit = _click_exceptions()
         if isinstance(exc, usage_error):
-            typer.secho(_usage_line(exc), err=True, fg="red")
+            if line := _usage_line(exc):
+                typer.secho(line, err=True, fg="red")
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if isinstance(exc, click_exit):
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
