@@ -9,13 +9,22 @@ One duplex PortAudio stream on the ALSA `pulse` device does both ends (capture r
 monitor with $PULSE_SOURCE, playback to rt_sink with $PULSE_SINK), so input and output blocks
 come in the same callback. The stream itself adds about 62 ms (measured with a noise burst:
 61-68 ms); the delay line adds the rest, so `delay_ms` is the whole path from rt's DAC to its ADC.
+
+The stream runs in a process of its own (`python -m realtime_cli.testing.echo_room`): in the
+test's process its callback waited for the interpreter lock behind the in-process server's VAD,
+and on a busy machine the room's output underran (10-18 times in a 40 s test with six busy
+processes on two cores), each underrun moving its echo path under rt. Air does not do that. The
+child reports its underruns (`glitches`), so a failing test shows whether the room skipped.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +34,6 @@ from realtime_cli.audio.devices import open_error, resolve_device, sounddevice
 RATE = 24_000
 BLOCK = 240  # 10 ms
 STREAM_DELAY_MS = 62.0  # the duplex stream's own latency on `pulse`, measured (61-68 ms)
-_env_lock = threading.Lock()
 
 
 def reverb_tail(ms: float, rng: np.random.Generator, decay_db: float = 60.0) -> npt.NDArray[np.float64]:
@@ -37,46 +45,41 @@ def reverb_tail(ms: float, rng: np.random.Generator, decay_db: float = 60.0) -> 
     return np.asarray(tail / np.sqrt(np.sum(tail**2)), dtype=np.float64)
 
 
-class EchoRoom:
-    def __init__(self, *, delay_ms: float = 80.0, gain: float = 0.5, reverb_ms: float = 50.0,
-                 noise_dbfs: float = -60.0, seed: int = 0,
-                 speaker: str = "rt_sink48.monitor", microphone: str = "rt_sink") -> None:
-        if delay_ms < STREAM_DELAY_MS:
-            raise ValueError(f"the path cannot be shorter than the stream's {STREAM_DELAY_MS:g} ms")
+class Room:
+    """The signal path and its stream; runs in the child process (`main`)."""
+
+    def __init__(self, *, delay_ms: float, gain: float, reverb_ms: float, noise_dbfs: float,
+                 seed: int, report: IO[str]) -> None:
         rng = np.random.default_rng(seed)
-        self.delay_ms = delay_ms
         self.gain = gain
         self._ir = reverb_tail(reverb_ms, rng)
         self._noise = 32768 * 10 ** (noise_dbfs / 20)
         self._rng = rng
         self._line = np.zeros(int((delay_ms - STREAM_DELAY_MS) * RATE / 1000), dtype=np.float64)
         self._tail = np.zeros(len(self._ir) - 1, dtype=np.float64)
-        self._speaker, self._microphone = speaker, microphone
+        self._report = report
+        self._started = False
         self._stream: Any = None
-        self.blocks = 0
 
-    def start(self) -> EchoRoom:
+    def _say(self, line: str) -> None:
+        self._report.write(line + "\n")
+        self._report.flush()
+
+    def open(self) -> None:
+        """Open and start the duplex stream; the environment routes its two ends."""
         sd = sounddevice()
         info = resolve_device("pulse", "output")
-        with _env_lock:
-            saved = {k: os.environ.get(k) for k in ("PULSE_SOURCE", "PULSE_SINK")}
-            os.environ["PULSE_SOURCE"], os.environ["PULSE_SINK"] = self._speaker, self._microphone
-            try:
-                self._stream = sd.Stream(device=(info.index, info.index), samplerate=RATE, channels=1,
-                                         dtype="int16", blocksize=BLOCK, callback=self._callback)
-            except (sd.PortAudioError, ValueError) as exc:
-                raise open_error(exc, info, "output", RATE, 1) from None
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+        try:
+            self._stream = sd.Stream(device=(info.index, info.index), samplerate=RATE, channels=1,
+                                     dtype="int16", blocksize=BLOCK, callback=self._callback)
+        except (sd.PortAudioError, ValueError) as exc:
+            raise open_error(exc, info, "output", RATE, 1) from None
         self._stream.start()
-        return self
 
     def _callback(self, indata: npt.NDArray[np.int16], outdata: npt.NDArray[np.int16], frames: int,
                   time: Any, status: Any) -> None:
+        if status:  # the room itself skipped: to rt, its echo path just moved
+            self._say(f"glitch {time.currentTime:.3f} {status}")
         x = indata[:, 0].astype(np.float64)
         if self._line.size:  # the delay line: this block goes in, the oldest comes out
             joined = np.concatenate([self._line, x])
@@ -86,15 +89,98 @@ class EchoRoom:
         self._tail = wet[frames:].copy()
         y = wet[:frames] * self.gain + self._rng.standard_normal(frames) * self._noise
         outdata[:, 0] = np.clip(np.round(y), -32768, 32767).astype(np.int16)
-        self.blocks += 1
+        if not self._started:
+            self._started = True
+            self._say("started")
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close(ignore_errors=True)
+
+
+class EchoRoom:
+    """The room in a child process; a context manager. `start` returns once the room's stream
+    delivers (its first callback), or raises `RuntimeError` with the child's reason."""
+
+    START_TIMEOUT_S = 30.0  # a busy machine starts PulseAudio streams late
+
+    def __init__(self, *, delay_ms: float = 80.0, gain: float = 0.5, reverb_ms: float = 50.0,
+                 noise_dbfs: float = -60.0, seed: int = 0,
+                 speaker: str = "rt_sink48.monitor", microphone: str = "rt_sink") -> None:
+        if delay_ms < STREAM_DELAY_MS:
+            raise ValueError(f"the path cannot be shorter than the stream's {STREAM_DELAY_MS:g} ms")
+        self.delay_ms = delay_ms
+        self.gain = gain
+        self._options = {"delay_ms": delay_ms, "gain": gain, "reverb_ms": reverb_ms,
+                         "noise_dbfs": noise_dbfs, "seed": seed}
+        self._speaker, self._microphone = speaker, microphone
+        self._child: subprocess.Popen[str] | None = None
+        self._reader = threading.Thread()
+        self._started = threading.Event()
+        self._said: list[str] = []
+        self.glitches: list[tuple[float, str]] = []  # (stream time, PortAudio's status)
+
+    def start(self) -> EchoRoom:
+        env = {**os.environ, "PULSE_SOURCE": self._speaker, "PULSE_SINK": self._microphone}
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "realtime_cli.testing.echo_room", json.dumps(self._options)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self._reader = threading.Thread(target=self._read, args=(self._child.stdout,),
+                                        name="echo room", daemon=True)
+        self._reader.start()
+        if not self._started.wait(self.START_TIMEOUT_S):
+            self.stop()
+            said = " | ".join(self._said[-5:]) or "nothing"
+            raise RuntimeError(f"the echo room's stream delivered nothing in {self.START_TIMEOUT_S:g} s; "
+                               f"it said: {said}")
+        return self
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            kind, _, rest = line.rstrip("\n").partition(" ")
+            if kind == "started":
+                self._started.set()
+            elif kind == "glitch":
+                when, _, status = rest.partition(" ")
+                self.glitches.append((float(when), status))
+            else:  # PortAudio's and ALSA's own messages, an open error
+                self._said.append(line.strip())
 
     def stop(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.close(ignore_errors=True)
+        child, self._child = self._child, None
+        if child is None:
+            return
+        if child.stdin is not None:
+            child.stdin.close()  # the child ends when its stdin does
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        self._reader.join(10)  # to the end of what it said
+        if child.stdout is not None:
+            child.stdout.close()
 
     def __enter__(self) -> EchoRoom:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main() -> None:
+    """The child: run the room until stdin closes (the parent stopped it, or died)."""
+    room = Room(**json.loads(sys.argv[1]), report=sys.stdout)
+    try:
+        room.open()
+    except Exception as exc:  # noqa: BLE001 - the parent shows it
+        print(f"error {exc}", flush=True)
+        sys.exit(1)
+    try:
+        sys.stdin.read()
+    finally:
+        room.close()
+
+
+if __name__ == "__main__":
+    main()

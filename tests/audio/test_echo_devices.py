@@ -52,11 +52,9 @@ def _tools() -> None:
 @pytest.fixture
 def room(sound: SoundServer) -> Iterator[EchoRoom]:
     with EchoRoom(delay_ms=120, gain=0.5, reverb_ms=50, noise_dbfs=-60, seed=1) as r:
-        deadline = time.monotonic() + 3
-        while r.blocks == 0:
-            assert time.monotonic() < deadline, "the echo room's stream delivers nothing"
-            time.sleep(0.01)
         yield r
+        if r.glitches:  # shown with a failure: the room's own xruns move the echo path under rt
+            print(f"echo room xruns (stream time, status): {r.glitches}")
 
 
 def ask(talk: Talk, question: Path) -> None:

@@ -6,10 +6,13 @@ gate, with the double-talk checks, decides whether what is left is the user or e
 
 The residual gate's learned echo level starts high (strict: nothing leaks while the canceller
 converges) and falls as the canceller converges, so a user over the echo passes once it has.
-When the delay moves (the room or the device changed) the canceller restarts and the residual
-gate re-learns its level quickly for `RELEARN_S`. When either stream's timeline skips (an
-underrun, a stall: measured on PulseAudio under load), the residual gate goes back to the raw
-echo level, as strict as half-duplex, and relaxes at its usual pace as the canceller recovers.
+When the delay moves (the room or the device changed) the canceller restarts, and the residual
+gate goes back to the raw echo level, as strict as half-duplex, then re-learns its level quickly
+for `RELEARN_S`: the level it had was learned on the converged canceller, and a restarted one
+lets echo through in bursts (AEC3 cut a new path's echo by 30-40 dB, then by 3 dB 0.6 s later,
+in a real-device recording). When either stream's timeline skips (an underrun, a stall: measured
+on PulseAudio under load), the residual gate goes back to the raw echo level too, and relaxes at
+its usual pace as the canceller recovers.
 When nothing has played within the echo hangover, the microphone passes bit-exact.
 
 The canceller is speexdsp (`SpeexAec`) or WebRTC's AEC3 (`Aec3`, `webrtc`); `modes` says which
@@ -104,7 +107,8 @@ class CancellingAec(TimelineProcessor):
         if moved is None:
             return
         self._canceller.reset()
-        if moved is Shift.MOVED:  # the gate's echo level was learned on the old path: let it fall fast
+        if moved is Shift.MOVED:  # the gate's echo level was learned on the old canceller: strict
+            self._residual.distrust(self._gate.erl_db)  # again, then falling fast as it re-converges
             self._residual.relearn(stop + round(RELEARN_S * self.rate))
 
     def _second_look(self, stop: int) -> str:
