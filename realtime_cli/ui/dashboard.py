@@ -266,15 +266,36 @@ def transcript_row_text(row: TranscriptRow) -> Text:
     return body
 
 
+WRAP_CACHE_ROWS = 512  # wrapped rows kept between frames: a screenful many times over
+
+
 class TranscriptTail:
     """The newest transcript rows that fit the region, bottom-aligned like a chat log.
 
     Wrapping depends on the width Rich gives the region, so the tail is cut here, at render
-    time, where that width is known.
+    time, where that width is known. A finished row wraps the same way every frame, so its
+    lines are kept (`_wrapped`, by row and width): wrapping was a third of a frame's work, and
+    only the row still streaming changes from one frame to the next.
     """
+
+    _wrapped: dict[tuple[TranscriptRow, int], list[Text]] = {}
 
     def __init__(self, rows: tuple[TranscriptRow, ...]) -> None:
         self.rows = rows
+
+    @classmethod
+    def _lines(cls, console: Console, row: TranscriptRow, body_width: int) -> list[Text]:
+        key = (row, body_width)
+        lines = cls._wrapped.get(key)
+        if lines is None:
+            label, style = ROLE_LABELS.get(row.role, (row.role[:4], "bold"))
+            wrapped = transcript_row_text(row).wrap(console, body_width, overflow="fold")
+            lines = [Text.assemble(Text(f"{label:<{LABEL_WIDTH}}" if i == 0 else " " * LABEL_WIDTH,
+                                        style=style), part) for i, part in enumerate(wrapped)]
+            if len(cls._wrapped) >= WRAP_CACHE_ROWS:
+                cls._wrapped.clear()
+            cls._wrapped[key] = lines
+        return lines
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = max(1, options.max_width)
@@ -287,11 +308,7 @@ class TranscriptTail:
         # however long the conversation gets.
         lines: list[Text] = []
         for row in reversed(self.rows):
-            label, style = ROLE_LABELS.get(row.role, (row.role[:4], "bold"))
-            wrapped = transcript_row_text(row).wrap(console, body_width, overflow="fold")
-            block = [Text.assemble(Text(f"{label:<{LABEL_WIDTH}}" if i == 0 else " " * LABEL_WIDTH,
-                                        style=style), part) for i, part in enumerate(wrapped)]
-            lines[:0] = block
+            lines[:0] = self._lines(console, row, body_width)
             if height is not None and len(lines) >= height:
                 break
         yield Text("\n").join(_tail(lines, height))

@@ -12,7 +12,7 @@ from realtime_cli.audio.echo import EchoStats
 from realtime_cli.audio.interfaces import SourceLevels
 from realtime_cli.core.snapshot import TranscriptLine
 from realtime_cli.core.states import SessionState
-from realtime_cli.ui.dashboard import CUT_MARK, Dashboard, render
+from realtime_cli.ui.dashboard import CUT_MARK, Dashboard, TranscriptTail, render
 from realtime_cli.ui.view import DashboardView
 
 from .factories import CUT_TEXT, HEARD, console, figures, snapshot, view
@@ -250,3 +250,14 @@ def test_a_gemini_barge_in_shows_the_cut_and_that_the_model_may_remember_more() 
                   140, 30)
     assert CUT_MARK in text
     assert "Gemini keeps all it generated, so the model may remember more than you heard" in text
+
+
+def test_kept_wrapped_rows_draw_the_same_frames_as_fresh_ones() -> None:
+    long = "a sentence long enough to wrap over several lines of a narrow terminal " * 3
+    lines = (TranscriptLine("user", "user_audio", long),
+             TranscriptLine("assistant", "assistant_audio", long, heard_chars=40))
+    v = view(snapshot(transcript=lines))
+    drawn = [screen(v, width, 30) for width in (60, 100, 60)]  # the second 60 reuses the first's rows
+    TranscriptTail._wrapped.clear()
+    assert drawn == [screen(v, 60, 30), screen(v, 100, 30), screen(v, 60, 30)]
+    assert drawn[0] != drawn[1]
