@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import IO, Any
 
 import numpy as np
@@ -77,9 +78,9 @@ class Room:
         self._stream.start()
 
     def _callback(self, indata: npt.NDArray[np.int16], outdata: npt.NDArray[np.int16], frames: int,
-                  time: Any, status: Any) -> None:
+                  stamps: Any, status: Any) -> None:
         if status:  # the room itself skipped: to rt, its echo path just moved
-            self._say(f"glitch {time.currentTime:.3f} {status}")
+            self._say(f"glitch {stamps.currentTime:.3f} {status}")
         x = indata[:, 0].astype(np.float64)
         if self._line.size:  # the delay line: this block goes in, the oldest comes out
             joined = np.concatenate([self._line, x])
@@ -128,11 +129,13 @@ class EchoRoom:
         self._reader = threading.Thread(target=self._read, args=(self._child.stdout,),
                                         name="echo room", daemon=True)
         self._reader.start()
-        if not self._started.wait(self.START_TIMEOUT_S):
-            self.stop()
-            said = " | ".join(self._said[-5:]) or "nothing"
-            raise RuntimeError(f"the echo room's stream delivered nothing in {self.START_TIMEOUT_S:g} s; "
-                               f"it said: {said}")
+        deadline = time.monotonic() + self.START_TIMEOUT_S
+        while not self._started.wait(0.05):
+            if self._child.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                said = " | ".join(self._said[-5:]) or "nothing"
+                raise RuntimeError(f"the echo room's stream did not start (within "
+                                   f"{self.START_TIMEOUT_S:g} s); it said: {said}")
         return self
 
     def _read(self, stream: IO[str]) -> None:
