@@ -20,9 +20,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@# compat: the checkout on sys.path through a plain .pth line, as an installed package starts;
-	@# the default editable mode imports a finder module in every interpreter (15 ms of `rt --help`)
-	@$(BIN)/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	@$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
 install: system-deps $(STAMP)

@@ -177,6 +177,35 @@ def shared(fn: Callable[P, T]) -> Callable[P, T]:
     return call
 
 
+@functools.cache
+def installed_python() -> Path:
+    """An interpreter that starts as a user's install does (`pipx install`: a venv whose
+    site-packages holds rt and its dependencies, no import hooks), for the cold-start figures.
+
+    The dev venv installs rt editable: a .pth there imports setuptools' finder module in every
+    interpreter (15 ms of each start on this machine), which no installed rt pays. So this
+    makes a throwaway venv without pip whose one .pth line puts the dev venv's site-packages
+    and the checkout on the path: the same files, found without running any .pth of theirs.
+    Its `bin/rt` is the console script pip writes."""
+    import site
+    import subprocess
+    import sys
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    home = Path(tempfile.mkdtemp(prefix="rt-installed-"))
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(home)], check=True)
+    python = home / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    (Path(purelib) / "rt.pth").write_text(f"{root}\n{site.getsitepackages()[0]}\n")
+    script = home / "bin" / "rt"
+    script.write_text(f"#!{python}\nimport sys\nfrom realtime_cli.cli.app import main\n"
+                      "if __name__ == '__main__':\n    sys.exit(main())\n")
+    script.chmod(0o755)
+    return python
+
+
 def pct(values: list[float], p: float) -> float:
     """The project's percentile (`realtime_cli.percentiles`) of measured samples."""
     result = percentile(values, p)
