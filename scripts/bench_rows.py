@@ -187,6 +187,8 @@ def installed_python() -> Path:
     makes a throwaway venv without pip whose one .pth line puts the dev venv's site-packages
     and the checkout on the path: the same files, found without running any .pth of theirs.
     Its `bin/rt` is the console script pip writes."""
+    import atexit
+    import shutil
     import site
     import subprocess
     import sys
@@ -194,6 +196,7 @@ def installed_python() -> Path:
 
     root = Path(__file__).resolve().parents[1]
     home = Path(tempfile.mkdtemp(prefix="rt-installed-"))
+    atexit.register(shutil.rmtree, home, True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(home)], check=True)
     python = home / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
