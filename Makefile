@@ -50,5 +50,6 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
 .PHONY: bench-echo
-bench-echo: install  ## the long real-device echo comparison: 300 turns per canceller, about 2.5 h
+bench-echo: install  ## the long real-device runs: 300 echo turns per canceller (about 2.5 h), 10 min of playback
 	@bash scripts/with-sound.sh $(BIN)/python scripts/bench_echo.py --long
+	@bash scripts/with-sound.sh $(BIN)/python scripts/bench_audio.py --long-playback

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -348,5 +349,85 @@ def talk_cpu_aec_above_floor() -> Measured:
     return Measured(whole - floor, (Also("whole", whole, "%"), Also("floor", floor, "%")))
 
 
+# ---------------------------------------------------------------- long, continuous playback
+
+LONG_PLAYBACK_S = 600.0
+
+
+async def _continuous(seconds: float) -> dict[str, float]:
+    """`seconds` of one continuous answer through SpeakerSink (default blocks and device buffer);
+    the monitor recorder counts what went missing.
+
+    The answer never touches zero (a tone on an offset), so any run of zeros on the monitor
+    between its first and last sample is a gap the listener heard. It is fed as the service
+    sends it, ahead of real time (deltas of 100 ms, up to 2 s ahead), so only the device side
+    can starve."""
+    sink = SpeakerSink(SINK)
+    rec = MonitorRecorder(MONITOR).start()
+    t = np.arange(round(RATE * (seconds + 1))) / RATE
+    audio = (9000 + 6000 * np.sin(2 * np.pi * 330 * t)).astype(np.int16)
+    chunk = RATE // 10
+    try:
+        await sink.start()
+        if not rec.first_block.wait(3):
+            raise RuntimeError("the monitor delivers nothing: is the sound server up?")
+        loop = asyncio.get_running_loop()
+        begin, wall0, fed = len(rec.signal()), loop.time(), 0
+        while fed < len(audio):
+            while fed < len(audio) and fed / RATE < loop.time() - wall0 + 2.0:
+                sink.play("long", audio[fed : fed + chunk].tobytes())
+                fed += chunk
+            await asyncio.sleep(0.05)
+        sink.end_of_item("long")
+        await _until(lambda: sink.status().idle, 10)
+        await asyncio.sleep(0.3)  # the monitor runs behind the DAC
+        reported = sink.status().underruns
+    finally:
+        rec.stop()
+        await sink.close()
+    got = rec.signal()[begin:]
+    sound = np.flatnonzero(got)
+    heard = got[sound[0] : sound[-1] + 1] if sound.size else got
+    silent = heard == 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
+    runs = edges[1::2] - edges[::2]  # lengths of the zero runs
+    gaps = runs[runs >= RATE // 1000]  # 1 ms or more of nothing inside the answer
+    return {"seconds": seconds, "reported": float(reported), "gaps": float(len(gaps)),
+            "gap_ms": float(gaps.sum() / (RATE / 1000)), "heard_s": len(heard) / RATE,
+            "recorder_overflows": float(rec.overflows)}
+
+
+LONG_PLAYBACK = Section("playback, long run")
+
+
+@shared
+def _long_playback(seconds: float = LONG_PLAYBACK_S) -> dict[str, float]:
+    """`_continuous` while another process keeps one core busy."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        return asyncio.run(_continuous(seconds))
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+@LONG_PLAYBACK.figure(f"continuous playback, {LONG_PLAYBACK_S / 60:g} min with one core busy: underruns "
+                      "reported by PortAudio or rt", "underruns", at_most(0))
+def long_playback_reported() -> Measured:
+    r = _long_playback()
+    return Measured(r["reported"], (Also("heard", r["heard_s"], "s"),))
+
+
+@LONG_PLAYBACK.figure("  the same: gaps of 1 ms or more on the monitor (an independent recorder)", "gaps",
+                      at_most(0))
+def long_playback_gaps() -> Measured:
+    r = _long_playback()
+    return Measured(r["gaps"], (Also("missing", r["gap_ms"], "ms"),
+                                Also("recorder overflows", r["recorder_overflows"])))
+
+
 if __name__ == "__main__":
-    print_rows([DEVICES])
+    if "--long-playback" in sys.argv[1:]:
+        print_rows([LONG_PLAYBACK])
+    else:
+        print_rows([DEVICES])

@@ -31,6 +31,7 @@ class MonitorRecorder:
         self.input_delays: list[float] = []  # per block: callback time - ADC time, seconds
         self._stream: Any = None
         self.first_block = threading.Event()
+        self.overflows = 0  # blocks flagged input overflow: the recorder lost audio, not the sink
 
     def start(self) -> MonitorRecorder:
         sd = sounddevice()
@@ -51,6 +52,8 @@ class MonitorRecorder:
         return self
 
     def _callback(self, indata: npt.NDArray[np.int16], frames: int, time: Any, status: Any) -> None:
+        if status.input_overflow:
+            self.overflows += 1
         self._blocks.append((float(time.inputBufferAdcTime), indata[:, 0].copy()))
         self.input_delays.append(float(time.currentTime - time.inputBufferAdcTime))
         self.first_block.set()
