@@ -56,7 +56,7 @@ class Context:
     def anchor(self, now: float, wall: float) -> None:
         """Tie monotonic time to epoch time, so records carry dates people can read."""
         self.mono0, self.wall0 = now, wall
-        self.metrics.created_at = now
+        self.metrics.created_at = self.metrics.last_activity = now
 
     def wall(self, now: float) -> float:
         return self.wall0 + (now - self.mono0)

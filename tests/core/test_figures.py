@@ -76,3 +76,20 @@ def test_a_resumed_session_counts_on_from_its_earlier_runs() -> None:
     assert figures.audio_received_ms == pytest.approx(3000.0)
     assert figures.audio_heard_ms == pytest.approx(2500.0)
     assert figures.reconnects == 1 and figures.idle_s >= 4.0
+
+
+def test_a_session_refused_before_ready_shows_its_start_as_the_last_activity() -> None:
+    # rt builds the core before the session begins (launch: now=0.0); the figures' wall times
+    # are anchored at Begin, and a session that never got further was last active then.
+    from realtime_cli.core import inputs as inp
+    from realtime_cli.core.session import SessionCore
+
+    h = Harness()
+    h.core = SessionCore(h.config, session_id="s1e55i0n", now=0.0, jitter=lambda: 0.5)
+    wall = h.clock.wall()
+    h.begin()
+    h.open()
+    h.advance(0.01)
+    out = h.feed(inp.Closed(now=h.now, code=1007, reason="API key not valid."))
+    [figures] = records(out, SessionFigures)
+    assert figures.last_activity_at == pytest.approx(wall, abs=0.1)
