@@ -123,15 +123,27 @@ def _devices(echo: str, turns: int) -> dict[str, float]:
     return bench_echo_devices.run(turns, echo=echo)
 
 
+def _played(r: dict[str, float]) -> tuple[Also, ...]:
+    """How much of the run was played, and whether the simulated room itself skipped."""
+    stopped = (Also("stopped early: rt kept answering itself", 1),) if r["stopped"] else ()
+    return (Also("turns", r["turns"]), *stopped, Also("room xruns", r["room_xruns"]))
+
+
 def _device_self_interruptions(echo: str, turns: int) -> Measured:
     r = _devices(echo, turns)
-    return Measured(r["self_interruptions"] * 100 / r["turns"],
-                    (Also("self-interruptions", r["self_interruptions"]), Also("turns", r["turns"])))
+    return Measured(r["self_interruptions"] * 100 / max(1, r["turns"]),
+                    (Also("self-interruptions", r["self_interruptions"]), *_played(r)))
+
+
+def _device_self_started(echo: str, turns: int) -> Measured:
+    r = _devices(echo, turns)
+    return Measured(r["self_started"] * 100 / max(1, r["turns"]),
+                    (Also("turns rt started on its own echo", r["self_started"]), *_played(r)))
 
 
 def _device_barge_ins(echo: str, turns: int) -> Measured:
     r = _devices(echo, turns)
-    return Measured(r["detected"] * 100 / r["barge_ins"],
+    return Measured(r["detected"] * 100 / max(1, r["barge_ins"]),
                     (Also("detected", r["detected"]), Also("barge-ins", r["barge_ins"])))
 
 
@@ -146,6 +158,8 @@ def _declare_devices(section: Section, modes: tuple[str, ...], turns: int) -> No
         section.figure(f"echo {echo}, rt talk on real devices in the simulated room: self-interruptions "
                        f"({turns} assistant turns)", "per 100 turns", at_most(1))(
             part(_device_self_interruptions, echo, turns))
+        section.figure(f"echo {echo}, rt talk on real devices: turns started by the answer's own echo "
+                       "after it ended", "per 100 turns", at_most(1))(part(_device_self_started, echo, turns))
         section.figure(f"echo {echo}, rt talk on real devices: barge-ins detected within {DETECT_S:g} s", "%",
                        at_least(95))(part(_device_barge_ins, echo, turns))
         section.figure(f"echo {echo}, rt talk on real devices: second voice's start to rt's cut", "ms",

@@ -51,50 +51,72 @@ def settle(talk: Talk, quiet_s: float = 1.5, within: float = 60.0) -> None:
     raise AssertionError(f"rt did not settle in state ready within {within:g} s; its last lines: {last}")
 
 
+class Unsettled(Exception):
+    """rt kept talking: the run stops there, and what it measured so far is kept."""
+
+
 def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str = "aec") -> dict[str, float]:
+    """The figures over the turns played. A run that cannot go on (rt does not settle: it keeps
+    answering what it hears) stops and reports the turns it played, `stopped` = 1."""
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         question, barge = tmpdir / "q.wav", tmpdir / "b.wav"
         speech_wav(QUESTION, question)
         speech_wav(INTERRUPTION, barge)
-        self_cuts = barge_ins = detected = 0
+        self_cuts = barge_ins = detected = played = 0
         delays: list[float] = []
-        with EchoRoom(delay_ms=120, gain=0.5, reverb_ms=50, noise_dbfs=-60, seed=1), \
-                InProcessServer((ANSWER,) * (2 * turns), tmpdir / "rec.jsonl") as server, \
+        stopped = False
+        with EchoRoom(delay_ms=120, gain=0.5, reverb_ms=50, noise_dbfs=-60, seed=1) as room, \
+                InProcessServer((ANSWER,) * (4 * turns), tmpdir / "rec.jsonl") as server, \
                 rt_talk(server.url, tmpdir / "data", "--echo", echo) as talk:
             talk.wait_line(r"state: ready", 15)
             settle(talk)
-            for k in range(turns):
-                mark = talk.mark()
-                assert play(question).wait(10) == 0
-                talk.wait_line(r"state: responding", 15, since=mark)
-                if k % 2:
-                    time.sleep(rng.uniform(0.5, 2.5))
-                    cut_mark = talk.mark()
-                    started = time.time()
-                    player = play(barge)
-                    barge_ins += 1
+            try:
+                for k in range(turns):
+                    mark = talk.mark()
+                    assert play(question).wait(10) == 0
+                    talk.wait_line(r"state: responding", 15, since=mark)
+                    if k % 2:
+                        time.sleep(rng.uniform(0.5, 2.5))
+                        cut_mark = talk.mark()
+                        started = time.time()
+                        player = play(barge)
+                        barge_ins += 1
+                        try:
+                            delay = talk.wait_line(CUT, 1.5, since=cut_mark) - started
+                            if delay <= 1.5:
+                                detected += 1
+                                delays.append(delay)
+                        except AssertionError:
+                            pass
+                        player.wait(10)
                     try:
-                        delay = talk.wait_line(CUT, 1.5, since=cut_mark) - started
-                        if delay <= 1.5:
-                            detected += 1
-                            delays.append(delay)
-                    except AssertionError:
-                        pass
-                    player.wait(10)
-                talk.wait_line(r"state: ready", 60, since=mark)
-                settle(talk)
-                cuts = len(re.findall(CUT, "\n".join(line for _, line in talk.lines[mark:])))
-                self_cuts += cuts - (1 if k % 2 and cuts else 0)
-                if verbose:
-                    print(f"turn {k}: {'barge-in' if k % 2 else 'plain'}, interruptions {cuts}")
-                    print("\n".join(line for _, line in talk.lines[mark:] if "interrupted" in line))
+                        talk.wait_line(r"state: ready", 60, since=mark)
+                        settle(talk)
+                    except AssertionError as exc:
+                        raise Unsettled(str(exc)) from None
+                    finally:
+                        played = k + 1
+                        cuts = len(re.findall(CUT, "\n".join(line for _, line in talk.lines[mark:])))
+                        self_cuts += cuts - (1 if k % 2 and cuts else 0)
+                    if verbose:
+                        print(f"turn {k}: {'barge-in' if k % 2 else 'plain'}, interruptions {cuts}")
+                        print("\n".join(line for _, line in talk.lines[mark:] if "interrupted" in line))
+            except Unsettled as exc:
+                stopped = True
+                print(f"stopped after {played} turns: {exc}", file=sys.stderr)
+            # each question is one user turn, each barge-in and self-interruption one more: any
+            # other was rt taking its own voice for the user's after an answer
+            user_turns = len(re.findall(r"\] turn \d+: ", talk.text()))
+            room_xruns = len(room.glitches)
     p50, p95 = percentile(delays, 50), percentile(delays, 95)
-    return {"turns": float(turns), "self_interruptions": float(self_cuts),
+    return {"turns": float(played), "self_interruptions": float(self_cuts),
+            "self_started": float(max(0, user_turns - played - barge_ins - self_cuts)),
             "barge_ins": float(barge_ins), "detected": float(detected),
             "delay_p50_s": float("nan") if p50 is None else p50,
-            "delay_p95_s": float("nan") if p95 is None else p95}
+            "delay_p95_s": float("nan") if p95 is None else p95,
+            "stopped": float(stopped), "room_xruns": float(room_xruns)}
 
 
 if __name__ == "__main__":
