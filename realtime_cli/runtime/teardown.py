@@ -15,14 +15,16 @@ from typing import Any
 from realtime_cli.core.cleanup import CleanupFailure, CleanupStack, CleanupStep
 
 _running: set[threading.Thread] = set()  # steps' threads not yet returned
+_gave_up: list[str] = []  # steps that outlived their bound, whether or not they returned later
 
 
 def exit_past_abandoned_steps(code: int) -> None:
-    """End the process with `code` without running atexit handlers when a step's thread is still
-    inside a device close: PortAudio's own atexit termination would abort the process (SIGABRT)
-    on the mutex that thread holds. The journal is closed or committed by then; only the
-    standard streams need flushing."""
-    if not _running:
+    """End the process with `code` without running atexit handlers when a step outlived its
+    bound: PortAudio's own atexit termination would abort the process (SIGABRT) on a mutex the
+    device close holds, or held when a device went away mid-close (seen on a busy machine after
+    the close had returned late). The journal is closed or committed by then; only the standard
+    streams need flushing."""
+    if not _running and not _gave_up:
         return
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -39,6 +41,7 @@ async def run_cleanup(stack: CleanupStack,
         try:
             await asyncio.wait_for(_call(step), timeout=step.timeout_s)
         except TimeoutError:
+            _gave_up.append(step.name)
             failures.append(stack.fail(step, None))
         except Exception as exc:  # one failing step must not stop the others
             failures.append(stack.fail(step, exc))

@@ -116,19 +116,26 @@ from realtime_cli.runtime.teardown import exit_past_abandoned_steps, run_cleanup
 
 atexit.register(lambda: print("atexit ran", flush=True))
 stack = CleanupStack()
-# A step that returns gets a bound a busy machine cannot miss; only the hanging one is given up.
+# A step that returns gets a bound a busy machine cannot miss; the others are given up, and one
+# of them returns later, before the exit.
+returned = threading.Event()
 if sys.argv[1] == "hang":
     stack.register("speaker", lambda: threading.Event().wait(), 0.05)
+elif sys.argv[1] == "late":
+    stack.register("speaker", lambda: (threading.Event().wait(0.3), returned.set()), 0.05)
 else:
     stack.register("speaker", lambda: None, 30)
 asyncio.run(run_cleanup(stack, lambda failure: None))
+if sys.argv[1] == "late":
+    assert returned.wait(30)
 print("ended", end="")  # left in the buffer: the exit must flush it
 exit_past_abandoned_steps(4)
 sys.exit(5)
 """
 
 
-@pytest.mark.parametrize(("step", "code", "atexit_ran"), [("hang", 4, False), ("return", 5, True)])
+@pytest.mark.parametrize(("step", "code", "atexit_ran"),
+                         [("hang", 4, False), ("late", 4, False), ("return", 5, True)])
 def test_a_device_close_left_hanging_ends_the_process_without_atexit_handlers(
         step: str, code: int, atexit_ran: bool) -> None:
     done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, step], capture_output=True,
