@@ -101,6 +101,16 @@ class _PullLog:
         return self.marks[-1]
 
 
+def _feed_ahead(sink: SpeakerSink, audio: np.ndarray, fed: int, until_s: float) -> int:
+    """Queue `audio` from sample `fed` up to `until_s` seconds of it in 100 ms deltas, as the
+    service sends them; the samples queued so far."""
+    chunk = RATE // 10
+    while fed < len(audio) and fed / RATE < until_s:
+        sink.play("long", audio[fed : fed + chunk].tobytes())
+        fed += chunk
+    return fed
+
+
 async def _barge_in_trials(trials: int, block_ms: float = OUTPUT_BLOCK_MS) -> BargeIn:
     sink = SpeakerSink(SINK, block_ms=block_ms)
     await sink.start()
@@ -158,16 +168,13 @@ async def _cpu(seconds: float, block_ms: float = OUTPUT_BLOCK_MS) -> float:
     await sink.start()
     await mic.start()
     audio = _noise(seconds + 1, seed=99)
-    chunk = RATE // 10
     try:
         await asyncio.wait_for(mic.first_block.wait(), 3)
         loop = asyncio.get_running_loop()
         wall0, cpu0 = loop.time(), time.process_time()
         fed = 0
         while loop.time() - wall0 < seconds:
-            while fed < len(audio) and fed / RATE < loop.time() - wall0 + 0.1:
-                sink.play("long", audio[fed : fed + chunk].tobytes())  # like 100 ms deltas
-                fed += chunk
+            fed = _feed_ahead(sink, audio, fed, loop.time() - wall0 + 0.1)
             await mic.read()
             mic.levels()
             sink.status()
@@ -366,7 +373,6 @@ async def _continuous(seconds: float) -> dict[str, float]:
     rec = MonitorRecorder(MONITOR).start()
     t = np.arange(round(RATE * (seconds + 1))) / RATE
     audio = (9000 + 6000 * np.sin(2 * np.pi * 330 * t)).astype(np.int16)
-    chunk = RATE // 10
     try:
         await sink.start()
         if not rec.first_block.wait(3):
@@ -374,9 +380,7 @@ async def _continuous(seconds: float) -> dict[str, float]:
         loop = asyncio.get_running_loop()
         begin, wall0, fed = len(rec.signal()), loop.time(), 0
         while fed < len(audio):
-            while fed < len(audio) and fed / RATE < loop.time() - wall0 + 2.0:
-                sink.play("long", audio[fed : fed + chunk].tobytes())
-                fed += chunk
+            fed = _feed_ahead(sink, audio, fed, loop.time() - wall0 + 2.0)
             await asyncio.sleep(0.05)
         sink.end_of_item("long")
         await _until(lambda: sink.status().idle, 10)

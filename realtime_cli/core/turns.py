@@ -293,13 +293,9 @@ class Turns:
             if assistant:
                 metrics.count_turn(ItemKind.ASSISTANT)
                 self.assistant_turns += 1
-            self.responses_done += 1
-            out.journal(TurnRecord(
-                session_id=self.ctx.session_id, response_id=resp.response_id,
-                turn_index=self.responses_done, status=e.status,
-                started_at=self.ctx.wall(resp.started_at),
-                duration_ms=(now - resp.started_at) * 1e3, latency_ms=resp.latency_ms,
-                usage=usage, interrupted=resp.interrupted, error=_error_text(e)))
+            self._journal_turn(resp.response_id, resp.started_at, now, e.status, out,
+                               latency_ms=resp.latency_ms, usage=usage,
+                               interrupted=resp.interrupted, error=_error_text(e))
         if e.status == "failed":
             self.tools.void()  # a failed response's calls lead nowhere: no answer to ask for
         if self.tools.ready_to_send():
@@ -341,12 +337,19 @@ class Turns:
         """A response that never came, or stopped coming, is an error and a failed turn with
         its reason, so `rt sessions show` says what happened where the answer should be."""
         self.ctx.metrics.errors += 1
+        self._journal_turn(response_id, since, now, "failed", out, latency_ms=latency_ms,
+                           error=f"timeout: {reason}")
+
+    def _journal_turn(self, response_id: str, since: float, now: float, status: str, out: Outbox,
+                      *, latency_ms: float | None, usage: TokenUsage | None = None,
+                      interrupted: bool = False, error: str | None = None) -> None:
+        """Count the response as done and store its turn (`since`, `now`: monotonic)."""
         self.responses_done += 1
         out.journal(TurnRecord(
             session_id=self.ctx.session_id, response_id=response_id,
-            turn_index=self.responses_done, status="failed", started_at=self.ctx.wall(since),
-            duration_ms=(now - since) * 1e3, latency_ms=latency_ms,
-            error=f"timeout: {reason}"))
+            turn_index=self.responses_done, status=status, started_at=self.ctx.wall(since),
+            duration_ms=(now - since) * 1e3, latency_ms=latency_ms, usage=usage or TokenUsage(),
+            interrupted=interrupted, error=error))
 
     def _cancel(self, out: Outbox) -> None:
         cancel = self.flight.cancel()

@@ -14,7 +14,6 @@ from typing import Any
 
 from realtime_cli.core.cleanup import CleanupFailure, CleanupStack, CleanupStep
 
-_running: set[threading.Thread] = set()  # steps' threads not yet returned
 _gave_up: list[str] = []  # steps that outlived their bound, whether or not they returned later
 
 
@@ -24,7 +23,7 @@ def exit_past_abandoned_steps(code: int) -> None:
     device close holds, or held when a device went away mid-close (seen on a busy machine after
     the close had returned late). The journal is closed or committed by then; only the standard
     streams need flushing."""
-    if not _running and not _gave_up:
+    if not _gave_up:
         return
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -87,10 +86,6 @@ def _in_thread(step: CleanupStep) -> asyncio.Future[Any]:
             hand_over(None, exc)
         else:
             hand_over(result, None)
-        finally:
-            _running.discard(threading.current_thread())
 
-    thread = threading.Thread(target=work, name=f"cleanup: {step.name}", daemon=True)
-    _running.add(thread)
-    thread.start()
+    threading.Thread(target=work, name=f"cleanup: {step.name}", daemon=True).start()
     return done
