@@ -245,6 +245,8 @@ async def _latency_run(provider: str, frames: int = 300, deltas: int = 300
 
         def flush(self) -> None: ...
 
+        def stop(self) -> None: ...
+
         def status(self) -> SinkStatus:
             return SinkStatus(item_id=None, played_samples=0, buffered_ms=0, level_dbfs=-120,
                               underruns=0, idle=True)

@@ -72,6 +72,12 @@ class AudioSink(Protocol):
         """Drop everything queued and stop within one block, with a short fade (barge-in)."""
         ...
 
+    def stop(self) -> None:
+        """End playback for good, at once, as the session ends: like `flush`, but the output
+        is not made ready to play again (on a device that has just gone away, restarting it
+        could leave PortAudio's state broken for the close that follows)."""
+        ...
+
     def pause(self) -> None:
         """Hold playback where it is, keeping what is queued (the session is paused)."""
         ...

@@ -61,6 +61,7 @@ class SpeakerSink:
         self._latency = 0.0
         self._closing = False
         self._restarting = False  # a flush stops and starts the stream: not a lost device
+        self._stopped = False  # `stop` ended playback for good
         self._dropped_at: float | None = None  # stream clock when a flush's abort dropped the buffer
         self._closed_at: float | None = None  # stream clock when closed; status() stops there
         self._error: str | None = None
@@ -103,11 +104,20 @@ class SpeakerSink:
         count as heard what had reached the DAC by then, and start the stream again on the
         faded tail from that frame. The caller waits for the callback to return (the abort), so
         it must not hold a lock the callback takes."""
+        self._drop(restart=True)
+
+    def stop(self) -> None:
+        """The session's end: the same drop as a barge-in, without the restart. Restarting a
+        device that has just gone away (its loss not yet reported) is what preceded PortAudio
+        aborting the process in the close that followed (SIGABRT on a busy machine)."""
+        self._drop(restart=False)
+
+    def _drop(self, *, restart: bool) -> None:
         feed = self._feed
         if feed is None:
             return
         stream = self._stream
-        if stream is None or self._error is not None:
+        if stream is None or self._error is not None or self._stopped:
             feed.flush()
             return
         self._restarting = True
@@ -117,10 +127,14 @@ class SpeakerSink:
             # The drop's own moment, stamped in `_finished` right after it: `abort` returns
             # later than that when the loop thread is slow to wake on a busy machine.
             feed.flush(dropped_at=self._dropped_at or self._now())
-            stream.start()
+            if restart:
+                stream.start()
+            else:
+                self._stopped = True
         except Exception as exc:  # noqa: BLE001 - PortAudioError, or a lost device's own error
             name = self.device.label if self.device else "?"
-            self._error = f"output device {name} failed to restart after a flush: {exc}"
+            what = "restart after a flush" if restart else "stop"
+            self._error = f"output device {name} failed to {what}: {exc}"
             feed.stopped(self._now())
         finally:
             self._restarting = False

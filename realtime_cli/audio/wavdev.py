@@ -251,6 +251,9 @@ class WavSink:
     def flush(self) -> None:
         self._feed.flush()
 
+    def stop(self) -> None:
+        self._feed.flush()
+
     def pause(self) -> None:
         self._feed.pause()
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,10 @@ def _echo_link(mode: str) -> EchoLink:
     if record := os.environ.get("RT_ECHO_RECORD"):
         from realtime_cli.audio.echo.record import EchoRecorder
 
-        processor = EchoRecorder(processor, Path(record))
+        path = Path(record)
+        if path.is_dir():  # one file per conversation: a test suite's runs all kept
+            path = path / f"echo-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.npz"
+        processor = EchoRecorder(processor, path)
     return EchoLink(processor)
 
 

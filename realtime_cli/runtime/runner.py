@@ -165,7 +165,7 @@ class Runner:
                 await self._done.wait()
                 cleanup.register("tasks", self._stop_tasks, TASKS_STOP_S)
                 cleanup.register("connection", self._close_connection)
-                cleanup.register("playback", self.sink.flush, 1.0)
+                cleanup.register("playback", self.sink.stop, 1.0)
                 await run_cleanup(cleanup, self.report_cleanup)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -246,6 +246,28 @@ async def test_flush_drops_the_device_buffer(speaker: SpeakerSink, recorder: Mon
         assert not any(sound for _, sound in log.pulls[log.flushed_after[k]:])
 
 
+async def test_stop_ends_playback_for_good(speaker: SpeakerSink, recorder: MonitorRecorder) -> None:
+    """The session's end: the voice stops at once as on a flush, the played position stays at
+    what reached the sink, and nothing played afterwards reaches it: the stream stays stopped."""
+    item = noise(2.0, seed=21)
+    begin = len(recorder.signal())
+    speaker.play("item", item.tobytes())
+    await wait_for(lambda: speaker.status().played_samples >= 12_000, 3, "500 ms heard")
+    speaker.stop()
+    assert speaker.error is None
+    await wait_for(lambda: speaker.status().idle, 2, "silence after the stop")
+    heard = speaker.status().played_samples
+    speaker.play("later", noise(0.5, seed=22).tobytes())
+    speaker.end_of_item("later")
+    await caught_up(recorder, speaker.clock() + 0.3)
+    got = recorder.signal()[begin:]
+    start = locate(got, item[:4800])
+    end = int(np.flatnonzero(got)[-1]) + 1
+    assert np.array_equal(got[start:end], item[: end - start]), "the sink played something else"
+    assert abs(heard - (end - start)) <= TRUNCATION_MS * RATE / 1000, (heard, end - start)
+    assert speaker.status().played_samples == heard
+
+
 async def test_underrun_is_filled_with_silence_and_counted(
     speaker: SpeakerSink, recorder: MonitorRecorder
 ) -> None:

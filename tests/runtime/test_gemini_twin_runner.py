@@ -63,6 +63,8 @@ class InstantSpeaker:
 
     def flush(self) -> None: ...
 
+    def stop(self) -> None: ...
+
     def status(self) -> SinkStatus:
         item = self.current
         return SinkStatus(item_id=item, played_samples=self.played.get(item or "", 0),

@@ -67,6 +67,8 @@ class FakeSpeaker:
 
     def flush(self) -> None: ...
 
+    def stop(self) -> None: ...
+
     def status(self) -> SinkStatus:
         item = self._current
         played = len(self.played[item]) // 2 if item is not None else 0

@@ -34,6 +34,8 @@ from realtime_cli.audio.echo.half_duplex import TimelineProcessor
 from realtime_cli.audio.echo.interface import EchoStats
 
 RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
+SLIP_FORGIVEN_DB = 2.0  # a user's first syllable bends the filter this little (0.6 dB recorded)
+SLIP_AGAIN_S = 0.1  # a second slipped onset this soon after the first: the canceller is wrong
 
 
 class CancellingAec(TimelineProcessor):
@@ -55,6 +57,7 @@ class CancellingAec(TimelineProcessor):
         self._jumps = 0  # anchor jumps seen so far, both streams
         self._passing = False  # the last block passed as the user's (double talk)
         self._passed_at = -(1 << 62)  # end of the last such block (sample)
+        self._slipped_at = -(1 << 62)  # end of the last onset block the canceller slipped on
 
     @property
     def delay(self) -> int | None:
@@ -116,9 +119,15 @@ class CancellingAec(TimelineProcessor):
         when a double-talk check says the canceller got the echo wrong."""
         if not self._passing:  # speech onset: the user was not already talking
             onset = judge_onset(self._canceller.gain_db)
-            if onset is Onset.SLIPPED:  # echo it misses: as strict as the raw gate until it recovers
-                self._residual.overrule()
-                self._residual.distrust(self._gate.erl_db)
+            if onset is Onset.SLIPPED:
+                slipped_before = stop - self._slipped_at <= round(SLIP_AGAIN_S * self.rate)
+                self._slipped_at = stop
+                if slipped_before or self._canceller.gain_db > SLIP_FORGIVEN_DB:
+                    # echo it misses: as strict as the raw gate until it recovers
+                    self._residual.overrule()
+                    self._residual.distrust(self._gate.erl_db)
+                else:  # once may be a user's first syllable bending the filter: this block only
+                    self._residual.overrule(learn=False)
                 return "echo"
             if onset is Onset.HALF_LEARNED:  # mute this block only, judge the next afresh
                 self._residual.overrule(learn=False)

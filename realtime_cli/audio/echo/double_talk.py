@@ -6,7 +6,10 @@ scripts/echo_sim.py:
 
 - a slip: the canceller's output is louder than its input. It subtracts echo that is not there
   (a playback or capture glitch the stamps did not show, or a filter the last double talk bent),
-  so what comes through is echo. The residual gate goes back to the raw echo level.
+  so what comes through is echo. The residual gate goes back to the raw echo level. A slight
+  slip (up to 2 dB) alone only mutes its block: a user's first syllable over the echo bends the
+  filter that much (0.6 dB recorded), and sending the gate back to the raw echo level then
+  taught it his voice as echo. A second slip within 100 ms is echo.
 - a half-learned echo: the canceller cut the block by more than `ONSET_MAX_CUT_DB`. A user over
   the echo dominates the block, so the canceller cuts it little; a deep cut means mostly echo.
   The block is muted without raising the gate's level: a user under the echo is heard a block

@@ -3,7 +3,8 @@
 Echo problems depend on the room, the devices and their timing, none of which a bug report can
 carry. With `RT_ECHO_RECORD=<file.npz>` set, `rt talk` records every far block (as played, with
 its DAC time) and every microphone block (with its ADC time, and what was sent on), in order,
-and writes them when the conversation ends. `replay` feeds the same calls to any processor, so a
+and writes them when the conversation ends (to a file of its own in that directory when the
+variable names a directory). `replay` feeds the same calls to any processor, so a
 failure seen once on real devices becomes a deterministic test.
 
 Memory: about 100 KB per second of conversation (both streams at 24 kHz int16, plus the output);
