@@ -45,7 +45,7 @@ def doctor(
     """
     from realtime_cli.audio.devices import resolve_device, stream_format
     from realtime_cli.audio.echo.path_probe import play_and_record
-    from realtime_cli.audio.echo.room_check import assess
+    from realtime_cli.audio.echo.room_check import assess, needs_second_probe, second_opinion
     from realtime_cli.audio.native_stderr import install
     from realtime_cli.settings import load_settings
 
@@ -65,6 +65,11 @@ def doctor(
         typer.echo("playing a 3 s test signal: keep the room quiet ...")
     recording = play_and_record(audio.input_device, audio.output_device, block_ms=audio.output_block_ms)
     report = assess(recording, audio.output_block_ms)
+    if needs_second_probe(report):
+        if not as_json:
+            typer.echo("the default canceller fell short: playing it once more ...")
+        again = play_and_record(audio.input_device, audio.output_device, block_ms=audio.output_block_ms)
+        report = second_opinion(report, assess(again, audio.output_block_ms))
     saved = _save(settings.path, report) if save else None
     if as_json:
         typer.echo(json.dumps({"devices": devices, **report.as_dict(),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from realtime_cli.audio.echo.path_probe import RATE, Recording, probe_signal
-from realtime_cli.audio.echo.room_check import assess
+from realtime_cli.audio.echo.room_check import assess, needs_second_probe, second_opinion
 from realtime_cli.cli.doctor_cmd import _save, report_lines
 from realtime_cli.settings import load_settings
 
@@ -77,6 +77,17 @@ def test_a_path_only_aec3_follows_recommends_aec3() -> None:
     by_mode = {c.mode: c for c in report.cancellers}
     assert (by_mode["speex"].alone_reduction_db or 0) < 15 <= (by_mode["aec3"].alone_reduction_db or 0)
     assert (report.verdict, report.echo_mode) == ("use aec", "aec3")
+
+
+def test_a_default_canceller_that_falls_short_once_is_heard_again() -> None:
+    steady, moving = assess(recording(120, 0.5), 5.0), assess(recording(60, 0.5, wobble=True), 5.0)
+    assert not needs_second_probe(steady) and needs_second_probe(moving)
+    assert not needs_second_probe(assess(recording(0, 0.0), 5.0))  # no echo: nothing to choose
+    settled = second_opinion(moving, steady)
+    assert settled.echo_mode == "aec" and settled.reasons[-1] == (
+        "a first probe recommended --echo aec3; a second one did not")
+    confirmed = second_opinion(moving, moving)
+    assert confirmed.echo_mode == "aec3" and confirmed.reasons[-1] == "a second probe confirmed it"
 
 
 def test_a_path_no_canceller_follows_means_half_duplex(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,7 +155,7 @@ def test_doctor_in_a_room_with_an_echo_path(tmp_path: Path) -> None:
     data = doctor_json(tmp_path, "--save")
     assert data["echo_found"] is True
     assert isinstance(data["echo_delay_ms"], float) and abs(data["echo_delay_ms"] - 120) <= 25
-    assert data["verdict"] == "use aec" and data["echo_mode"] == "aec"
+    assert data["verdict"] == "use aec" and data["echo_mode"] == "aec", data
     assert data["saved_to"] == str(tmp_path / "config.toml")
     assert load_settings({}, env={}, path=tmp_path / "config.toml").audio.echo == "aec"
 

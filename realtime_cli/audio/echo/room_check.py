@@ -12,7 +12,7 @@ last second of the signal, after it had two seconds to converge.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -209,3 +209,24 @@ def _verdict(found: bool, clipped: float, level: float | None, echo_peak: float,
     return ("use half-duplex", "half-duplex",
             (*reasons, f"no canceller removed {MIN_REDUCTION_DB:g} dB of the echo: while the assistant "
              "speaks only clearly louder speech gets through (barge in with `i`)"))
+
+
+def needs_second_probe(report: RoomReport) -> bool:
+    """Did the default canceller, available, fall short where an echo was found? One probe can
+    be disturbed (a busy machine moves the echo path for a moment, and speexdsp re-converges
+    slower than the probe lasts): before moving a user off the canceller that measured better
+    overall, `rt doctor` listens once more."""
+    from realtime_cli.audio.echo.modes import DEFAULT_CANCELLER
+
+    default = next((c for c in report.cancellers if c.mode == DEFAULT_CANCELLER), None)
+    return report.echo_found and report.echo_mode not in ("aec", "off") \
+        and default is not None and default.available
+
+
+def second_opinion(first: RoomReport, second: RoomReport) -> RoomReport:
+    """The second probe's report, saying what the first found."""
+    if second.echo_mode == first.echo_mode:
+        note = "a second probe confirmed it"
+    else:
+        note = f"a first probe recommended --echo {first.echo_mode}; a second one did not"
+    return replace(second, reasons=(*second.reasons, note))
