@@ -551,7 +551,7 @@ def test_a_restarted_canceller_is_not_trusted_with_the_level_learnt_before() -> 
 class BendingCanceller(WholeFrames):
     """Cuts the echo by 35 dB (it is handed the echo: an ideal filter), except from `onset` on:
     its output is `bend_db` louder than its input for `bends` 20 ms blocks, then, when `collapse`,
-    only distortion 3 dB under its input for 250 ms (longer than the changed-path check looks
+    only distortion `collapse_db` under its input for 250 ms (longer than the changed-path check looks
     back, and nothing it could correlate). A user's first syllable bends it once, slightly:
     speexdsp was recorded adding 0.6 dB at a real barge-in on the null-sink room, which the slip
     check took for echo it got wrong. Echo it really gets wrong bends it more, or longer, and
@@ -560,12 +560,13 @@ class BendingCanceller(WholeFrames):
     COLLAPSE = RATE // 4
 
     def __init__(self, rate: int, echo: npt.NDArray[np.float64], onset: int, bend_db: float,
-                 bends: int = 1, collapse: bool = False) -> None:
+                 bends: int = 1, collapse: bool = False, collapse_db: float = -3.0) -> None:
         super().__init__(rate, rate // 100)
         self.echo = echo
         self.onset, self.bend, self.bends, self.collapse = onset, 10 ** (bend_db / 20), bends, collapse
         self.pos = 0
         self.rng = np.random.default_rng(5)
+        self.collapsed_power = 10 ** (collapse_db / 10)
 
     def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
                 ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
@@ -574,7 +575,7 @@ class BendingCanceller(WholeFrames):
         if 0 <= since < self.bends * BLOCK:
             y = near * self.bend
         elif self.collapse and 0 <= since - self.bends * BLOCK < self.COLLAPSE:
-            y = self.rng.standard_normal(len(near)) * np.sqrt(0.5 * level(near))
+            y = self.rng.standard_normal(len(near)) * np.sqrt(self.collapsed_power * level(near))
         else:
             y = near - self.echo[at:at + len(near)] * (1 - 10 ** (-35 / 20))
         out = np.clip(np.round(y), -32768, 32767).astype(np.int16)
@@ -612,6 +613,33 @@ def test_a_user_whose_first_syllable_bends_the_canceller_is_heard() -> None:
     proc = CancellingAec(RATE, BendingCanceller(RATE, echo, onset, 0.6))
     out = run(proc, far, mic(far, room(80, 0.5), user))
     assert 10 * np.log10(level(out[span]) / level(user[span])) > -3
+
+
+def after_a_pause(echo: npt.NDArray[np.float64], after: int) -> int:
+    """The first block from `after` on that starts the echo of a sentence after a pause."""
+    power = np.mean(np.square(echo[: len(echo) // BLOCK * BLOCK].reshape(-1, BLOCK)), axis=1)
+    quiet = power < power.max() * 1e-4
+    for b in range(after // BLOCK + 3, len(power)):
+        if quiet[b - 3:b].all() and not quiet[b]:
+            return b * BLOCK
+    raise AssertionError("no pause in the answer")
+
+
+def test_a_canceller_that_slips_before_the_echo_arrives_lets_none_through() -> None:
+    # Recorded at the start of an answer on the null-sink room (the echo path had moved since
+    # the last one): the canceller's output was 6-8 dB louder than its input in the two blocks
+    # before the echo arrived (it subtracted echo that was not there yet, from noise the
+    # residual gate does not judge), then it cut the echo by 0.4-2.6 dB, and the echo went to
+    # the server as the user. Speech that soon after a clear slip is echo.
+    far = assistant()
+    echo = echo_of(far, room(80, 0.5))
+    at = after_a_pause(echo, 11 * RATE)
+    near = mic(far, room(80, 0.5))
+    proc = CancellingAec(RATE, BendingCanceller(RATE, echo, at - 2 * BLOCK, 7.0, 2, collapse=True,
+                                                collapse_db=-1.0))
+    out = run(proc, far, near)
+    span = slice(at, at + BendingCanceller.COLLAPSE)
+    assert reduction_db(near[span], out[span]) >= 40
 
 
 @pytest.mark.parametrize(("bend_db", "bends"), [(3.0, 2), (0.6, 4)], ids=["a-slip", "bent-again"])

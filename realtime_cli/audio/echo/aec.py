@@ -35,7 +35,8 @@ from realtime_cli.audio.echo.interface import EchoStats
 
 RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
 SLIP_FORGIVEN_DB = 2.0  # a user's first syllable bends the filter this little (0.6 dB recorded)
-SLIP_AGAIN_S = 0.1  # a second slipped onset this soon after the first: the canceller is wrong
+SLIP_AGAIN_S = 0.1  # speech this soon after a slip is echo the canceller gets wrong
+BENT_S = 0.5  # a filter the user's voice bent slips on the echo this long after he stops
 
 
 class CancellingAec(TimelineProcessor):
@@ -57,7 +58,9 @@ class CancellingAec(TimelineProcessor):
         self._jumps = 0  # anchor jumps seen so far, both streams
         self._passing = False  # the last block passed as the user's (double talk)
         self._passed_at = -(1 << 62)  # end of the last such block (sample)
-        self._slipped_at = -(1 << 62)  # end of the last onset block the canceller slipped on
+        self._slipped_at = -(1 << 62)  # end of the last block over far audio it clearly slipped on
+        self._forgiven_at = -(1 << 62)  # end of the last onset block a slight slip was forgiven
+        self._bent = round(BENT_S * rate)
 
     @property
     def delay(self) -> int | None:
@@ -90,6 +93,8 @@ class CancellingAec(TimelineProcessor):
         if raw == "idle":  # nothing played within the echo hangover: the user, untouched
             self._passing = False
             return pcm
+        if self._canceller.gain_db > SLIP_FORGIVEN_DB and stop - self._passed_at > self._bent:
+            self._slipped_at = stop  # louder out than in, nobody talking lately: echo it got wrong
         doubt = self._doubt.doubt(self._near_energy, self._canceller.gain_db, stop)
         residual = self._residual.classify(energy(out), self._far_peak, start, stop, doubt)
         if residual == "user" and raw != "user":
@@ -119,14 +124,15 @@ class CancellingAec(TimelineProcessor):
         when a double-talk check says the canceller got the echo wrong."""
         if not self._passing:  # speech onset: the user was not already talking
             onset = judge_onset(self._canceller.gain_db)
-            if onset is Onset.SLIPPED:
-                slipped_before = stop - self._slipped_at <= round(SLIP_AGAIN_S * self.rate)
-                self._slipped_at = stop
-                if slipped_before or self._canceller.gain_db > SLIP_FORGIVEN_DB:
+            recent = round(SLIP_AGAIN_S * self.rate)
+            slipped = stop - self._slipped_at <= recent  # this block included, when clearly
+            if slipped or onset is Onset.SLIPPED:
+                if slipped or stop - self._forgiven_at <= recent:
                     # echo it misses: as strict as the raw gate until it recovers
                     self._residual.overrule()
                     self._residual.distrust(self._gate.erl_db)
                 else:  # once may be a user's first syllable bending the filter: this block only
+                    self._forgiven_at = stop
                     self._residual.overrule(learn=False)
                 return "echo"
             if onset is Onset.HALF_LEARNED:  # mute this block only, judge the next afresh

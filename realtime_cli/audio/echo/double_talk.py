@@ -7,9 +7,13 @@ scripts/echo_sim.py:
 - a slip: the canceller's output is louder than its input. It subtracts echo that is not there
   (a playback or capture glitch the stamps did not show, or a filter the last double talk bent),
   so what comes through is echo. The residual gate goes back to the raw echo level. A slight
-  slip (up to 2 dB) alone only mutes its block: a user's first syllable over the echo bends the
-  filter that much (0.6 dB recorded), and sending the gate back to the raw echo level then
-  taught it his voice as echo. A second slip within 100 ms is echo.
+  slip (up to 2 dB) at a speech onset only mutes its block: a user's first syllable over the
+  echo bends the filter that much (0.6 dB recorded), and sending the gate back to the raw echo
+  level then taught it his voice as echo. A second one within 100 ms is echo, and so is speech
+  within 100 ms of a clear slip (over 2 dB) on any block, unless the user talked in the last
+  0.5 s (his voice bends the filter, which then slips on the echo in his pauses): at the start
+  of an answer on a moved echo path, the canceller slipped on the noise before the echo arrived,
+  then barely cut it.
 - a half-learned echo: the canceller cut the block by more than `ONSET_MAX_CUT_DB`. A user over
   the echo dominates the block, so the canceller cuts it little; a deep cut means mostly echo.
   The block is muted without raising the gate's level: a user under the echo is heard a block
