@@ -120,7 +120,8 @@ _declare()
 
 @shared
 def _devices(echo: str, turns: int) -> dict[str, float]:
-    return bench_echo_devices.run(turns, echo=echo)
+    """The long runs report each turn on stderr as it ends: an hour without a sign is too long."""
+    return bench_echo_devices.run(turns, echo=echo, verbose=turns == LONG_TURNS)
 
 
 def _played(r: dict[str, float]) -> tuple[Also, ...]:

@@ -101,8 +101,10 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
                         cuts = len(re.findall(CUT, "\n".join(line for _, line in talk.lines[mark:])))
                         self_cuts += cuts - (1 if k % 2 and cuts else 0)
                     if verbose:
-                        print(f"turn {k}: {'barge-in' if k % 2 else 'plain'}, interruptions {cuts}")
-                        print("\n".join(line for _, line in talk.lines[mark:] if "interrupted" in line))
+                        print(f"turn {k}: {'barge-in' if k % 2 else 'plain'}, interruptions {cuts}",
+                              file=sys.stderr, flush=True)
+                        print("\n".join(line for _, line in talk.lines[mark:] if "interrupted" in line),
+                              file=sys.stderr, flush=True)
             except Unsettled as exc:
                 stopped = True
                 print(f"stopped after {played} turns: {exc}", file=sys.stderr)
