@@ -121,7 +121,7 @@ _declare()
 @shared
 def _devices(echo: str, turns: int) -> dict[str, float]:
     """The long runs report each turn on stderr as it ends: an hour without a sign is too long."""
-    return bench_echo_devices.run(turns, echo=echo, verbose=turns == LONG_TURNS)
+    return bench_echo_devices.run(turns, echo=echo, verbose=turns != bench_echo_devices.TURNS)
 
 
 def _played(r: dict[str, float]) -> tuple[Also, ...]:
@@ -177,7 +177,9 @@ if __name__ == "__main__":
                              "about 70 min each)")
     parser.add_argument("--canceller", choices=CANCELLERS, action="append",
                         help="with --long: this canceller only (repeatable; default: all)")
+    parser.add_argument("--turns", type=int, default=LONG_TURNS,
+                        help=f"with --long: assistant turns per canceller (default {LONG_TURNS})")
     args = parser.parse_args()
     if args.long:
-        _declare_devices(LONG, tuple(args.canceller or CANCELLERS), LONG_TURNS)
+        _declare_devices(LONG, tuple(args.canceller or CANCELLERS), args.turns)
     print_rows([LONG] if args.long else [SIMULATED, DEVICES])

@@ -53,8 +53,9 @@ class DelayEstimator:
         self.max_lag = round(DELAY_MAX_S * rate) // DELAY_DECIMATE * DELAY_DECIMATE
         self.every = round(DELAY_EVERY_S * rate)
         self.due = 0
-        n = (self.window + self.max_lag) // DELAY_DECIMATE
-        self.size = 1 << (2 * n - 1).bit_length()
+        # The lags wanted (0..max_lag) never wrap around a circular correlation as long as the
+        # transform holds the far span: the smallest power of two that does, not twice that.
+        self.size = 1 << ((self.window + self.max_lag) // DELAY_DECIMATE - 1).bit_length()
         self.floor = energy_at(FAR_FLOOR_DBFS)
 
     def estimate(self, ref: Reference, stop: int) -> int | None:
