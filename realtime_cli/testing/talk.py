@@ -205,8 +205,8 @@ def rt_talk(url: str, data_dir: Path, *extra: str,
         if proc.poll() is None:  # still running (a failed test, or one done early): end rt as a
             # user would, so it tidies up and writes an echo recording if one was asked for
             proc.terminate()
-            try:
-                proc.wait(10)
+            try:  # an hour's echo recording takes a while to write
+                proc.wait(120 if "RT_ECHO_RECORD" in env else 10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +54,28 @@ def test_a_recording_that_cannot_be_written_is_one_warning(
     recorder.close()
     err = capsys.readouterr().err
     assert err.startswith("rt: warning: echo recording not written to ") and err.count("\n") == 1, err
+
+
+def test_a_recording_killed_while_it_is_written_leaves_no_broken_file(tmp_path: Path) -> None:
+    """A harness that stops waiting for rt kills it while an hour's recording is being written:
+    what is left under the recording's name is the whole recording or nothing."""
+    path = tmp_path / "echo.npz"
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys\nfrom pathlib import Path\nimport numpy as np\n"
+        "from realtime_cli.audio.echo.record import FAR, EchoCall, save\n"
+        "block = np.arange(480, dtype=np.int16)\n"
+        "calls = [EchoCall(FAR, i * 0.02, block, None) for i in range(60_000)]\n"
+        "print('writing', flush=True)\n"
+        "save(calls, Path(sys.argv[1]), 'speex')\n"), str(path)],
+        stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None and writer.stdout.readline() == "writing\n"
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.iterdir()) and writer.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.0005)
+    writer.kill()
+    writer.wait()
+    writer.stdout.close()
+    assert any(tmp_path.iterdir()), "the writer never started writing"
+    if path.exists():  # it finished before the kill: then it is whole
+        assert len(load(path)[1]) == 60_000
+    assert {p.name for p in tmp_path.iterdir()} <= {"echo.npz", "echo.npz.part"}

@@ -7,12 +7,13 @@ and writes them when the conversation ends (to a file of its own in that directo
 variable names a directory). `replay` feeds the same calls to any processor, so a
 failure seen once on real devices becomes a deterministic test.
 
-Memory: about 100 KB per second of conversation (both streams at 24 kHz int16, plus the output);
-meant for diagnosis, not for every day.
+Memory and disk: about 100 KB per second of conversation (both streams at 24 kHz int16, plus the
+output); meant for diagnosis, not for every day.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,16 +69,22 @@ class EchoRecorder:
 
 
 def save(calls: list[EchoCall], path: Path, mode: str) -> None:
+    """Write the recording whole or not at all: a process killed while writing (a test harness
+    that stops waiting, `kill -9`) leaves a `.part` file, never a truncated one under `path`.
+    Uncompressed: int16 audio hardly compresses, and an hour of it writes in seconds, not a minute."""
     empty = np.zeros(0, dtype=np.int16)
-    np.savez_compressed(
-        path,
-        mode=np.array(mode),
-        kind=np.array([c.kind for c in calls], dtype=np.uint8),
-        t=np.array([c.t for c in calls], dtype=np.float64),
-        length=np.array([len(c.pcm) for c in calls], dtype=np.int64),
-        pcm=np.concatenate([c.pcm for c in calls]) if calls else empty,
-        out=np.concatenate([c.out for c in calls if c.out is not None] or [empty]),
-    )
+    part = path.with_name(path.name + ".part")
+    with part.open("wb") as file:
+        np.savez(
+            file,
+            mode=np.array(mode),
+            kind=np.array([c.kind for c in calls], dtype=np.uint8),
+            t=np.array([c.t for c in calls], dtype=np.float64),
+            length=np.array([len(c.pcm) for c in calls], dtype=np.int64),
+            pcm=np.concatenate([c.pcm for c in calls]) if calls else empty,
+            out=np.concatenate([c.out for c in calls if c.out is not None] or [empty]),
+        )
+    os.replace(part, path)
 
 
 def load(path: Path) -> tuple[str, list[EchoCall]]:
