@@ -13,7 +13,10 @@ lets echo through in bursts (AEC3 cut a new path's echo by 30-40 dB, then by 3 d
 in a real-device recording). When either stream's timeline skips (an underrun, a stall: measured
 on PulseAudio under load), the residual gate goes back to the raw echo level too, and relaxes at
 its usual pace as the canceller recovers.
-When nothing has played within the echo hangover, the microphone passes bit-exact.
+When nothing has played within the echo hangover, the microphone passes bit-exact. Each new
+answer (far audio after `NEW_ANSWER_S` of none) starts at the raw level too, and gets the level
+learnt on the last answer back once the canceller cuts this answer's echo about as well: the path
+can move between answers while the canceller has nothing to adapt on.
 
 The canceller is speexdsp (`SpeexAec`) or WebRTC's AEC3 (`Aec3`, `webrtc`); `modes` says which
 one `aec` means.
@@ -37,6 +40,10 @@ RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller qu
 SLIP_FORGIVEN_DB = 2.0  # a user's first syllable bends the filter this little (0.6 dB recorded)
 SLIP_AGAIN_S = 0.1  # speech this soon after a slip is echo the canceller gets wrong
 BENT_S = 0.5  # a filter the user's voice bent slips on the echo this long after he stops
+NEW_ANSWER_S = 0.5  # far audio after this long without any is a new answer: trust is re-earned
+SHOWN_DB = 5.0  # ... by echo blocks cut to within this of the level learnt on the last answer
+SHOWN_BLOCKS = 3  # ... this many in a row
+PRESENT_DB = 6.0  # a block counts when its echo is within this of the echo path's level
 
 
 class CancellingAec(TimelineProcessor):
@@ -61,6 +68,11 @@ class CancellingAec(TimelineProcessor):
         self._slipped_at = -(1 << 62)  # end of the last block over far audio it clearly slipped on
         self._forgiven_at = -(1 << 62)  # end of the last onset block a slight slip was forgiven
         self._bent = round(BENT_S * rate)
+        self._far_heard_at = -(1 << 62)  # end of the last block the far end was audible in
+        self._new_answer = round(NEW_ANSWER_S * rate)
+        self._earned: float | None = None  # a new answer's level to restore once re-earned
+        self._shown = 0  # echo blocks in a row the canceller cut that well
+        self._shown_db = -90.0  # the least cut echo block of this answer (residual over far, dB)
 
     @property
     def delay(self) -> int | None:
@@ -87,6 +99,19 @@ class CancellingAec(TimelineProcessor):
         raw = self._classify(pcm, start, stop)
         if self._skipped():  # back to half-duplex strictness until the canceller re-converges
             self._residual.distrust(self._gate.erl_db)
+            self._earned = None
+        if raw != "idle":
+            if stop - self._far_heard_at > self._new_answer:
+                # The first echo of an answer finds the filter where the last answer left it, but
+                # the path may have moved meanwhile with nothing to adapt on: timestamps that drift
+                # against the audio (36 ppm on PulseAudio) moved it 0.3-0.5 ms between answers in
+                # a real-device run, the canceller then cut the onset by 2-4 dB instead of 20, and
+                # the level learnt on the last answer let that through. So the raw level holds
+                # until the canceller shows, on this answer's echo, that it cuts as well as then.
+                self._earned = self._residual.erl_db
+                self._shown, self._shown_db = 0, -90.0
+                self._residual.distrust(self._gate.erl_db)
+            self._far_heard_at = stop
         self._follow_delay(pcm, start, stop)
         shift = self._delay.shift
         out = self._canceller.run(pcm, self._ref.read(start - shift, stop - shift))
@@ -97,6 +122,8 @@ class CancellingAec(TimelineProcessor):
             self._slipped_at = stop  # louder out than in, nobody talking lately: echo it got wrong
         doubt = self._doubt.doubt(self._near_energy, self._canceller.gain_db, stop)
         residual = self._residual.classify(energy(out), self._far_peak, start, stop, doubt)
+        if self._earned is not None:
+            self._earn_back(raw)
         if residual == "user" and raw != "user":
             residual = self._second_look(stop)
         self._passing = residual in ("user", "hold")
@@ -109,12 +136,28 @@ class CancellingAec(TimelineProcessor):
             return np.zeros_like(out)
         return out
 
+    def _earn_back(self, raw: str) -> None:
+        """Count the new answer's echo blocks cut to near the last answer's level; blocks where
+        the echo has not arrived (far quieter than its level) say nothing either way."""
+        assert self._earned is not None
+        if raw != "echo" or self._gate.ratio_db < self._gate.erl_db - PRESENT_DB:
+            return
+        self._shown_db = max(self._shown_db, self._residual.ratio_db)
+        if self._residual.ratio_db > self._earned + SHOWN_DB:
+            self._shown = 0
+            return
+        self._shown += 1
+        if self._shown >= SHOWN_BLOCKS:  # back to that level, or to the worst it let through
+            self._residual.trust(max(self._earned, self._shown_db))  # on this answer, if worse
+            self._earned = None
+
     def _follow_delay(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> None:
         """Re-estimate the echo delay; when the pre-shift moves, restart the canceller on it."""
         moved = self._delay.follow(self._ref, pcm, start, stop, self._passed_at)
         if moved is None:
             return
         self._canceller.reset()
+        self._earned = None  # a level learnt on the old path is not to be restored
         if moved is Shift.MOVED:  # the gate's echo level was learned on the old canceller: strict
             self._residual.distrust(self._gate.erl_db)  # again, then falling fast as it re-converges
             self._residual.relearn(stop + round(RELEARN_S * self.rate))

@@ -49,6 +49,11 @@ class EchoGate:
         """The echo path changed and the canceller restarted: track its level quickly for a while."""
         self.fast_until = until
 
+    def trust(self, level_db: float) -> None:
+        """The canceller has shown it cuts the echo as well as when `level_db` was learnt: that
+        level again, unless the one learnt since is lower."""
+        self.erl_db = min(self.erl_db, level_db)
+
     def distrust(self, level_db: float) -> None:
         """The canceller cannot be trusted for now (a stream skipped, or it slipped): assume
         echo as loud as `level_db` at once, and learn the level again at the usual pace."""
