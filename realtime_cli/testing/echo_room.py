@@ -15,8 +15,8 @@ test's process its callback waited for the interpreter lock behind the in-proces
 and on a busy machine the room's output underran (10-18 times in a 40 s test with six busy
 processes on two cores), each underrun moving its echo path under rt. Air does not do that. The
 child reports its underruns (`glitches`), so a failing test shows whether the room skipped,
-and raises its own priority where it may: a 300-turn run of 2026-12-03 had the room skip 326
-times in 15 minutes while other work loaded the machine, and rt's figures from it measured that.
+and raises its own priority where it may: at ordinary priority, with other work on the machine,
+it skipped hundreds of times in a quarter of an hour, and rt's figures then measured the load.
 """
 
 from __future__ import annotations
