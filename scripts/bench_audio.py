@@ -248,6 +248,8 @@ DEVICES = Section("audio devices")
 TRIALS = 30
 CORE = "% of a core"
 _DEF = f"{OUTPUT_BLOCK_MS:g} ms blocks (default)"
+ALT_BLOCK_MS = 5.0  # the speaker block rt had before the device buffer was dropped on a flush
+_ALT = f"{ALT_BLOCK_MS:g} ms playback blocks"
 
 
 @shared
@@ -300,10 +302,10 @@ def barge_in_rt_part() -> Measured:
     return Measured(pct(b.rt_part, 99), (Also("p50", pct(b.rt_part, 50), "ms"),))
 
 
-@DEVICES.figure("barge-in, 20 ms playback blocks (audio.output_block_ms = 20)", "ms", at_most(15),
+@DEVICES.figure(f"barge-in, {_ALT} (audio.output_block_ms = {ALT_BLOCK_MS:g})", "ms", at_most(15),
                 stat="p99")
-def barge_in_20ms() -> Measured:
-    return _barge_in(20.0)
+def barge_in_alt() -> Measured:
+    return _barge_in(ALT_BLOCK_MS)
 
 
 @DEVICES.figure(f"truncation error: played position after a flush vs the voice that reached the sink, {_DEF}",
@@ -312,9 +314,9 @@ def truncation_default() -> Measured:
     return _truncation(OUTPUT_BLOCK_MS)
 
 
-@DEVICES.figure("truncation error, 20 ms blocks", "ms", at_most(5), stat="max")
-def truncation_20ms() -> Measured:
-    return _truncation(20.0)
+@DEVICES.figure(f"truncation error, {_ALT}", "ms", at_most(5), stat="max")
+def truncation_alt() -> Measured:
+    return _truncation(ALT_BLOCK_MS)
 
 
 @DEVICES.figure(f"client CPU, audio layer: 48 kHz stereo capture + playback + resampling, {_DEF}",
@@ -323,9 +325,9 @@ def audio_layer_cpu() -> float:
     return _audio_cpu(OUTPUT_BLOCK_MS)
 
 
-@DEVICES.figure("client CPU, audio layer, 20 ms playback blocks", CORE, at_most(5))
-def audio_layer_cpu_20ms() -> float:
-    return _audio_cpu(20.0)
+@DEVICES.figure(f"client CPU, audio layer, {_ALT}", CORE, at_most(5))
+def audio_layer_cpu_alt() -> float:
+    return _audio_cpu(ALT_BLOCK_MS)
 
 
 @DEVICES.figure(f"  floor: the same two streams with empty callbacks (PortAudio + PulseAudio, no rt), {_DEF}",
@@ -363,25 +365,48 @@ def talk_cpu_aec_above_floor() -> Measured:
 LONG_PLAYBACK_S = 600.0
 
 
-async def _continuous(seconds: float) -> dict[str, float]:
+STALL_WATCH = """
+import sys, time
+# another process's view of the machine: how late its own 2 ms sleeps wake up
+begin = time.monotonic()
+while time.monotonic() - begin < float(sys.argv[1]):
+    t, wall = time.monotonic(), time.time()
+    time.sleep(0.002)
+    over = time.monotonic() - t - 0.002
+    if over > 0.02:  # printed at once: the watcher is stopped with a signal
+        print(f"{wall:.4f} {over:.4f}", flush=True)
+"""
+
+
+def _steal_ticks() -> int:
+    """Time the hypervisor ran something else on this machine's CPUs (USER_HZ ticks)."""
+    return int(Path("/proc/stat").read_text().split()[8])
+
+
+async def _continuous(seconds: float, watch: subprocess.Popen[str]) -> dict[str, float]:
     """`seconds` of one continuous answer through SpeakerSink (default blocks and device buffer);
     the monitor recorder counts what went missing.
 
     The answer never touches zero (a tone on an offset), so any run of zeros on the monitor
     between its first and last sample is a gap the listener heard. It is fed as the service
     sends it, ahead of real time (deltas of 100 ms, up to 2 s ahead), so only the device side
-    can starve."""
+    can starve.
+
+    A late callback is attributed: PortAudio's thread woke late (`currentTime`, stamped before
+    any Python runs), or it woke on time and waited for the interpreter; and a separate
+    process (`watch`, running STALL_WATCH), which never shares rt's interpreter, reports its own
+    late wake-ups, so a stall it saw at the same moment was the machine's (the scheduler, or the
+    hypervisor: steal time)."""
     sink = SpeakerSink(SINK)
-    # when each callback came: a gap with callbacks on time is PulseAudio's, one after a late
-    # callback is rt's process not getting the CPU (or the interpreter lock) in time
-    beats = np.zeros(round((seconds + 60) * 1000 / OUTPUT_BLOCK_MS))
+    size = round((seconds + 60) * 1000 / OUTPUT_BLOCK_MS)
+    entered, woke = np.zeros(size), np.zeros(size)
     count = 0
     inner = sink._callback
 
     def timed(outdata: np.ndarray, frames: int, stamps: Any, status: Any) -> None:
         nonlocal count
-        if count < len(beats):
-            beats[count] = time.perf_counter()
+        if count < size:
+            entered[count], woke[count] = time.time(), stamps.currentTime  # PortAudio: wall clock
             count += 1
         inner(outdata, frames, stamps, status)
 
@@ -389,6 +414,7 @@ async def _continuous(seconds: float) -> dict[str, float]:
     rec = MonitorRecorder(MONITOR).start()
     t = np.arange(round(RATE * (seconds + 1))) / RATE
     audio = (9000 + 6000 * np.sin(2 * np.pi * 330 * t)).astype(np.int16)
+    steal0 = _steal_ticks()
     try:
         await sink.start()
         if not rec.first_block.wait(3):
@@ -405,6 +431,10 @@ async def _continuous(seconds: float) -> dict[str, float]:
     finally:
         rec.stop()
         await sink.close()
+        watch.terminate()
+    steal = (_steal_ticks() - steal0) * 10  # ms, over both CPUs
+    stalls = np.array([[float(x) for x in line.split()] for line in watch.communicate()[0].split("\n")
+                       if line.strip()]).reshape(-1, 2)
     got = rec.signal()[begin:]
     sound = np.flatnonzero(got)
     heard = got[sound[0] : sound[-1] + 1] if sound.size else got
@@ -412,12 +442,22 @@ async def _continuous(seconds: float) -> dict[str, float]:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
     runs = edges[1::2] - edges[::2]  # lengths of the zero runs
     gaps = runs[runs >= RATE // 1000]  # 1 ms or more of nothing inside the answer
-    waits = np.diff(beats[:count]) * 1000
+    waits = np.diff(entered[:count]) * 1000
+    late = np.flatnonzero(waits > OUTPUT_LATENCY_S * 1000) + 1  # callbacks that came too late
+    wake_waits = np.diff(woke[:count]) * 1000
+    stall_ends = stalls[:, 0] + stalls[:, 1] + 0.002
+    machine = sum(1 for k in late if np.any((stalls[:, 0] < entered[k]) & (stall_ends > woke[k - 1])))
     return {"seconds": seconds, "reported": float(reported), "gaps": float(len(gaps)),
             "gap_ms": float(gaps.sum() / (RATE / 1000)), "heard_s": len(heard) / RATE,
             "recorder_overflows": float(rec.overflows),
             "longest_wait_ms": float(waits.max(initial=0.0)),
-            "late_callbacks": float(np.count_nonzero(waits > OUTPUT_LATENCY_S * 1000))}
+            "late_callbacks": float(len(late)),
+            "late_wakeups": float(np.count_nonzero(wake_waits[late - 1] > OUTPUT_LATENCY_S * 1000)),
+            "late_seen_elsewhere": float(machine),
+            "longest_interpreter_wait_ms": float(((entered - woke)[:count] * 1000).max(initial=0.0)),
+            "other_process_stalls": float(len(stalls)),
+            "longest_other_stall_ms": float(stalls[:, 1].max(initial=0.0) * 1000),
+            "steal_ms": float(steal)}
 
 
 LONG_PLAYBACK = Section("playback, long run")
@@ -427,20 +467,31 @@ LONG_PLAYBACK = Section("playback, long run")
 def _long_playback(seconds: float = LONG_PLAYBACK_S) -> dict[str, float]:
     """`_continuous` while another process keeps one core busy."""
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    watch = subprocess.Popen([sys.executable, "-c", STALL_WATCH, str(seconds + 15)],
+                             stdout=subprocess.PIPE, text=True)
     try:
-        return asyncio.run(_continuous(seconds))
+        return asyncio.run(_continuous(seconds, watch))
     finally:
         busy.kill()
         busy.wait()
+        watch.kill()
+        watch.wait()
 
 
 @LONG_PLAYBACK.figure(f"continuous playback, {LONG_PLAYBACK_S / 60:g} min with one core busy: underruns "
                       "reported by PortAudio or rt", "underruns", at_most(0))
 def long_playback_reported() -> Measured:
     r = _long_playback()
-    return Measured(r["reported"], (Also("heard", r["heard_s"], "s"),
-                                    Also("longest wait between callbacks", r["longest_wait_ms"], "ms"),
-                                    Also("waits longer than the device buffer", r["late_callbacks"])))
+    return Measured(r["reported"], (
+        Also("heard", r["heard_s"], "s"),
+        Also("longest wait between callbacks", r["longest_wait_ms"], "ms"),
+        Also("waits longer than the device buffer", r["late_callbacks"]),
+        Also("of which PortAudio's thread woke late", r["late_wakeups"]),
+        Also("of which another process stalled at the same time", r["late_seen_elsewhere"]),
+        Also("longest wait for the interpreter", r["longest_interpreter_wait_ms"], "ms"),
+        Also("another process's stalls over 20 ms", r["other_process_stalls"]),
+        Also("its longest", r["longest_other_stall_ms"], "ms"),
+        Also("steal time", r["steal_ms"], "ms")))
 
 
 @LONG_PLAYBACK.figure("  the same: gaps of 1 ms or more on the monitor (an independent recorder)", "gaps",

@@ -89,7 +89,7 @@ class PlaybackFeed:
 
     def _output_level(self) -> float:
         """Level of the last block handed out, computed here when asked (a few dozen times a
-        second) rather than in the audio callback for every 5 ms block."""
+        second) rather than in the audio callback for every block."""
         block = self._last_block
         return SILENCE_DBFS if block is None else level_dbfs(block)
 

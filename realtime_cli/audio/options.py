@@ -39,10 +39,11 @@ PREBUFFER = NumberOption("audio.prebuffer_ms", 80.0, 60.0, 120.0, "ms")
 """Assistant audio queued before playback starts: the margin against the network's jitter, paid
 as delay once at the start of each answer."""
 
-OUTPUT_BLOCK = NumberOption("audio.output_block_ms", 5.0, 2.5, 50.0, "ms")
-"""The speaker's block. A flush drops the device's buffer (about 45 ms, see
-audio/playback.py), so the block no longer sets how soon the voice stops; 200 callbacks a second
-cost about 1 % of a core more than 50 (make bench)."""
+OUTPUT_BLOCK = NumberOption("audio.output_block_ms", 20.0, 2.5, 50.0, "ms")
+"""The speaker's block. A flush drops what the device holds (audio/playback.py), so the block
+does not set how soon the voice stops: in `make bench` 20 ms blocks silenced the voice and placed
+the truncation as well as 5 ms blocks did, and 50 callbacks a second cost about 2 % of a core
+less than 200."""
 
 
 @dataclass(frozen=True, slots=True)

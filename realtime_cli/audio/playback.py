@@ -29,12 +29,14 @@ from realtime_cli.errors import AudioDeviceError
 if TYPE_CHECKING:
     from realtime_cli.audio.echo.link import EchoLink
 
-OUTPUT_BLOCK_MS = OUTPUT_BLOCK.default  # why 5 ms: realtime_cli/audio/options.py
-OUTPUT_LATENCY_S = 0.04
-"""The device buffer asked for (PortAudio reports about 45 ms on the ALSA `pulse` device). With
-two 5 ms blocks (10 ms) buffered, callbacks delayed 27-119 ms on a busy machine starved the
-device hundreds of times in seconds; 40 ms played 5 s of noise with two cores busy and no
-underflow. It costs barge-in nothing: a flush drops what the device holds."""
+OUTPUT_BLOCK_MS = OUTPUT_BLOCK.default  # why 20 ms: realtime_cli/audio/options.py
+OUTPUT_LATENCY_S = 0.12
+"""The device buffer asked for: what rt's callbacks may be late by before the listener hears a
+gap. Measured over 10 minutes of playback with another process keeping a core busy, the longest
+wait between callbacks was 66-100 ms, and a callback waited up to 72 ms for the interpreter after
+PortAudio woke on time: 40 ms and 80 ms both underran. It costs barge-in nothing (a flush drops
+what the device holds) and delays the start of each answer by as much.
+"""
 
 
 class SpeakerSink:

@@ -53,6 +53,17 @@ class WholeFrames:
     def close(self) -> None:
         """Free the native state, if any; not used afterwards."""
 
+    def rest(self, pcm: npt.NDArray[np.int16]) -> bool:
+        """Let `pcm` by without the native call, when the reference has been silence over the
+        whole filter (the caller knows): the linear output would be the microphone itself, so
+        `recent` takes it. False, and nothing done, while a partial frame or output waits, as
+        the framing must stay whole; the caller then runs the block as usual."""
+        if len(self._pending_near) or len(self._out):
+            return False
+        self.recent = np.concatenate([self.recent, pcm])[-self._recent_len:]
+        self.gain_db = 0.0
+        return True
+
     def run(self, pcm: npt.NDArray[np.int16], ref: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """Cancel `ref` (the far audio aligned with `pcm`, as long) out of `pcm`; as long as `pcm`."""
         if len(self._pending_near):

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from realtime_cli.audio.echo.energy import db
 from realtime_cli.audio.echo.path_probe import LEAD_S, RATE, SIGNAL_S, Recording
+from realtime_cli.audio.options import OUTPUT_BLOCK
 
 BLOCK = 480  # 20 ms, as rt talk's microphone
 CHUNK = 240  # levels are the loudest 10 ms, as the echo gate measures them
@@ -166,7 +167,8 @@ def assess(rec: Recording, default_block_ms: float) -> RoomReport:
     measured = _signal_span(rec, delay_s or 0.0, SIGNAL_S - MEASURE_S, SIGNAL_S)
     cancellers = tuple(check_canceller(m, rec, measured) for m in MODES) if found else ()
     verdict, mode, reasons = _verdict(found, clipped, level, echo_peak, cancellers, noise)
-    block = default_block_ms if rec.underflows == 0 else max(default_block_ms, 20.0)
+    block = default_block_ms if rec.underflows == 0 else min(max(2 * default_block_ms, 20.0),
+                                                              OUTPUT_BLOCK.high)
     if rec.underflows:
         reasons += (f"the speaker underflowed {rec.underflows} times: a larger output block "
                     f"({block:g} ms) plays without clicks",)
