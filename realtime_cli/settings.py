@@ -218,8 +218,8 @@ SETTINGS: tuple[Setting, ...] = (
     _s("prebuffer_ms", "audio.prebuffer_ms", FLOAT, "PREBUFFER_MS",
        f"Audio queued before playback starts, {PREBUFFER.span}.", session=False),
     _s("output_block_ms", "audio.output_block_ms", FLOAT, "OUTPUT_BLOCK_MS",
-       f"Speaker block, {OUTPUT_BLOCK.span}: barge-in stops the voice within about 3 blocks; raise it "
-       "if playback stutters on a busy machine.", session=False),
+       f"Speaker block, {OUTPUT_BLOCK.span}: raise it if playback stutters on a busy machine "
+       "(barge-in drops what the device holds, whatever the block).", session=False),
     _s("echo", "audio.echo", STR, "ECHO",
        "Loudspeaker echo: aec (cancel the assistant's voice in the microphone), half-duplex "
        "(while it speaks, only speech clearly louder than its echo gets through) or off "

@@ -103,8 +103,8 @@ class SpeakerSink:
 
     def flush(self) -> None:
         """Barge-in: stop the stream, which drops what the device still holds, let the feed
-        count as heard what had reached the DAC by then, and start the stream again on the
-        faded tail from that frame. The caller waits for the callback to return (the abort), so
+        count as heard what had reached the DAC by then, tell the echo link where the played
+        audio stopped, and start the stream again. The caller waits for the callback to return (the abort), so
         it must not hold a lock the callback takes."""
         self._drop(restart=True)
 
@@ -128,7 +128,10 @@ class SpeakerSink:
             stream.abort()
             # The drop's own moment, stamped in `_finished` right after it: `abort` returns
             # later than that when the loop thread is slow to wake on a busy machine.
-            feed.flush(dropped_at=self._dropped_at or self._now())
+            dropped_at = self._dropped_at or self._now()
+            feed.flush(dropped_at=dropped_at)
+            if self._echo is not None:  # the blocks it was handed for later never played
+                self._echo.dropped(dropped_at)
             if restart:
                 stream.start()
             else:

@@ -118,6 +118,7 @@ def test_underflows_raise_the_recommended_block() -> None:
     report = assess(rec, 5.0)
     assert report.output_block_ms == 20.0 and any("underflowed 3 times" in r for r in report.reasons)
     assert assess(rec, 20.0).output_block_ms == 40.0 and assess(rec, 40.0).output_block_ms == 50.0
+    assert any("even the largest output block" in r for r in assess(rec, 50.0).reasons)
 
 
 def test_save_sets_the_echo_mode_and_block_and_keeps_the_rest(tmp_path: Path) -> None:

@@ -314,7 +314,7 @@ def test_a_pause_costs_no_canceller_call_and_the_next_answer_is_cancelled_as_wel
     far = np.concatenate([answer, pause, answer])
     near = mic(far, room(80, 0.5))
 
-    def cancelled(rests: bool) -> tuple[npt.NDArray[np.int16], list[int]]:
+    def cancelled(rests: bool) -> tuple[npt.NDArray[np.int16], list[int], int]:
         proc = CANCELLERS[kind](RATE, residual_gate=False)  # the canceller's own work is compared
         canceller = proc._canceller
         calls: list[int] = []  # the microphone sample each native call ended at
@@ -330,23 +330,54 @@ def test_a_pause_costs_no_canceller_call_and_the_next_answer_is_cancelled_as_wel
 
         canceller._cancel = counted  # type: ignore[method-assign]
         proc.near = near_fed  # type: ignore[method-assign]
-        if not rests:
-            canceller.rest = lambda pcm: False  # type: ignore[method-assign]
+        if not rests:  # what it did before: run on the silent reference
+            canceller.rest = lambda pcm: canceller.run(pcm, np.zeros_like(pcm))  # type: ignore[method-assign]
         out = run(proc, far, near)
         proc.close()
-        return out, calls
+        return out, calls, proc.shift
 
-    out, calls = cancelled(rests=True)
-    always, every = cancelled(rests=False)
-    reach = round((HANGOVER_S + 0.05) * RATE)  # the hangover, from the echo path's pre-shift on
+    out, calls, shift = cancelled(rests=True)
+    always, every, _ = cancelled(rests=False)
+    reach = round(HANGOVER_S * RATE) + shift + BLOCK  # the last sound out of the canceller's reach
     quiet = range(len(answer) + reach, len(answer) + len(pause))
     assert not [c for c in calls if c in quiet]  # no call in the pause ...
     assert [c for c in every if c in quiet]  # ... where the canceller used to run
     assert calls[-1] == every[-1]  # and it runs again for the next answer
     second = slice(len(answer) + len(pause) + RATE // 2, len(out))
     assert reduction_db(near[second], out[second]) >= reduction_db(near[second], always[second]) - 1.0
-    assert np.array_equal(out[len(answer) + reach:len(answer) + len(pause)],
-                          near[len(answer) + reach:len(answer) + len(pause)])
+
+
+@both
+def test_a_barge_in_drop_neither_moves_the_echo_path_nor_leaves_audio_that_never_played(kind: str) -> None:
+    """A flush aborts the speaker with 120 ms handed to it that never plays, and the restarted
+    stream's first block comes a little later than that would have ended (here 12 ms: the
+    restart's own time). Placed by its stamp, the next answer's echo is where it was; counted on
+    from the dropped audio, the path would seem to move by 12 ms (a restart of the canceller)."""
+    answer = assistant()[: 4 * RATE]
+    drop, ahead, restart = 3 * RATE, round(0.12 * RATE), round(0.012 * RATE)
+    resumed = drop + ahead + restart  # the restarted stream's first sample (silence first)
+    again = resumed + 2 * RATE  # the next answer
+    played = np.zeros(again + len(answer), dtype=np.int16)
+    played[:drop], played[again:] = answer[:drop], answer
+    near = mic(played, room(80, 0.5))
+    proc = CANCELLERS[kind](RATE)
+    out = []
+    for i in range(0, drop + ahead, BLOCK):  # handed to the speaker: the last 120 ms never plays
+        proc.far(answer[i:i + BLOCK], T0 + i / RATE)
+        if i + BLOCK <= drop:
+            out.append(proc.near(near[i:i + BLOCK], T0 + i / RATE))
+    proc.dropped(T0 + drop / RATE)
+    for i in range(resumed, len(played) - BLOCK + 1, BLOCK):  # the restarted stream
+        proc.far(played[i:i + BLOCK], T0 + i / RATE)
+        j = i - resumed + drop  # the microphone goes on from the drop
+        out.append(proc.near(near[j:j + BLOCK], T0 + j / RATE))
+    while (j := j + BLOCK) + BLOCK <= len(played):
+        out.append(proc.near(near[j:j + BLOCK], T0 + j / RATE))
+    got = np.concatenate(out)
+    assert proc.path_changes == 0 and proc._far_anchor.reanchors == 0
+    quiet = slice(drop + round((HANGOVER_S + CHUNK_S) * RATE) + BLOCK, again)  # nothing played
+    assert np.array_equal(got[quiet], near[quiet])  # no far audio that never played is cancelled
+    proc.close()
 
 
 def test_the_anchor_follows_a_clock_drift_between_devices() -> None:

@@ -19,6 +19,9 @@ class Recorder:
     def far(self, pcm: npt.NDArray[np.int16], t: float) -> None:
         self.calls.append(("far", len(pcm), t))
 
+    def dropped(self, t: float) -> None:
+        self.calls.append(("dropped", 0, t))
+
     def near(self, pcm: npt.NDArray[np.int16], t: float) -> npt.NDArray[np.int16]:
         self.calls.append(("near", len(pcm), t))
         return pcm // 2
@@ -47,6 +50,18 @@ def test_played_blocks_reach_the_processor_resampled_and_before_the_microphone()
     assert link.clean(mic, 100.22) is not None and rec.calls[-1][0] == "near"  # drained: no far
     link.close()
     assert rec.calls[-1][0] == "close"
+
+
+def test_a_drop_reaches_the_processor_between_the_blocks_it_separates() -> None:
+    rec = Recorder("aec")
+    link = EchoLink(rec)
+    link.output_rate(24_000)
+    link.played(np.ones(480, dtype=np.int16), 1.0)
+    link.dropped(1.01)  # a flush: the stream was aborted there, and restarted
+    link.played(np.ones(480, dtype=np.int16), 1.15)
+    link.clean(np.ones(480, dtype=np.int16), 1.2)
+    assert [(kind, t) for kind, _, t in rec.calls] == [("far", 1.0), ("dropped", 1.01), ("far", 1.15),
+                                                       ("near", 1.2)]
 
 
 def test_headphones_cost_nothing_on_the_speaker_side() -> None:

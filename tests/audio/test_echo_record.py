@@ -27,7 +27,7 @@ def test_a_recording_replays_to_the_same_output(tmp_path: Path) -> None:
     recorder = EchoRecorder(SpeexAec(RATE), path)
     sent = []
     for i in range(0, len(far) - BLOCK + 1, BLOCK):
-        for k in range(4):  # the speaker's 5 ms blocks, then the microphone's 20 ms one
+        for k in range(4):  # speaker blocks of 5 ms (the smallest), then the microphone's 20 ms one
             part = far[i + k * BLOCK // 4: i + (k + 1) * BLOCK // 4]
             recorder.far(part, T0 + (i + k * BLOCK // 4) / RATE)
         sent.append(recorder.near(near[i:i + BLOCK], T0 + i / RATE + 0.0004))

@@ -209,7 +209,7 @@ TRUNCATION_MS = 5.0  # played position after a flush vs what reached the sink
 
 async def test_flush_drops_the_device_buffer(speaker: SpeakerSink, recorder: MonitorRecorder) -> None:
     """A flush stops the voice at the sink within 15 ms, however much the device had buffered
-    (about 45 ms), and the played position it leaves is what reached the sink within 5 ms:
+    (about 125 ms), and the played position it leaves is what reached the sink within 5 ms:
     both measured on the monitor, not on rt's own timeline. Before the cut the sink played
     the item bit for bit; after it, nothing of it."""
     log = PullLog(speaker)

@@ -13,7 +13,9 @@ lets echo through in bursts (AEC3 cut a new path's echo by 30-40 dB, then by 3 d
 in a real-device recording). When either stream's timeline skips (an underrun, a stall: measured
 on PulseAudio under load), the residual gate goes back to the raw echo level too, and relaxes at
 its usual pace as the canceller recovers.
-When nothing has played within the echo hangover, the microphone passes bit-exact. Each new
+When nothing has played within the echo hangover, the microphone passes bit-exact, and once
+only silence is within the canceller's reach it is not even called (the pauses between answers
+cost no native work). Each new
 answer (far audio after `NEW_ANSWER_S` of none) starts at the raw level too, and gets the level
 learnt on the last answer back once the canceller cuts this answer's echo about as well: the path
 can move between answers while the canceller has nothing to adapt on.
@@ -118,7 +120,9 @@ class CancellingAec(TimelineProcessor):
             self._passing = False
             # with only silence in the canceller's reach there is nothing to cancel: a pause
             # costs no native call (about 1 % of a core while nobody speaks)
-            if not (self._ref.silent(start - shift - self._gate.lookback) and self._canceller.rest(pcm)):
+            if self._ref.silent(start - shift - self._gate.lookback):
+                self._canceller.rest(pcm)
+            else:
                 self._canceller.run(pcm, self._ref.read(start - shift, stop - shift))
             return pcm
         out = self._canceller.run(pcm, self._ref.read(start - shift, stop - shift))

@@ -34,6 +34,9 @@ class TimelineProcessor:
         """Record what reaches the DAC at `t`; call for silence too, so gaps are known."""
         self._ref.write(self._far_anchor.place(t, len(pcm)), np.asarray(pcm, dtype=np.int16))
 
+    def dropped(self, t: float) -> None:
+        self._ref.cut(self._far_anchor.cut(t))
+
     def near(self, pcm: npt.NDArray[np.int16], t: float) -> npt.NDArray[np.int16]:
         pcm = np.asarray(pcm, dtype=np.int16)
         start = self._near_anchor.place(t, len(pcm))

@@ -35,6 +35,11 @@ class EchoProcessor(Protocol):
         """What reaches the DAC, its first sample at stream time `t`; silence too, so gaps are known."""
         ...
 
+    def dropped(self, t: float) -> None:
+        """The speaker dropped what it still held (a barge-in): nothing given to `far` for stream
+        time `t` on was played, and the next `far` block starts a restarted stream."""
+        ...
+
     def near(self, pcm: npt.NDArray[np.int16], t: float) -> npt.NDArray[np.int16]:
         """The microphone block whose first sample the ADC took at `t`, echo handled; same length."""
         ...

@@ -2,7 +2,8 @@
 stream timestamps the echo processors need (what `rt doctor` measures the room from).
 
 Two PortAudio streams, opened as rt talk opens them (`devices.open_stream`: the same device
-resolution, PulseAudio routing and "low" latency), each at the format `stream_format` picks.
+resolution and PulseAudio routing, the speaker with rt's block and device buffer), each at the
+format `stream_format` picks.
 The signal is made at 24 kHz and converted to the speaker's rate; the recording is brought back
 to 24 kHz, so the analysis sees what rt's echo processors would.
 """
@@ -23,7 +24,7 @@ SIGNAL_S = 3.0  # long enough for speexdsp to converge (about 2 s) and be measur
 TAIL_S = 0.5  # the echo's tail and a slow device
 LEVEL_DBFS = -18.0  # the signal's RMS: a loud voice, so a weak echo path still shows
 BLOCK_MS = 20.0  # the microphone's block, as rt talk's
-DEVICE_BUFFER_S = 0.1  # ample: a starved device would shift the signal and blur the echo path
+DEVICE_BUFFER_S = 0.1  # the microphone's: ample, a starved device would blur the echo path
 PRIMING_S = 0.2  # underflows while the stream starts say nothing about steady playback
 LATE_S = 2.0  # a speaker this far behind the signal is reported, not waited for (rt doctor: < 15 s)
 
@@ -107,6 +108,7 @@ def play_and_record(input_device: str | None, output_device: str | None, *, bloc
     import soxr
 
     from realtime_cli.audio.devices import open_stream, resolve_device, stream_format
+    from realtime_cli.audio.playback import OUTPUT_LATENCY_S
 
     far = probe_signal() if signal is None else signal
     out_info = resolve_device(output_device, "output")
@@ -120,7 +122,7 @@ def play_and_record(input_device: str | None, output_device: str | None, *, bloc
     try:
         time.sleep(0.1)  # the microphone runs first: the recording must hold the signal's start
         speaker = open_stream(out_info, "output", out_rate, out_ch, block_ms, player.callback, lambda: None,
-                              latency=DEVICE_BUFFER_S)
+                              latency=OUTPUT_LATENCY_S)
         try:
             player.done.wait(len(far) / RATE + LATE_S)
             time.sleep(float(speaker.latency) + 0.05)  # what the device still holds

@@ -24,13 +24,13 @@ import numpy.typing as npt
 from realtime_cli.audio.echo.interface import EchoProcessor, EchoStats
 
 Int16Array = npt.NDArray[np.int16]
-FAR, NEAR = 0, 1
+FAR, NEAR, DROPPED = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
 class EchoCall:
-    kind: int  # FAR or NEAR
-    t: float  # DAC time (far) or ADC time (near) of the first sample
+    kind: int  # FAR, NEAR or DROPPED
+    t: float  # DAC time (far) or ADC time (near) of the first sample; the drop's (dropped)
     pcm: Int16Array
     out: Int16Array | None  # near: what the processor returned when recorded
 
@@ -47,6 +47,10 @@ class EchoRecorder:
     def far(self, pcm: Int16Array, t: float) -> None:
         self.calls.append(EchoCall(FAR, t, np.array(pcm, dtype=np.int16), None))
         self.inner.far(pcm, t)
+
+    def dropped(self, t: float) -> None:
+        self.calls.append(EchoCall(DROPPED, t, np.zeros(0, dtype=np.int16), None))
+        self.inner.dropped(t)
 
     def near(self, pcm: Int16Array, t: float) -> Int16Array:
         out = self.inner.near(pcm, t)
@@ -101,7 +105,7 @@ def load(path: Path) -> tuple[str, list[EchoCall]]:
             calls.append(EchoCall(NEAR, when, block, out[o:o + n]))
             o += n
         else:
-            calls.append(EchoCall(FAR, when, block, None))
+            calls.append(EchoCall(k, when, block, None))
     return mode, calls
 
 
@@ -111,6 +115,8 @@ def replay(calls: list[EchoCall], processor: EchoProcessor) -> list[Int16Array]:
     for call in calls:
         if call.kind == FAR:
             processor.far(call.pcm, call.t)
+        elif call.kind == DROPPED:
+            processor.dropped(call.t)
         else:
             outs.append(processor.near(call.pcm, call.t))
     return outs

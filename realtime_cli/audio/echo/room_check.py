@@ -170,8 +170,9 @@ def assess(rec: Recording, default_block_ms: float) -> RoomReport:
     block = default_block_ms if rec.underflows == 0 else min(max(2 * default_block_ms, 20.0),
                                                               OUTPUT_BLOCK.high)
     if rec.underflows:
-        reasons += (f"the speaker underflowed {rec.underflows} times: a larger output block "
-                    f"({block:g} ms) plays without clicks",)
+        advice = (f"a larger output block ({block:g} ms) plays without clicks" if block > default_block_ms
+                  else "even the largest output block did: the machine is too busy to play smoothly")
+        reasons += (f"the speaker underflowed {rec.underflows} times: {advice}",)
     return RoomReport(
         noise_floor_dbfs=round(noise, 1), clipped_pct=round(clipped, 3), peak_dbfs=round(peak, 1),
         echo_found=found, echo_delay_ms=None if delay_s is None else round(1000 * delay_s, 1),

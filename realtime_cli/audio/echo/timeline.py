@@ -27,6 +27,11 @@ class Anchor:
     devices: a slow mean of the disagreement, beyond `DRIFT_DEADBAND_S`, moves it by one sample
     per `DRIFT_SLIDE_S` of audio (10 samples/s, four times a 100 ppm drift), which the canceller
     tracks without noticing.
+
+    A stream that restarts (`cut`: the speaker's buffer dropped at a barge-in) is not contiguous:
+    its next block is placed by its own stamp, with the mapping the anchor had, and that is not a
+    skip. Counted on, it would carry the dropped audio's length plus the restart's own delay as a
+    step in the echo path.
     """
 
     JUMP_S = 0.02  # beyond the 12 ms outliers measured, within what a stalled stream skips
@@ -47,11 +52,15 @@ class Anchor:
         self.drift = 0.0  # slow mean of (stamp - count), samples
         self._strikes = 0
         self._since_slide = 0
+        self._restarted = False  # `cut` was called: the next block is placed by its stamp
 
     def place(self, t: float, n: int) -> int:
         stamped = round(t * self.rate)
         if self.next is None:
             self.next = stamped
+        elif self._restarted:
+            self.next, self._strikes = stamped - round(self.drift), 0
+            self._restarted = False
         else:
             off = stamped - self.next
             self._strikes = self._strikes + 1 if abs(off) > self.jump else 0
@@ -63,6 +72,11 @@ class Anchor:
         start = self.next
         self.next = start + n
         return start
+
+    def cut(self, t: float) -> int:
+        """The stream stopped at stream time `t`, and its next block starts anew: the sample at `t`."""
+        self._restarted = self.next is not None
+        return round(t * self.rate) - round(self.drift)
 
     def _follow_drift(self, off: int, n: int) -> None:
         assert self.next is not None
@@ -99,6 +113,17 @@ class Reference:
         self.end = start + len(pcm)
         if pcm.any() and (self.sound_end is None or self.end > self.sound_end):
             self.sound_end = self.end
+
+    def cut(self, at: int) -> None:
+        """Nothing written from sample `at` on was played after all: silence there, and the next
+        write may start anywhere after it."""
+        if self.end is None or at >= self.end:
+            return
+        lo = max(at, self.end - self.size)
+        self._put(lo, np.zeros(self.end - lo, dtype=np.int16))
+        self.end = at
+        if self.sound_end is not None:
+            self.sound_end = min(self.sound_end, at)
 
     def silent(self, start: int) -> bool:
         """Whether every sample from `start` on reads as zero (nothing but silence written there)."""
