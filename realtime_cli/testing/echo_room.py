@@ -123,9 +123,23 @@ class EchoRoom:
         self._reader = threading.Thread()
         self._started = threading.Event()
         self._said: list[str] = []
+        self._exited = False  # the child ended before its stream started
         self.glitches: list[tuple[float, str]] = []  # (stream time, PortAudio's status)
 
     def start(self) -> EchoRoom:
+        """Start the child; once more when its stream failed to start (PortAudio's ALSA poll
+        failed on PulseAudio once in a clean-clone run, right after the previous room closed:
+        the rig's own stream, before rt was involved). A second failure raises."""
+        try:
+            return self._start()
+        except RuntimeError:
+            if not self._exited or "no audio device" in " ".join(self._said):
+                raise
+            time.sleep(1.0)
+            self._said.clear()
+            return self._start()
+
+    def _start(self) -> EchoRoom:
         env = {**os.environ, "PULSE_SOURCE": self._speaker, "PULSE_SINK": self._microphone}
         self._child = subprocess.Popen(
             [sys.executable, "-m", "realtime_cli.testing.echo_room", json.dumps(self._options)],
@@ -136,6 +150,7 @@ class EchoRoom:
         deadline = time.monotonic() + self.START_TIMEOUT_S
         while not self._started.wait(0.05):
             if self._child.poll() is not None or time.monotonic() > deadline:
+                self._exited = self._child.poll() is not None
                 self.stop()
                 said = " | ".join(self._said[-5:]) or "nothing"
                 raise RuntimeError(f"the echo room's stream did not start (within "

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -303,48 +302,6 @@ def test_the_next_answer_is_not_let_through_when_the_path_moved_in_between(kind:
     assert proc.path_changes == 0  # too small a move for the delay tracker to notice
     assert not np.any(onset), f"{np.count_nonzero(onset.reshape(-1, BLOCK).any(axis=1))} blocks let through"
     proc.close()
-
-
-@both
-def test_a_pause_costs_no_canceller_call_and_the_next_answer_is_cancelled_as_well(kind: str) -> None:
-    """Between answers the canceller's reach holds only silence: it is not called then, and the
-    next answer is cancelled to within a decibel of a canceller that ran through the pause."""
-    answer = assistant()[: 4 * RATE]
-    pause = np.zeros(3 * RATE, dtype=np.int16)
-    far = np.concatenate([answer, pause, answer])
-    near = mic(far, room(80, 0.5))
-
-    def cancelled(rests: bool) -> tuple[npt.NDArray[np.int16], list[int], int]:
-        proc = CANCELLERS[kind](RATE, residual_gate=False)  # the canceller's own work is compared
-        canceller = proc._canceller
-        calls: list[int] = []  # the microphone sample each native call ended at
-        native, fed = canceller._cancel, [0]
-
-        def counted(n: npt.NDArray[np.int16], r: npt.NDArray[np.int16]) -> tuple[Any, Any]:
-            calls.append(fed[0])
-            return native(n, r)
-
-        def near_fed(pcm: npt.NDArray[np.int16], t: float) -> npt.NDArray[np.int16]:
-            fed[0] += len(pcm)
-            return CancellingAec.near(proc, pcm, t)
-
-        canceller._cancel = counted  # type: ignore[method-assign]
-        proc.near = near_fed  # type: ignore[method-assign]
-        if not rests:  # what it did before: run on the silent reference
-            canceller.rest = lambda pcm: canceller.run(pcm, np.zeros_like(pcm))  # type: ignore[method-assign]
-        out = run(proc, far, near)
-        proc.close()
-        return out, calls, proc.shift
-
-    out, calls, shift = cancelled(rests=True)
-    always, every, _ = cancelled(rests=False)
-    reach = round(HANGOVER_S * RATE) + shift + BLOCK  # the last sound out of the canceller's reach
-    quiet = range(len(answer) + reach, len(answer) + len(pause))
-    assert not [c for c in calls if c in quiet]  # no call in the pause ...
-    assert [c for c in every if c in quiet]  # ... where the canceller used to run
-    assert calls[-1] == every[-1]  # and it runs again for the next answer
-    second = slice(len(answer) + len(pause) + RATE // 2, len(out))
-    assert reduction_db(near[second], out[second]) >= reduction_db(near[second], always[second]) - 1.0
 
 
 @both

@@ -13,9 +13,7 @@ lets echo through in bursts (AEC3 cut a new path's echo by 30-40 dB, then by 3 d
 in a real-device recording). When either stream's timeline skips (an underrun, a stall: measured
 on PulseAudio under load), the residual gate goes back to the raw echo level too, and relaxes at
 its usual pace as the canceller recovers.
-When nothing has played within the echo hangover, the microphone passes bit-exact, and once
-only silence is within the canceller's reach it is not even called (the pauses between answers
-cost no native work). Each new
+When nothing has played within the echo hangover, the microphone passes bit-exact. Each new
 answer (far audio after `NEW_ANSWER_S` of none) starts at the raw level too, and gets the level
 learnt on the last answer back once the canceller cuts this answer's echo about as well: the path
 can move between answers while the canceller has nothing to adapt on.
@@ -116,16 +114,13 @@ class CancellingAec(TimelineProcessor):
             self._far_heard_at = stop
         self._follow_delay(pcm, start, stop)
         shift = self._delay.shift
+        # The canceller runs in the pauses too: resting it there (no call while only silence
+        # is in its reach) cost speexdsp 2-4 of 214-250 simulated barge-ins (why was not
+        # studied), for a CPU saving `make bench` could not show.
+        out = self._canceller.run(pcm, self._ref.read(start - shift, stop - shift))
         if raw == "idle":  # nothing played within the echo hangover: the user, untouched
             self._passing = False
-            # with only silence in the canceller's reach there is nothing to cancel: a pause
-            # costs no native call (about 1 % of a core while nobody speaks)
-            if self._ref.silent(start - shift - self._gate.lookback):
-                self._canceller.rest(pcm)
-            else:
-                self._canceller.run(pcm, self._ref.read(start - shift, stop - shift))
             return pcm
-        out = self._canceller.run(pcm, self._ref.read(start - shift, stop - shift))
         if self._canceller.gain_db > SLIP_FORGIVEN_DB and stop - self._passed_at > self._bent:
             self._slipped_at = stop  # louder out than in, nobody talking lately: echo it got wrong
         doubt = self._doubt.doubt(self._near_energy, self._canceller.gain_db, stop)

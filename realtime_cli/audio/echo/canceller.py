@@ -53,16 +53,6 @@ class WholeFrames:
     def close(self) -> None:
         """Free the native state, if any; not used afterwards."""
 
-    def rest(self, pcm: npt.NDArray[np.int16]) -> None:
-        """Let `pcm` by without the native call, when the reference has been silence over the
-        whole filter (the caller knows): the linear output would be the microphone itself, so
-        `recent` takes it. A partial frame waiting is let go with it (its output would be
-        discarded as well), and the framing starts afresh on the next `run`, at a lag set by
-        its first block again (blocks resampled from 44.1 or 48 kHz are rarely whole frames)."""
-        self._pending_near = self._pending_ref = self._out = np.zeros(0, dtype=np.int16)
-        self.recent = np.concatenate([self.recent, pcm])[-self._recent_len:]
-        self.gain_db = 0.0
-
     def run(self, pcm: npt.NDArray[np.int16], ref: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """Cancel `ref` (the far audio aligned with `pcm`, as long) out of `pcm`; as long as `pcm`."""
         if len(self._pending_near):
