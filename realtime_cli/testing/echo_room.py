@@ -39,6 +39,7 @@ RATE = 24_000
 BLOCK = 240  # 10 ms
 STREAM_DELAY_MS = 62.0  # the duplex stream's own latency on `pulse`, measured (61-68 ms)
 ROOM_NICE = -10  # the room's priority boost (see _above_the_load)
+STREAM_CHECK_S = 0.1  # how often the child looks whether its stream still runs
 
 
 def reverb_tail(ms: float, rng: np.random.Generator, decay_db: float = 60.0) -> npt.NDArray[np.float64]:
@@ -98,6 +99,12 @@ class Room:
             self._started = True
             self._say("started")
 
+    @property
+    def active(self) -> bool:
+        """False once PortAudio's stream thread has ended on its own (an ALSA poll error ends it
+        without a word to the callback)."""
+        return self._stream is not None and bool(self._stream.active)
+
     def close(self) -> None:
         if self._stream is not None:
             self._stream.close(ignore_errors=True)
@@ -108,6 +115,7 @@ class EchoRoom:
     delivers (its first callback), or raises `RuntimeError` with the child's reason."""
 
     START_TIMEOUT_S = 30.0  # a busy machine starts PulseAudio streams late
+    START_TRIES = 3
 
     def __init__(self, *, delay_ms: float = 80.0, gain: float = 0.5, reverb_ms: float = 50.0,
                  noise_dbfs: float = -60.0, seed: int = 0,
@@ -123,21 +131,24 @@ class EchoRoom:
         self._reader = threading.Thread()
         self._started = threading.Event()
         self._said: list[str] = []
-        self._exited = False  # the child ended before its stream started
+        self._exited = False  # the child ended (before its stream started, or when it stopped)
         self.glitches: list[tuple[float, str]] = []  # (stream time, PortAudio's status)
 
     def start(self) -> EchoRoom:
-        """Start the child; once more when its stream failed to start (PortAudio's ALSA poll
-        failed on PulseAudio once in a clean-clone run, right after the previous room closed:
-        the rig's own stream, before rt was involved). A second failure raises."""
-        try:
-            return self._start()
-        except RuntimeError:
-            if not self._exited or "no audio device" in " ".join(self._said):
-                raise
-            time.sleep(1.0)
-            self._said.clear()
-            return self._start()
+        """Start the child; again, up to `START_TRIES` in all, when its stream failed to start.
+        PortAudio's ALSA poll failed on PulseAudio in two clean-clone runs, right after the
+        previous room closed: the rig's own stream, before rt was involved. Its stream thread
+        ends then, the child sees it and exits, and a fresh process starts cleanly."""
+        tries = self.START_TRIES
+        while True:
+            try:
+                return self._start()
+            except RuntimeError:
+                tries -= 1
+                if not tries or not self._exited or "no audio device" in " ".join(self._said):
+                    raise
+                time.sleep(1.0)
+                self._said.clear()
 
     def _start(self) -> EchoRoom:
         env = {**os.environ, "PULSE_SOURCE": self._speaker, "PULSE_SINK": self._microphone}
@@ -207,8 +218,13 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the parent shows it
         print(f"error {exc}", flush=True)
         sys.exit(1)
+    ended = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), ended.set()), name="stdin", daemon=True).start()
     try:
-        sys.stdin.read()
+        while not ended.wait(STREAM_CHECK_S):
+            if not room.active:
+                print("error the room's stream stopped (PortAudio's stream thread ended)", flush=True)
+                sys.exit(1)
     finally:
         room.close()
 
