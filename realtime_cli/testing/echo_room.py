@@ -219,7 +219,12 @@ def main() -> None:
         print(f"error {exc}", flush=True)
         sys.exit(1)
     ended = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), ended.set()), name="stdin", daemon=True).start()
+
+    def wait_for_the_parent() -> None:
+        sys.stdin.read()
+        ended.set()
+
+    threading.Thread(target=wait_for_the_parent, name="stdin", daemon=True).start()
     try:
         while not ended.wait(STREAM_CHECK_S):
             if not room.active:
