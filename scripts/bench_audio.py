@@ -12,6 +12,8 @@ times (realtime_cli.testing.monitor).
 * truncation error: status().played_samples against the audio that had really reached the
   device at the same instant (ms, p50/max), plus how much more is heard after the flush than
   the played position it left (what the sink had taken before the drop).
+* answer start: play() of an item while the stream runs (silence) -> its first sample on the
+  monitor: the price of the device buffer, paid once per answer (p50/p99 ms).
 * client CPU: process CPU time / wall time while capturing at 48 kHz stereo, playing at 48 kHz
   stereo and resampling both ways (the audio layer alone, in this process), and the whole
   `rt talk --plain` process on the null sinks while a conversation runs (rt serve answering
@@ -69,6 +71,7 @@ class BargeIn:
     device: list[float] = field(default_factory=list)  # that block: callback -> DAC
     errors: list[float] = field(default_factory=list)  # played position at the flush - truth
     after: list[float] = field(default_factory=list)  # heard after the flush
+    start: list[float] = field(default_factory=list)  # play() -> the item's first sample heard
 
 
 class _PullLog:
@@ -127,6 +130,7 @@ async def _barge_in_trials(trials: int, block_ms: float = OUTPUT_BLOCK_MS) -> Ba
             item = _noise(1.0, seed=k)
             begin = len(rec.signal())
             item_id = f"item{k}"
+            queued_at = sink.clock()
             sink.play(item_id, item.tobytes())
             target = RATE * (0.2 + 0.01 * (k % 7))  # vary the phase within a block
 
@@ -149,6 +153,7 @@ async def _barge_in_trials(trials: int, block_ms: float = OUTPUT_BLOCK_MS) -> Ba
             out.total.append((trace.time_of(begin + end - 1) - flushed_at) * 1000)
             out.errors.append((at_flush - trace.heard_at(flushed_at)) / 24)
             out.after.append((end - start - at_flush) / 24)
+            out.start.append((trace.time_of(begin + start) - queued_at) * 1000)
             # the first callback after the flush (the restarted stream): only silence, or the
             # fade of a sink that keeps a tail
             now, dac, block = log.calls[first_after]
@@ -317,6 +322,22 @@ def truncation_default() -> Measured:
 @DEVICES.figure(f"truncation error, {_ALT}", "ms", at_most(5), stat="max")
 def truncation_alt() -> Measured:
     return _truncation(ALT_BLOCK_MS)
+
+
+def _answer_start(block_ms: float) -> Measured:
+    b = _barge(block_ms)
+    return Measured(pct(b.start, 50), (Also("p99", pct(b.start, 99), "ms"),))
+
+
+@DEVICES.figure(f"answer start: audio queued -> its first sample at the sink, {_DEF}, "
+                f"{OUTPUT_LATENCY_S * 1000:g} ms device buffer", "ms", stat="p50")
+def answer_start_default() -> Measured:
+    return _answer_start(OUTPUT_BLOCK_MS)
+
+
+@DEVICES.figure(f"answer start, {_ALT}", "ms", stat="p50")
+def answer_start_alt() -> Measured:
+    return _answer_start(ALT_BLOCK_MS)
 
 
 @DEVICES.figure(f"client CPU, audio layer: 48 kHz stereo capture + playback + resampling, {_DEF}",
