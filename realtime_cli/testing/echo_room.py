@@ -40,6 +40,8 @@ BLOCK = 240  # 10 ms
 STREAM_DELAY_MS = 62.0  # the duplex stream's own latency on `pulse`, measured (61-68 ms)
 ROOM_NICE = -10  # the room's priority boost (see _above_the_load)
 STREAM_CHECK_S = 0.1  # how often the child looks whether its stream still runs
+SPIN_WINDOW_S = 1.0  # ... and, over this long, whether PortAudio's thread spins (see Room.restart)
+SPIN_SHARE = 0.6  # of a core: the room's own work takes under a tenth of one
 
 
 def reverb_tail(ms: float, rng: np.random.Generator, decay_db: float = 60.0) -> npt.NDArray[np.float64]:
@@ -98,6 +100,15 @@ class Room:
         if not self._started:
             self._started = True
             self._say("started")
+
+    def restart(self) -> None:
+        """Abort and start the stream again. On a busy machine the duplex stream's thread was
+        seen polling the `pulse` plugin about 3,000 times a second (the capture side's fd stays
+        readable while a whole period is not), a core at the room's raised priority for the
+        rest of the run, starving rt. Reported as a glitch: the path may move by a few ms."""
+        self._say(f"glitch {self._stream.time:.3f} spinning: stream restarted")
+        self._stream.abort()
+        self._stream.start()
 
     @property
     def active(self) -> bool:
@@ -225,11 +236,17 @@ def main() -> None:
         ended.set()
 
     threading.Thread(target=wait_for_the_parent, name="stdin", daemon=True).start()
+    window = (time.monotonic(), time.process_time())
     try:
         while not ended.wait(STREAM_CHECK_S):
             if not room.active:
                 print("error the room's stream stopped (PortAudio's stream thread ended)", flush=True)
                 sys.exit(1)
+            now = (time.monotonic(), time.process_time())
+            if now[0] - window[0] >= SPIN_WINDOW_S:
+                if (now[1] - window[1]) / (now[0] - window[0]) > SPIN_SHARE:
+                    room.restart()
+                window = (time.monotonic(), time.process_time())
     finally:
         room.close()
 

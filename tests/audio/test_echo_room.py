@@ -1,10 +1,18 @@
-"""The simulated room's own process: a room that cannot start says why, at once."""
+"""The simulated room's own process: a room that cannot start says why, at once; a room that
+skipped recovers."""
 
 from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
 
 import pytest
 
 from realtime_cli.testing.echo_room import EchoRoom
+
+from .conftest import SoundServer
 
 
 def test_a_room_without_a_sound_server_fails_with_the_childs_reason(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -13,3 +21,31 @@ def test_a_room_without_a_sound_server_fails_with_the_childs_reason(monkeypatch:
     with pytest.raises(RuntimeError, match="did not start.*no audio device"):
         room.start()
     room.stop()  # stopping a room that never started is harmless
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.sound
+def test_a_room_that_skipped_does_not_keep_a_core_busy(sound: SoundServer) -> None:
+    """Stalled long enough to underrun (as a busy machine stalls it), the duplex stream's thread
+    polls the pulse plugin without end, a whole core at the room's raised priority. The room
+    restarts its stream then and says so; afterwards it is back to its own small share."""
+    with EchoRoom(delay_ms=120) as room:
+        child = room._child
+        assert child is not None
+        os.kill(child.pid, signal.SIGSTOP)
+        time.sleep(0.3)  # the stall that makes the room underrun, not a wait for a result
+        os.kill(child.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 30
+        while not any("restarted" in status for _, status in room.glitches):
+            assert time.monotonic() < deadline, f"no restart; the room reported {room.glitches}"
+            time.sleep(0.1)
+        settled = len(room.glitches)
+        before, start = _cpu_seconds(child.pid), time.monotonic()
+        time.sleep(3.0)  # a window to measure the room's CPU share over
+        share = (_cpu_seconds(child.pid) - before) / (time.monotonic() - start)
+        assert share < 0.5, f"the room still takes {share:.0%} of a core ({room.glitches})"
+        assert len(room.glitches) == settled, f"it went on skipping: {room.glitches[settled:]}"
