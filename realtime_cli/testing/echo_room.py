@@ -102,10 +102,11 @@ class Room:
             self._say("started")
 
     def restart(self) -> None:
-        """Abort and start the stream again. On a busy machine the duplex stream's thread was
-        seen polling the `pulse` plugin about 3,000 times a second (the capture side's fd stays
-        readable while a whole period is not), a core at the room's raised priority for the
-        rest of the run, starving rt. Reported as a glitch: the path may move by a few ms."""
+        """Abort and start the stream again. After an underrun of its own (a busy machine
+        stalling it for 200 ms is enough) the duplex stream's thread polls the `pulse` plugin
+        about 3,000 times a second, one of its fds readable on every poll while a whole period
+        is not, for the rest of the run: a core at the room's raised priority, taken from rt.
+        A restart ends it. Reported as a glitch: the path may move by a few ms."""
         self._say(f"glitch {self._stream.time:.3f} spinning: stream restarted")
         self._stream.abort()
         self._stream.start()
