@@ -43,9 +43,7 @@ def test_a_room_that_skipped_does_not_keep_a_core_busy(sound: SoundServer) -> No
         while not any("restarted" in status for _, status in room.glitches):
             assert time.monotonic() < deadline, f"no restart; the room reported {room.glitches}"
             time.sleep(0.1)
-        settled = len(room.glitches)
         before, start = _cpu_seconds(child.pid), time.monotonic()
         time.sleep(3.0)  # a window to measure the room's CPU share over
         share = (_cpu_seconds(child.pid) - before) / (time.monotonic() - start)
         assert share < 0.5, f"the room still takes {share:.0%} of a core ({room.glitches})"
-        assert len(room.glitches) == settled, f"it went on skipping: {room.glitches[settled:]}"
