@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_rows import Also, Measured, Section, at_most, pct, print_rows, process_cpu_s, shared
+from bench_rows import Also, Measured, Section, at_most, pct, print_rows, shared
 
 from realtime_cli.audio.capture import MicSource
 from realtime_cli.audio.devices import open_stream, resolve_device, stream_format
 from realtime_cli.audio.jitter import FADE_MS
 from realtime_cli.audio.playback import OUTPUT_BLOCK_MS, OUTPUT_LATENCY_S, SpeakerSink
+from realtime_cli.testing.cpu import process_cpu_s
 from realtime_cli.testing.monitor import MonitorRecorder, Trace, locate
 from realtime_cli.testing.talk import QUESTION, RT, play, rt_talk, speech_wav
 

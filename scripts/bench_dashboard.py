@@ -40,7 +40,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bench_rows import Also, Measured, Section, at_most, print_rows, process_cpu_s, shared
+from bench_rows import Also, Measured, Section, at_most, print_rows, shared
+
+from realtime_cli.testing.cpu import process_cpu_s
 
 RT = Path(sys.executable).parent / "rt"
 WIDTH, HEIGHT = 120, 40

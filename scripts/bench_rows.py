@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,16 +214,6 @@ def pct(values: list[float], p: float) -> float:
     if result is None:
         raise ValueError(f"no samples for a p{p:g}")
     return result
-
-
-def process_cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system, all threads) a process has used; None once it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def number(value: float) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
+from realtime_cli.testing.cpu import process_cpu_s
 from realtime_cli.testing.echo_room import EchoRoom
 
 from .conftest import SoundServer
@@ -24,8 +24,9 @@ def test_a_room_without_a_sound_server_fails_with_the_childs_reason(monkeypatch:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = process_cpu_s(pid)
+    assert used is not None, "the room's process is gone"
+    return used
 
 
 @pytest.mark.sound
