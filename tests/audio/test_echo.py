@@ -527,6 +527,23 @@ def test_aec_estimates_the_echo_delay_and_follows_a_path_change(kind: str) -> No
     proc.close()
 
 
+@pytest.mark.parametrize("stray", [0, 3], ids=["zeros", "a-few-stray-samples"])
+def test_a_muted_microphone_does_not_move_the_echo_path(stray: int) -> None:
+    """A microphone that delivers digital silence while the answer plays (muted, or, in a
+    real-device run, the test room's output gone) says nothing about the echo's delay: the
+    estimate stays, and the canceller is not restarted."""
+    far = assistant()
+    half = len(far) // 2 // BLOCK * BLOCK
+    heard = mic(far, room(150, 0.5))[:half]
+    muted = np.zeros(len(far) - half, dtype=np.int16)
+    muted[:: max(1, len(muted) // stray) if stray else len(muted)] = 200 if stray else 0
+    proc = SpeexAec(RATE)
+    run(proc, far, np.concatenate([heard, muted]))
+    assert proc.delay is not None and abs(proc.delay - 150 * RATE // 1000) <= RATE // 1000
+    assert proc.path_changes == 0
+    proc.close()
+
+
 def test_the_reference_ring_matches_a_plain_timeline() -> None:
     """Random writes (with gaps, wrapping the ring) and reads against a dict of every sample."""
     rng = np.random.default_rng(1)

@@ -41,10 +41,17 @@ class DelayEstimator:
     audio. Only windows where the far end was audible for at least `MIN_ACTIVE` of the time
     are used, and only peaks standing well clear of the correlation floor count. About 0.35 s
     of far speech after a change is enough (measured on the echo_sim rooms).
+
+    The microphone must have heard something for `MIN_ACTIVE` of the window too. A muted one
+    delivers exact zeros (the test room's did, for minutes, in a real-device run), whose whitened
+    spectrum is zero or, with a few stray samples left, noise blown up to full scale: correlated
+    with the far audio that gave a "confident" delay of 0 or of the longest lag searched, and the
+    canceller was restarted on it.
     """
 
     CONFIDENCE = 8.0  # peak over the mean |correlation|
     MIN_ACTIVE = 0.3
+    NEAR_FLOOR_DBFS = -70.0  # under any real microphone's noise: a quieter chunk is digital silence
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
@@ -57,6 +64,7 @@ class DelayEstimator:
         # transform holds the far span: the smallest power of two that does, not twice that.
         self.size = 1 << ((self.window + self.max_lag) // DELAY_DECIMATE - 1).bit_length()
         self.floor = energy_at(FAR_FLOOR_DBFS)
+        self.near_floor = energy_at(self.NEAR_FLOOR_DBFS)
 
     def estimate(self, ref: Reference, stop: int) -> int | None:
         """The echo delay in samples at `stop`, or None when not due or not confident."""
@@ -66,17 +74,20 @@ class DelayEstimator:
         if ref.silent(stop - self.window - self.max_lag):  # no far audio in the window: not active
             return None
         d = DELAY_DECIMATE
+        chunk = round(CHUNK_S * self.rate) // d
         f = decimate(ref.read(stop - self.window - self.max_lag, stop), d)
-        active = np.mean(f.reshape(-1, round(CHUNK_S * self.rate) // d) ** 2, axis=1) > self.floor / d
+        active = np.mean(f.reshape(-1, chunk) ** 2, axis=1) > self.floor / d
         if np.mean(active[-len(active) * self.window // (self.window + self.max_lag):]) < self.MIN_ACTIVE:
             return None
         m = decimate(self.near.read(stop - self.window, stop), d)
+        if np.mean(np.mean(m.reshape(-1, chunk) ** 2, axis=1) > self.near_floor / d) < self.MIN_ACTIVE:
+            return None
         spec = np.fft.rfft(f, self.size) * np.conj(np.fft.rfft(m, self.size))
         xc = np.fft.irfft(spec / (np.abs(spec) + 1e-9), self.size)
         # near[i] = gain * far[i + max_lag - lag]: the correlation at shift max_lag - lag
         by_lag = xc[: self.max_lag // d + 1][::-1]
         peak = int(np.argmax(by_lag))
-        if by_lag[peak] < self.CONFIDENCE * float(np.mean(np.abs(by_lag))):
+        if not by_lag[peak] > self.CONFIDENCE * float(np.mean(np.abs(by_lag))):
             return None
         return peak * d
 
