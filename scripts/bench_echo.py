@@ -125,9 +125,11 @@ def _devices(echo: str, turns: int) -> dict[str, float]:
 
 
 def _played(r: dict[str, float]) -> tuple[Also, ...]:
-    """How much of the run was played, and whether the simulated room itself skipped."""
+    """How much of the run was played, and whether the simulated room itself skipped or fell
+    silent (then rt had no echo to handle, and the figures say little)."""
     stopped = (Also("stopped early: rt kept answering itself", 1),) if r["stopped"] else ()
-    return (Also("turns", r["turns"]), *stopped, Also("room xruns", r["room_xruns"]))
+    return (Also("turns", r["turns"]), *stopped, Also("room xruns", r["room_xruns"]),
+            Also("room silent", r["room_silent_s"], "s"))
 
 
 def _device_self_interruptions(echo: str, turns: int) -> Measured:

@@ -9,10 +9,17 @@ reports the interruption within 1.5 s of the second voice starting (that delay's
 the detected ones are reported too). Before each question rt
 must have been `ready` for 1.5 s, so a question never lands on the tail of an answer.
 Real time: about 14 s per turn.
+
+rt records what its echo handling was given (`RT_ECHO_RECORD`: this run's temporary directory,
+or where the caller's environment says), and the run reports for how long the microphone
+delivered digital silence (`room_silent_s`, spans of a second or more). The room adds noise to
+all it plays, so that is a room whose output stopped reaching rt: in a 2026-12-04 run it did,
+from the eighth minute on, with no xrun and no error, and rt then had no echo to handle.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import sys
@@ -20,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from realtime_cli.audio.echo.record import NEAR, load
 from realtime_cli.percentiles import percentile
 from realtime_cli.testing.echo_room import EchoRoom
 from realtime_cli.testing.talk import (
@@ -36,6 +44,7 @@ TURNS = 16
 ANSWER = ("the weather today is sunny and warm with a light breeze from the west and it should stay "
           "that way through the afternoon and well into the evening")
 CUT = r"\] interrupted \(speech_overlap\) at \d+ ms"
+SILENT_SPAN_S = 1.0  # digital silence this long from a room that adds noise: its output stopped
 
 
 def settle(talk: Talk, quiet_s: float = 1.5, within: float = 60.0) -> None:
@@ -51,6 +60,21 @@ def settle(talk: Talk, quiet_s: float = 1.5, within: float = 60.0) -> None:
     raise AssertionError(f"rt did not settle in state ready within {within:g} s; its last lines: {last}")
 
 
+def mic_silence_s(recording: Path, span_s: float = SILENT_SPAN_S) -> float:
+    """Seconds of microphone blocks that were exact zeros, in runs of at least `span_s`."""
+    _, calls = load(recording)
+    silent = run_s = 0.0
+    for call in calls:
+        if call.kind != NEAR:
+            continue
+        if call.pcm.any():
+            silent += run_s if run_s >= span_s else 0.0
+            run_s = 0.0
+        else:
+            run_s += len(call.pcm) / 24_000
+    return silent + (run_s if run_s >= span_s else 0.0)
+
+
 class Unsettled(Exception):
     """rt kept talking: the run stops there, and what it measured so far is kept."""
 
@@ -61,6 +85,9 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
+        recording = Path(os.environ.get("RT_ECHO_RECORD") or tmpdir / "echo.npz")
+        if recording.is_dir():
+            recording /= f"bench-echo-{echo}-{time.strftime('%Y%m%d-%H%M%S')}.npz"
         question, barge = tmpdir / "q.wav", tmpdir / "b.wav"
         speech_wav(QUESTION, question)
         speech_wav(INTERRUPTION, barge)
@@ -69,7 +96,8 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
         stopped = False
         with EchoRoom(delay_ms=120, gain=0.5, reverb_ms=50, noise_dbfs=-60, seed=1) as room, \
                 InProcessServer((ANSWER,) * (4 * turns), tmpdir / "rec.jsonl") as server, \
-                rt_talk(server.url, tmpdir / "data", "--echo", echo) as talk:
+                rt_talk(server.url, tmpdir / "data", "--echo", echo,
+                        env={"RT_ECHO_RECORD": str(recording)}) as talk:
             talk.wait_line(r"state: ready", 15)
             settle(talk)
             try:
@@ -112,13 +140,14 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
             # other was rt taking its own voice for the user's after an answer
             user_turns = len(re.findall(r"\] turn \d+: ", talk.text()))
             room_xruns = len(room.glitches)
+        room_silent_s = mic_silence_s(recording)
     p50, p95 = percentile(delays, 50), percentile(delays, 95)
     return {"turns": float(played), "self_interruptions": float(self_cuts),
             "self_started": float(max(0, user_turns - played - barge_ins - self_cuts)),
             "barge_ins": float(barge_ins), "detected": float(detected),
             "delay_p50_s": float("nan") if p50 is None else p50,
             "delay_p95_s": float("nan") if p95 is None else p95,
-            "stopped": float(stopped), "room_xruns": float(room_xruns)}
+            "stopped": float(stopped), "room_xruns": float(room_xruns), "room_silent_s": room_silent_s}
 
 
 if __name__ == "__main__":
