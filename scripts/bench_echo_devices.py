@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from realtime_cli.audio.echo.record import NEAR, load
+from realtime_cli.audio.echo.record import load, silent_s
 from realtime_cli.percentiles import percentile
 from realtime_cli.testing.echo_room import EchoRoom
 from realtime_cli.testing.talk import (
@@ -44,7 +44,6 @@ TURNS = 16
 ANSWER = ("the weather today is sunny and warm with a light breeze from the west and it should stay "
           "that way through the afternoon and well into the evening")
 CUT = r"\] interrupted \(speech_overlap\) at \d+ ms"
-SILENT_SPAN_S = 1.0  # digital silence this long from a room that adds noise: its output stopped
 
 
 def settle(talk: Talk, quiet_s: float = 1.5, within: float = 60.0) -> None:
@@ -58,21 +57,6 @@ def settle(talk: Talk, quiet_s: float = 1.5, within: float = 60.0) -> None:
         time.sleep(0.05)
     last = " | ".join(line for _, line in list(talk.lines)[-4:])
     raise AssertionError(f"rt did not settle in state ready within {within:g} s; its last lines: {last}")
-
-
-def mic_silence_s(recording: Path, span_s: float = SILENT_SPAN_S) -> float:
-    """Seconds of microphone blocks that were exact zeros, in runs of at least `span_s`."""
-    _, calls = load(recording)
-    silent = run_s = 0.0
-    for call in calls:
-        if call.kind != NEAR:
-            continue
-        if call.pcm.any():
-            silent += run_s if run_s >= span_s else 0.0
-            run_s = 0.0
-        else:
-            run_s += len(call.pcm) / 24_000
-    return silent + (run_s if run_s >= span_s else 0.0)
 
 
 class Unsettled(Exception):
@@ -140,7 +124,7 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
             # other was rt taking its own voice for the user's after an answer
             user_turns = len(re.findall(r"\] turn \d+: ", talk.text()))
             room_xruns = len(room.glitches)
-        room_silent_s = mic_silence_s(recording)
+        room_silent_s = silent_s(load(recording)[1], 24_000)
     p50, p95 = percentile(delays, 50), percentile(delays, 95)
     return {"turns": float(played), "self_interruptions": float(self_cuts),
             "self_started": float(max(0, user_turns - played - barge_ins - self_cuts)),

@@ -12,7 +12,7 @@ import pytest
 
 from realtime_cli.audio.echo.aec import SpeexAec
 from realtime_cli.audio.echo.half_duplex import PassThrough
-from realtime_cli.audio.echo.record import FAR, NEAR, EchoRecorder, load, replay
+from realtime_cli.audio.echo.record import FAR, NEAR, EchoCall, EchoRecorder, load, replay, silent_s
 
 from .test_echo import BLOCK, RATE, T0, assistant, mic, room, talker
 
@@ -79,3 +79,18 @@ def test_a_recording_killed_while_it_is_written_leaves_no_broken_file(tmp_path: 
     if path.exists():  # it finished before the kill: then it is whole
         assert len(load(path)[1]) == 60_000
     assert {p.name for p in tmp_path.iterdir()} <= {"echo.npz", "echo.npz.part"}
+
+
+def test_digital_silence_at_the_microphone_is_measured_in_spans_of_a_second() -> None:
+    noise = np.ones(BLOCK, dtype=np.int16)
+    zeros = np.zeros(BLOCK, dtype=np.int16)
+    far = EchoCall(FAR, 0.0, zeros, None)  # the speaker's silence is no sign of anything
+    def near(pcm: np.ndarray) -> EchoCall:
+        return EchoCall(NEAR, 0.0, pcm, pcm)
+    blocks_per_s = RATE // BLOCK
+    calls = [near(noise), *[near(zeros)] * (blocks_per_s - 1), near(noise),  # 0.98 s: not counted
+             *[far, near(zeros)] * (2 * blocks_per_s), near(noise),  # 2 s
+             *[near(zeros)] * blocks_per_s]  # 1 s at the end
+    assert silent_s(calls, RATE) == pytest.approx(3.0)
+    assert silent_s(calls, RATE, span_s=0.5) == pytest.approx(3.98)
+

@@ -120,3 +120,19 @@ def replay(calls: list[EchoCall], processor: EchoProcessor) -> list[Int16Array]:
         else:
             outs.append(processor.near(call.pcm, call.t))
     return outs
+
+
+def silent_s(calls: list[EchoCall], rate: int, *, span_s: float = 1.0) -> float:
+    """Seconds of microphone blocks that were exact zeros, in runs of at least `span_s`. A real
+    microphone (or a simulated room, which adds noise) never gives that much digital silence:
+    it is a muted microphone, or a room whose output stopped reaching rt."""
+    span, silent, run = round(span_s * rate), 0, 0  # samples
+    for call in calls:
+        if call.kind != NEAR:
+            continue
+        if call.pcm.any():
+            silent, run = silent + (run if run >= span else 0), 0
+        else:
+            run += len(call.pcm)
+    return (silent + (run if run >= span else 0)) / rate
+
