@@ -42,6 +42,7 @@ ROOM_NICE = -10  # the room's priority boost (see _above_the_load)
 STREAM_CHECK_S = 0.1  # how often the child looks whether its stream still runs
 SPIN_WINDOW_S = 1.0  # ... and, over this long, whether PortAudio's thread spins (see Room.restart)
 SPIN_SHARE = 0.6  # of a core: the room's own work takes under a tenth of one
+STALL_SHARE = 0.5  # of the callbacks due in that window: fewer, and the room's stream stalled
 
 
 def reverb_tail(ms: float, rng: np.random.Generator, decay_db: float = 60.0) -> npt.NDArray[np.float64]:
@@ -68,6 +69,7 @@ class Room:
         self._report = report
         self._started = False
         self._stream: Any = None
+        self.callbacks = 0  # ever: the parent's watch compares it over a window
 
     def _say(self, line: str) -> None:
         self._report.write(line + "\n")
@@ -97,17 +99,21 @@ class Room:
         self._tail = wet[frames:].copy()
         y = wet[:frames] * self.gain + self._rng.standard_normal(frames) * self._noise
         outdata[:, 0] = np.clip(np.round(y), -32768, 32767).astype(np.int16)
+        self.callbacks += 1
         if not self._started:
             self._started = True
             self._say("started")
 
-    def restart(self) -> None:
+    def restart(self, why: str) -> None:
         """Abort and start the stream again. After an underrun of its own (a busy machine
         stalling it for 200 ms is enough) the duplex stream's thread polls the `pulse` plugin
         about 3,000 times a second, one of its fds readable on every poll while a whole period
         is not, for the rest of the run: a core at the room's raised priority, taken from rt.
-        A restart ends it. Reported as a glitch: the path may move by a few ms."""
-        self._say(f"glitch {self._stream.time:.3f} spinning: stream restarted")
+        A restart ends it. A stream whose callbacks stop coming is restarted too: in a
+        real-device run the room's output stopped reaching rt for the last hour, without an
+        xrun or an error (what the stream did then was not seen). Reported as a glitch: the
+        path may move by a few ms."""
+        self._say(f"glitch {self._stream.time:.3f} {why}: stream restarted")
         self._stream.abort()
         self._stream.start()
 
@@ -237,17 +243,34 @@ def main() -> None:
         ended.set()
 
     threading.Thread(target=wait_for_the_parent, name="stdin", daemon=True).start()
-    window = (time.monotonic(), time.process_time())
+    window: tuple[float, float, int] | None = None  # from the stream's first callback on
+    started_at = 0  # the callback count when the stream was last (re)started
     try:
         while not ended.wait(STREAM_CHECK_S):
             if not room.active:
                 print("error the room's stream stopped (PortAudio's stream thread ended)", flush=True)
                 sys.exit(1)
-            now = (time.monotonic(), time.process_time())
-            if now[0] - window[0] >= SPIN_WINDOW_S:
-                if (now[1] - window[1]) / (now[0] - window[0]) > SPIN_SHARE:
-                    room.restart()
-                window = (time.monotonic(), time.process_time())
+            now = (time.monotonic(), time.process_time(), room.callbacks)
+            if window is None:  # a stream may take a while to deliver its first block
+                window = now if now[2] > started_at else None
+                continue
+            wall = now[0] - window[0]
+            if wall < SPIN_WINDOW_S:
+                continue
+            due, calls, cpu = wall * RATE / BLOCK, now[2] - window[2], now[1] - window[1]
+            window = now
+            if cpu / wall > SPIN_SHARE:
+                why = "spinning"
+            elif calls < STALL_SHARE * due:
+                why = f"stalled ({calls} of {due:.0f} callbacks in {wall:.1f} s)"
+            else:
+                continue
+            try:
+                room.restart(why)
+            except Exception as exc:  # noqa: BLE001 - the parent shows it
+                print(f"error the room's stream could not restart: {exc}", flush=True)
+                sys.exit(1)
+            window, started_at = None, room.callbacks
     finally:
         room.close()
 

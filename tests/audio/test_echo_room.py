@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -48,3 +49,20 @@ def test_a_room_that_skipped_does_not_keep_a_core_busy(sound: SoundServer) -> No
         time.sleep(3.0)  # a window to measure the room's CPU share over
         share = (_cpu_seconds(child.pid) - before) / (time.monotonic() - start)
         assert share < 0.5, f"the room still takes {share:.0%} of a core ({room.glitches})"
+
+
+@pytest.mark.sound
+def test_a_room_whose_stream_stalls_restarts_it(sound: SoundServer) -> None:
+    """A room whose callbacks stop coming (here: what it listens to, rt's speaker's monitor,
+    suspended) says so and restarts its stream once they can come again, rather than leaving
+    rt's microphone silent for the rest of a run."""
+    with EchoRoom(delay_ms=120) as room:
+        subprocess.run(["pactl", "suspend-sink", "rt_sink48", "1"], check=True)
+        try:
+            deadline = time.monotonic() + 30
+            while not any("stalled" in status for _, status in room.glitches):
+                assert time.monotonic() < deadline, f"no stall seen; the room reported {room.glitches}"
+                time.sleep(0.1)
+        finally:
+            subprocess.run(["pactl", "suspend-sink", "rt_sink48", "0"], check=True)
+        assert room._child is not None and room._child.poll() is None, "the room's process ended"
