@@ -69,8 +69,10 @@ async def test_vad_turn_on_real_speech_gives_a_full_spoken_response(
         "input_audio_buffer.speech_stopped") < kinds.index("input_audio_buffer.committed")
     assert rt.types(mark).count("session.updated") == 0
 
+    # the input's transcription runs beside the response (asynchronous in the API too): its
+    # deltas and completion land anywhere among the response's events on a busy machine
     response_kinds = [k for k in kinds[kinds.index("response.created"):] if k not in DELTAS
-                      and k != "conversation.item.input_audio_transcription.completed"]
+                      and not k.startswith("conversation.item.input_audio_transcription.")]
     assert response_kinds == AUDIO_RESPONSE
     done = events[-1]["response"]
     assert done["status"] == "completed" and done["status_details"] is None
