@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from realtime_cli.audio.echo.record import load, silent_s
+from realtime_cli.audio.pcm import SAMPLE_RATE
 from realtime_cli.percentiles import percentile
 from realtime_cli.testing.echo_room import EchoRoom
 from realtime_cli.testing.talk import (
@@ -124,7 +125,7 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
             # other was rt taking its own voice for the user's after an answer
             user_turns = len(re.findall(r"\] turn \d+: ", talk.text()))
             room_xruns = len(room.glitches)
-        room_silent_s = silent_s(load(recording)[1], 24_000)
+        room_silent_s = silent_s(load(recording)[1], SAMPLE_RATE)
     p50, p95 = percentile(delays, 50), percentile(delays, 95)
     return {"turns": float(played), "self_interruptions": float(self_cuts),
             "self_started": float(max(0, user_turns - played - barge_ins - self_cuts)),

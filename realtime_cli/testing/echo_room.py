@@ -110,8 +110,8 @@ class Room:
         about 3,000 times a second, one of its fds readable on every poll while a whole period
         is not, for the rest of the run: a core at the room's raised priority, taken from rt.
         A restart ends it. A stream whose callbacks stop coming is restarted too: in a
-        real-device run the room's output stopped reaching rt for the last hour, without an
-        xrun or an error (what the stream did then was not seen). Reported as a glitch: the
+        real-device run the room's output stopped reaching rt from the eighth minute of 73 on,
+        without an xrun or an error (what the stream did then was not seen). Reported as a glitch: the
         path may move by a few ms."""
         self._say(f"glitch {self._stream.time:.3f} {why}: stream restarted")
         self._stream.abort()

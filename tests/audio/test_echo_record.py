@@ -93,4 +93,3 @@ def test_digital_silence_at_the_microphone_is_measured_in_spans_of_a_second() ->
              *[near(zeros)] * blocks_per_s]  # 1 s at the end
     assert silent_s(calls, RATE) == pytest.approx(3.0)
     assert silent_s(calls, RATE, span_s=0.5) == pytest.approx(3.98)
-

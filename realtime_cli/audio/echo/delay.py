@@ -74,13 +74,12 @@ class DelayEstimator:
         if ref.silent(stop - self.window - self.max_lag):  # no far audio in the window: not active
             return None
         d = DELAY_DECIMATE
-        chunk = round(CHUNK_S * self.rate) // d
         f = decimate(ref.read(stop - self.window - self.max_lag, stop), d)
-        active = np.mean(f.reshape(-1, chunk) ** 2, axis=1) > self.floor / d
+        active = self._audible(f, self.floor)
         if np.mean(active[-len(active) * self.window // (self.window + self.max_lag):]) < self.MIN_ACTIVE:
             return None
         m = decimate(self.near.read(stop - self.window, stop), d)
-        if np.mean(np.mean(m.reshape(-1, chunk) ** 2, axis=1) > self.near_floor / d) < self.MIN_ACTIVE:
+        if np.mean(self._audible(m, self.near_floor)) < self.MIN_ACTIVE:
             return None
         spec = np.fft.rfft(f, self.size) * np.conj(np.fft.rfft(m, self.size))
         xc = np.fft.irfft(spec / (np.abs(spec) + 1e-9), self.size)
@@ -90,6 +89,13 @@ class DelayEstimator:
         if not by_lag[peak] > self.CONFIDENCE * float(np.mean(np.abs(by_lag))):
             return None
         return peak * d
+
+    def _audible(self, decimated: npt.NDArray[np.float64], floor: float) -> npt.NDArray[np.bool_]:
+        """Per 10 ms chunk of decimated audio: louder than `floor` (an `energy` of the full rate;
+        decimating by averaging divides a noise's energy by the factor)."""
+        chunk = round(CHUNK_S * self.rate) // DELAY_DECIMATE
+        power: npt.NDArray[np.float64] = np.mean(decimated.reshape(-1, chunk) ** 2, axis=1)
+        return power > floor / DELAY_DECIMATE
 
 
 class Shift(enum.Enum):

@@ -135,4 +135,3 @@ def silent_s(calls: list[EchoCall], rate: int, *, span_s: float = 1.0) -> float:
         else:
             run += len(call.pcm)
     return (silent + (run if run >= span else 0)) / rate
-
