@@ -695,15 +695,36 @@ def test_a_canceller_that_slips_before_the_echo_arrives_lets_none_through() -> N
     # before the echo arrived (it subtracted echo that was not there yet, from noise the
     # residual gate does not judge), then it cut the echo by 0.4-2.6 dB, and the echo went to
     # the server as the user. Speech that soon after a clear slip is echo.
-    far = assistant()
+    answer, pause = assistant(), np.zeros(RATE, dtype=np.int16)
+    far = np.concatenate([answer, pause, answer])
     echo = echo_of(far, room(80, 0.5))
-    at = after_a_pause(echo, 11 * RATE)
+    at = after_a_pause(echo, len(answer))  # the next answer's first echo
     near = mic(far, room(80, 0.5))
     proc = CancellingAec(RATE, BendingCanceller(RATE, echo, at - 2 * BLOCK, 7.0, 2, collapse=True,
                                                 collapse_db=-1.0))
     out = run(proc, far, near)
     span = slice(at, at + BendingCanceller.COLLAPSE)
     assert reduction_db(near[span], out[span]) >= 40
+
+
+def test_a_slip_on_a_quiet_block_does_not_hide_a_user_who_starts_right_after() -> None:
+    # Replayed from a real-device run (speex, 2026-12-04, turn 19): well into an answer, the
+    # canceller cutting it deeply, its output was 5.4 dB louder than its input on a block between
+    # two syllables (-51 dBFS at the microphone, what it added 20 dB under the echo's level),
+    # and a second voice began 40 ms later. Taken for echo the canceller got wrong, the voice
+    # sent the residual gate back to the raw echo level, which then learnt it as echo.
+    far = assistant()
+    echo = echo_of(far, room(80, 0.5))
+    at = after_a_pause(echo, 5 * RATE)  # the echo resumes after a pause in the answer
+    words = talker().astype(np.float64) * 1.1
+    words = words[loud_block(words, 0):]  # the voice starts loud
+    start = at - 2 * BLOCK  # right after the quiet block the canceller slips on
+    user = np.zeros(len(far))
+    user[start:start + len(words)] = words[: len(far) - start]
+    span = slice(start, start + len(words))
+    proc = CancellingAec(RATE, BendingCanceller(RATE, echo, at - 3 * BLOCK, 5.4))
+    out = run(proc, far, mic(far, room(80, 0.5), user))
+    assert 10 * np.log10(level(out[span]) / level(user[span])) > -3
 
 
 @pytest.mark.parametrize(("bend_db", "bends"), [(3.0, 2), (0.6, 4)], ids=["a-slip", "bent-again"])

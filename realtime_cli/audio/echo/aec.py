@@ -31,13 +31,15 @@ from realtime_cli.audio.echo.canceller import FILTER_S, FramedCanceller, WholeFr
 from realtime_cli.audio.echo.convergence import ConvergenceMeter
 from realtime_cli.audio.echo.delay import DelayTracker, Shift
 from realtime_cli.audio.echo.double_talk import DoubtTracker, Onset, correlates_with_far, judge_onset
-from realtime_cli.audio.echo.energy import energy
+from realtime_cli.audio.echo.energy import db, energy
 from realtime_cli.audio.echo.gate import EchoGate
 from realtime_cli.audio.echo.half_duplex import TimelineProcessor
 from realtime_cli.audio.echo.interface import EchoStats
 
 RELEARN_S = 2.0  # after a path change the residual gate tracks the canceller quickly this long
 SLIP_FORGIVEN_DB = 2.0  # a user's first syllable bends the filter this little (0.6 dB recorded)
+SLIP_MIN_DB = 15.0  # a slip adds at least the echo path's level less this; less is noise...
+RELIED_ON_DB = 6.0  # ... once the residual gate relies on the canceller by this much
 SLIP_AGAIN_S = 0.1  # speech this soon after a slip is echo the canceller gets wrong
 BENT_S = 0.5  # a filter the user's voice bent slips on the echo this long after he stops
 NEW_ANSWER_S = 0.5  # far audio after this long without any is a new answer: trust is re-earned
@@ -121,7 +123,8 @@ class CancellingAec(TimelineProcessor):
         if raw == "idle":  # nothing played within the echo hangover: the user, untouched
             self._passing = False
             return pcm
-        if self._canceller.gain_db > SLIP_FORGIVEN_DB and stop - self._passed_at > self._bent:
+        if self._canceller.gain_db > SLIP_FORGIVEN_DB and stop - self._passed_at > self._bent \
+                and (self._added_db() > self._gate.erl_db - SLIP_MIN_DB or not self._relied_on()):
             self._slipped_at = stop  # louder out than in, nobody talking lately: echo it got wrong
         doubt = self._doubt.doubt(self._near_energy, self._canceller.gain_db, stop)
         residual = self._residual.classify(energy(out), self._far_peak, start, stop, doubt)
@@ -138,6 +141,16 @@ class CancellingAec(TimelineProcessor):
             self.gated_blocks += 1
             return np.zeros_like(out)
         return out
+
+    def _added_db(self) -> float:
+        """What the canceller added to the block, in dB over the far audio's peak."""
+        added = self._near_energy * (10 ** (self._canceller.gain_db / 10) - 1)
+        return db(added / max(self._far_peak, 1.0))
+
+    def _relied_on(self) -> bool:
+        """Has the canceller shown, on this answer and path, that it cuts the echo? Then the
+        residual gate's level is well under the raw echo path's."""
+        return self._residual.erl_db < self._gate.erl_db - RELIED_ON_DB
 
     def _earn_back(self, raw: str) -> None:
         """Count the new answer's echo blocks cut to near the last answer's level; blocks where
