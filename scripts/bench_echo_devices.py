@@ -114,7 +114,8 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
                         cuts = len(re.findall(CUT, "\n".join(line for _, line in talk.lines[mark:])))
                         self_cuts += cuts - (1 if k % 2 and cuts else 0)
                     if verbose:
-                        print(f"turn {k}: {'barge-in' if k % 2 else 'plain'}, interruptions {cuts}",
+                        print(f"turn {k}: {'barge-in' if k % 2 else 'plain'}, interruptions {cuts}, "
+                              f"ended {time.strftime('%H:%M:%S', time.gmtime())} UTC",
                               file=sys.stderr, flush=True)
                         print("\n".join(line for _, line in talk.lines[mark:] if "interrupted" in line),
                               file=sys.stderr, flush=True)
@@ -125,6 +126,10 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
             # other was rt taking its own voice for the user's after an answer
             user_turns = len(re.findall(r"\] turn \d+: ", talk.text()))
             room_xruns = len(room.glitches)
+            if verbose:  # when the room skipped, to set beside the turns that went wrong
+                for when, status in room.glitches:
+                    print(f"room glitch at {time.strftime('%H:%M:%S', time.gmtime(when))} UTC: {status}",
+                          file=sys.stderr, flush=True)
         room_silent_s = silent_s(load(recording)[1], SAMPLE_RATE)
     p50, p95 = percentile(delays, 50), percentile(delays, 95)
     return {"turns": float(played), "self_interruptions": float(self_cuts),
