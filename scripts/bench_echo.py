@@ -129,6 +129,7 @@ def _played(r: dict[str, float]) -> tuple[Also, ...]:
     silent (then rt had no echo to handle, and the figures say little)."""
     stopped = (Also("stopped early: rt kept answering itself", 1),) if r["stopped"] else ()
     return (Also("turns", r["turns"]), *stopped, Also("room xruns", r["room_xruns"]),
+            Also("room restarts (its output lost)", r["room_restarts"]),
             Also("room silent", r["room_silent_s"], "s"))
 
 

@@ -13,8 +13,11 @@ Real time: about 14 s per turn.
 rt records what its echo handling was given (`RT_ECHO_RECORD`: this run's temporary directory,
 or where the caller's environment says), and the run reports for how long the microphone
 delivered digital silence (`room_silent_s`, spans of a second or more). The room adds noise to
-all it plays, so that is a room whose output stopped reaching rt: in a 2026-12-04 run it did,
-from the eighth minute on, with no xrun and no error, and rt then had no echo to handle.
+all it plays, so that is a room whose output stopped reaching rt: in two runs of 2026-12-04 it
+did, from the eighth and the 25th minute on, with no xrun and no error, and rt then had no echo
+to handle. The room now watches for that itself and starts afresh (`room_restarts`, each with
+what PulseAudio said of the lost stream in the verbose log), so `room_silent_s` stays near a
+second per restart.
 """
 
 from __future__ import annotations
@@ -125,7 +128,8 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
             # each question is one user turn, each barge-in and self-interruption one more: any
             # other was rt taking its own voice for the user's after an answer
             user_turns = len(re.findall(r"\] turn \d+: ", talk.text()))
-            room_xruns = len(room.glitches)
+            room_restarts = sum("room restarted" in status for _, status in room.glitches)
+            room_xruns = len(room.glitches) - room_restarts
             if verbose:  # when the room skipped, to set beside the turns that went wrong
                 for when, status in room.glitches:
                     print(f"room glitch at {time.strftime('%H:%M:%S', time.gmtime(when))} UTC: {status}",
@@ -137,7 +141,8 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
             "barge_ins": float(barge_ins), "detected": float(detected),
             "delay_p50_s": float("nan") if p50 is None else p50,
             "delay_p95_s": float("nan") if p95 is None else p95,
-            "stopped": float(stopped), "room_xruns": float(room_xruns), "room_silent_s": room_silent_s}
+            "stopped": float(stopped), "room_xruns": float(room_xruns),
+            "room_restarts": float(room_restarts), "room_silent_s": room_silent_s}
 
 
 if __name__ == "__main__":

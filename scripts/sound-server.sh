@@ -82,7 +82,15 @@ start_daemon() {
 }
 
 load_sinks() {
-  local spec name rate ch
+  local spec name rate ch module
+  # A suspended null sink resumes late and renders in big blocks: keep everything running.
+  # The restore modules would bring back a volume or a mute saved in an earlier run (all ALSA
+  # streams of one Python share a name, so a test that muted one stream muted every later one).
+  for module in module-suspend-on-idle module-stream-restore module-device-restore; do
+    if pactl list short modules | awk '{print $2}' | grep -qx "$module"; then
+      pactl unload-module "$module" >/dev/null 2>&1 || true
+    fi
+  done
   for spec in "${SINKS[@]}"; do
     IFS=: read -r name rate ch <<<"$spec"
     has_sink "$name" && continue
@@ -92,10 +100,6 @@ load_sinks() {
   done
   pactl set-default-sink rt_sink || die "could not set the default sink"
   pactl set-default-source rt_sink.monitor || die "could not set the default source"
-  # A suspended null sink resumes late and renders in big blocks: keep everything running.
-  if pactl list short modules | awk '{print $2}' | grep -qx module-suspend-on-idle; then
-    pactl unload-module module-suspend-on-idle >/dev/null 2>&1 || true
-  fi
 }
 
 start_keepalives() {

@@ -17,6 +17,14 @@ processes on two cores), each underrun moving its echo path under rt. Air does n
 child reports its underruns (`glitches`), so a failing test shows whether the room skipped,
 and raises its own priority where it may: at ordinary priority, with other work on the machine,
 it skipped hundreds of times in a quarter of an hour, and rt's figures then measured the load.
+
+The parent also listens to what rt's microphone gets (`SilenceWatch` on rt_sink's monitor): the
+room adds noise to all it plays, so a second of exact zeros there means the room's output no
+longer reaches rt. That happened twice in real-device runs over an hour long (from minute 8 and
+minute 25 on), the room's callbacks still running and its stream reporting nothing wrong; rt then
+had no echo to handle and the rest of the run measured nothing. The parent then notes what
+PulseAudio says of the room's playback, starts a fresh child (a new connection, a new stream) and
+reports it as a glitch.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from realtime_cli.audio.devices import open_error, resolve_device, sounddevice
+from realtime_cli.audio.devices import open_error, resolve_device, routed, sounddevice
 
 RATE = 24_000
 BLOCK = 240  # 10 ms
@@ -43,6 +51,7 @@ STREAM_CHECK_S = 0.1  # how often the child looks whether its stream still runs
 SPIN_WINDOW_S = 1.0  # ... and, over this long, whether PortAudio's thread spins (see Room.restart)
 SPIN_SHARE = 0.6  # of a core: the room's own work takes under a tenth of one
 STALL_SHARE = 0.5  # of the callbacks due in that window: fewer, and the room's stream stalled
+SILENT_S = 1.0  # exact zeros at rt's microphone for this long: the room's output is lost
 
 
 def reverb_tail(ms: float, rng: np.random.Generator, decay_db: float = 60.0) -> npt.NDArray[np.float64]:
@@ -128,16 +137,76 @@ class Room:
             self._stream.close(ignore_errors=True)
 
 
+class SilenceWatch:
+    """Digital silence at a monitor, as PortAudio delivers it: `silent` is set once `span_s` of
+    exact zeros came in a row. Keeps nothing but the count, so it can run for hours."""
+
+    def __init__(self, spec: str, span_s: float = SILENT_S) -> None:
+        self.spec = spec
+        self._span = round(span_s * RATE)
+        self._zeros = 0
+        self.silent = threading.Event()
+        self._stream: Any = None
+
+    def start(self) -> SilenceWatch:
+        sd = sounddevice()
+        info = resolve_device(self.spec, "input")
+        try:
+            with routed(info, "input"):
+                self._stream = sd.InputStream(device=info.index, samplerate=RATE, channels=1,
+                                              dtype="int16", blocksize=BLOCK, callback=self._callback)
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise open_error(exc, info, "input", RATE, 1) from None
+        return self
+
+    def _callback(self, indata: npt.NDArray[np.int16], frames: int, stamps: Any, status: Any) -> None:
+        self._zeros = self._zeros + frames if not indata.any() else 0
+        if self._zeros >= self._span:
+            self.silent.set()
+
+    def rearm(self) -> None:
+        """Count from zero again (after the room restarted)."""
+        self._zeros = 0
+        self.silent.clear()
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.close(ignore_errors=True)
+            self._stream = None
+
+
+_SAID = ("Sink", "Corked", "Mute", "Buffer Latency", "Sink Latency")  # of a `pactl list` entry
+
+
+def playback_state(pid: int) -> str:
+    """What PulseAudio says of the playback streams of process `pid`: their sink, whether they
+    are corked or muted, their latency; "no playback stream" when it has none."""
+    try:
+        out = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, text=True,
+                             timeout=5, env={**os.environ, "LC_ALL": "C"}).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"pactl failed: {exc}"
+    found = []
+    for block in out.split("\n\n"):
+        if f'application.process.id = "{pid}"' not in block:
+            continue
+        fields = [line.strip() for line in block.splitlines() if line.strip().split(":")[0] in _SAID]
+        found.append(", ".join(fields))
+    return "; ".join(found) or "no playback stream"
+
+
 class EchoRoom:
     """The room in a child process; a context manager. `start` returns once the room's stream
-    delivers (its first callback), or raises `RuntimeError` with the child's reason."""
+    delivers (its first callback), or raises `RuntimeError` with the child's reason. With `watch`,
+    a room whose output stops reaching rt's microphone is restarted (see `SilenceWatch`)."""
 
     START_TIMEOUT_S = 30.0  # a busy machine starts PulseAudio streams late
     START_TRIES = 3
 
     def __init__(self, *, delay_ms: float = 80.0, gain: float = 0.5, reverb_ms: float = 50.0,
                  noise_dbfs: float = -60.0, seed: int = 0,
-                 speaker: str = "rt_sink48.monitor", microphone: str = "rt_sink") -> None:
+                 speaker: str = "rt_sink48.monitor", microphone: str = "rt_sink", watch: bool = True) -> None:
         if delay_ms < STREAM_DELAY_MS:
             raise ValueError(f"the path cannot be shorter than the stream's {STREAM_DELAY_MS:g} ms")
         self.delay_ms = delay_ms
@@ -150,9 +219,53 @@ class EchoRoom:
         self._started = threading.Event()
         self._said: list[str] = []
         self._exited = False  # the child ended (before its stream started, or when it stopped)
-        self.glitches: list[tuple[float, str]] = []  # (stream time, PortAudio's status)
+        # (when, what): the child's own on its stream's clock with PortAudio's status, the
+        # watch's restarts on the wall clock
+        self.glitches: list[tuple[float, str]] = []
+        self._watch = SilenceWatch(f"pulse:{microphone}.monitor") if watch else None
+        self._watcher = threading.Thread()
+        self._closing = threading.Event()
+
+    @property
+    def pid(self) -> int | None:
+        """The room process's id, while it runs."""
+        return self._child.pid if self._child is not None else None
 
     def start(self) -> EchoRoom:
+        """Start the room, then (with `watch`) the watch on rt's microphone."""
+        self._start_child()
+        if self._watch is not None:
+            self._closing.clear()
+            try:
+                self._watch.start()
+            except Exception:
+                self.stop()
+                raise
+            self._watcher = threading.Thread(target=self._keep_reaching_rt, name="echo room watch",
+                                             daemon=True)
+            self._watcher.start()
+        return self
+
+    def _keep_reaching_rt(self) -> None:
+        assert self._watch is not None
+        while not self._closing.wait(0.1):
+            if not self._watch.silent.is_set():
+                continue
+            pid = self.pid
+            state = playback_state(pid) if pid is not None else "no room process"
+            self.glitches.append((time.time(), f"silent at the microphone for {SILENT_S:g} s "
+                                               f"(pulse: {state}): room restarted"))
+            self._stop_child()
+            if self._closing.is_set():
+                return
+            try:
+                self._start_child()
+            except RuntimeError as exc:
+                self.glitches.append((time.time(), f"the room could not restart: {exc}"))
+                return
+            self._watch.rearm()
+
+    def _start_child(self) -> None:
         """Start the child; again, up to `START_TRIES` in all, when its stream failed to start.
         PortAudio's ALSA poll failed on PulseAudio in two clean-clone runs, right after the
         previous room closed: the rig's own stream, before rt was involved. Its stream thread
@@ -160,7 +273,8 @@ class EchoRoom:
         tries = self.START_TRIES
         while True:
             try:
-                return self._start()
+                self._start()
+                return
             except RuntimeError:
                 tries -= 1
                 if not tries or not self._exited or "no audio device" in " ".join(self._said):
@@ -168,8 +282,9 @@ class EchoRoom:
                 time.sleep(1.0)
                 self._said.clear()
 
-    def _start(self) -> EchoRoom:
+    def _start(self) -> None:
         env = {**os.environ, "PULSE_SOURCE": self._speaker, "PULSE_SINK": self._microphone}
+        self._started.clear()
         self._child = subprocess.Popen(
             [sys.executable, "-m", "realtime_cli.testing.echo_room", json.dumps(self._options)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -180,11 +295,10 @@ class EchoRoom:
         while not self._started.wait(0.05):
             if self._child.poll() is not None or time.monotonic() > deadline:
                 self._exited = self._child.poll() is not None
-                self.stop()
+                self._stop_child()
                 said = " | ".join(self._said[-5:]) or "nothing"
                 raise RuntimeError(f"the echo room's stream did not start (within "
                                    f"{self.START_TIMEOUT_S:g} s); it said: {said}")
-        return self
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
@@ -198,6 +312,14 @@ class EchoRoom:
                 self._said.append(line.strip())
 
     def stop(self) -> None:
+        self._closing.set()
+        if self._watcher.is_alive():
+            self._watcher.join(60)
+        if self._watch is not None:
+            self._watch.stop()
+        self._stop_child()
+
+    def _stop_child(self) -> None:
         child, self._child = self._child, None
         if child is None:
             return

@@ -1,5 +1,5 @@
 """The simulated room's own process: a room that cannot start says why, at once; a room that
-skipped recovers."""
+skipped, stalled or stopped reaching rt's microphone recovers."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import signal
 import subprocess
 import time
 
+import numpy as np
 import pytest
 
 from realtime_cli.testing.cpu import process_cpu_s
 from realtime_cli.testing.echo_room import EchoRoom
+from realtime_cli.testing.monitor import MonitorRecorder
 
 from .conftest import SoundServer
 
@@ -66,3 +68,48 @@ def test_a_room_whose_stream_stalls_restarts_it(sound: SoundServer) -> None:
         finally:
             subprocess.run(["pactl", "suspend-sink", "rt_sink48", "0"], check=True)
         assert room._child is not None and room._child.poll() is None, "the room's process ended"
+
+
+def _sink_input_of(pid: int) -> str:
+    out = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, text=True, check=True,
+                         env={**os.environ, "LC_ALL": "C"}).stdout
+    for block in out.split("\n\n"):
+        if f'application.process.id = "{pid}"' in block:
+            return block.split("#", 1)[1].split()[0]
+    raise AssertionError(f"the room (pid {pid}) has no playback stream:\n{out}")
+
+
+@pytest.mark.sound
+def test_a_room_whose_output_stops_reaching_the_microphone_is_restarted(sound: SoundServer) -> None:
+    """The room's playback moved to a sink nobody hears (its callbacks go on, nothing reaches
+    rt's microphone: what long real-device runs saw twice): the watch on the microphone notices
+    the digital silence, says what PulseAudio reported, and a fresh room makes the microphone
+    hear the room's noise again. (Muting the stream instead would not do: PulseAudio restores a
+    muted application's mute on its next stream.)"""
+    void = subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=rt_void"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        _restarted_after_moving_to(void, sound)
+    finally:
+        subprocess.run(["pactl", "unload-module", void], check=False)
+
+
+def _restarted_after_moving_to(void: str, sound: SoundServer) -> None:
+    with EchoRoom(delay_ms=120) as room:
+        first = room.pid
+        assert first is not None
+        subprocess.run(["pactl", "move-sink-input", _sink_input_of(first), "rt_void"], check=True)
+        deadline = time.monotonic() + 30
+        while not any("room restarted" in status for _, status in room.glitches) or room.pid in (None, first):
+            assert time.monotonic() < deadline, f"no restart; the room reported {room.glitches}"
+            time.sleep(0.1)
+        said = next(status for _, status in room.glitches if "room restarted" in status)
+        assert "Sink: " in said and "Corked: no" in said, said
+        with MonitorRecorder(sound.monitor) as rec:
+            deadline = time.monotonic() + 30
+            while len(rec.signal()) < 24_000:
+                assert time.monotonic() < deadline, "the microphone's monitor delivered nothing"
+                time.sleep(0.1)
+        heard = rec.signal()[-12_000:]  # the last half second: the new room's noise, whole
+        assert np.count_nonzero(heard) > 0.95 * len(heard), "the microphone is still silent"
+        assert sum("room restarted" in status for _, status in room.glitches) == 1, room.glitches
