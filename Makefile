@@ -53,3 +53,7 @@ clean:
 bench-echo: install  ## the long real-device runs: 300 echo turns per canceller (about 2.5 h), 10 min of playback
 	@bash scripts/with-sound.sh $(BIN)/python scripts/bench_echo.py --long
 	@bash scripts/with-sound.sh $(BIN)/python scripts/bench_audio.py --long-playback
+
+.PHONY: soak-devices
+soak-devices: install  ## the device and terminal tests 10 times in a row with one core kept busy
+	@bash scripts/soak-devices.sh 10
