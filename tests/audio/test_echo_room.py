@@ -84,17 +84,16 @@ def test_a_room_whose_output_stops_reaching_the_microphone_is_restarted(sound: S
     """The room's playback moved to a sink nobody hears (its callbacks go on, nothing reaches
     rt's microphone: what long real-device runs saw twice): the watch on the microphone notices
     the digital silence, says what PulseAudio reported, and a fresh room makes the microphone
-    hear the room's noise again. (Muting the stream instead would not do: PulseAudio restores a
-    muted application's mute on its next stream.)"""
+    hear the room's noise again."""
     void = subprocess.run(["pactl", "load-module", "module-null-sink", "sink_name=rt_void"],
                           capture_output=True, text=True, check=True).stdout.strip()
     try:
-        _restarted_after_moving_to(void, sound)
+        _restarted_after_losing_its_output(sound)
     finally:
         subprocess.run(["pactl", "unload-module", void], check=False)
 
 
-def _restarted_after_moving_to(void: str, sound: SoundServer) -> None:
+def _restarted_after_losing_its_output(sound: SoundServer) -> None:
     with EchoRoom(delay_ms=120) as room:
         first = room.pid
         assert first is not None
