@@ -12,6 +12,8 @@ help:
 	@echo "make demo       a full spoken exchange with rt serve, offline (no mic, no key)"
 	@echo "make test       install everything needed and run the test suite"
 	@echo "make bench      print the performance table"
+	@echo "make bench-echo the long real-device echo runs (about 2.5 h)"
+	@echo "make soak-devices  the device tests 10 times in a row with a core kept busy"
 	@echo "make lint | typecheck | sound-up | sound-down | install | clean"
 
 system-deps:
