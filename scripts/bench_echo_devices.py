@@ -33,7 +33,7 @@ from pathlib import Path
 from realtime_cli.audio.echo.record import load, silent_s
 from realtime_cli.audio.pcm import SAMPLE_RATE
 from realtime_cli.percentiles import percentile
-from realtime_cli.testing.echo_room import EchoRoom
+from realtime_cli.testing.echo_room import RESTARTED, EchoRoom
 from realtime_cli.testing.talk import (
     INTERRUPTION,
     QUESTION,
@@ -128,7 +128,7 @@ def run(turns: int = TURNS, seed: int = 0, verbose: bool = False, *, echo: str =
             # each question is one user turn, each barge-in and self-interruption one more: any
             # other was rt taking its own voice for the user's after an answer
             user_turns = len(re.findall(r"\] turn \d+: ", talk.text()))
-            room_restarts = sum("room restarted" in status for _, status in room.glitches)
+            room_restarts = sum(RESTARTED in status for _, status in room.glitches)
             room_xruns = len(room.glitches) - room_restarts
             if verbose:  # when the room skipped, to set beside the turns that went wrong
                 for when, status in room.glitches:

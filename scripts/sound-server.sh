@@ -82,12 +82,13 @@ start_daemon() {
 }
 
 load_sinks() {
-  local spec name rate ch module
+  local spec name rate ch module loaded
   # A suspended null sink resumes late and renders in big blocks: keep everything running.
   # The restore modules would bring back a volume or a mute saved in an earlier run (all ALSA
   # streams of one Python share a name, so a test that muted one stream muted every later one).
+  loaded=$(pactl list short modules | awk '{print $2}')
   for module in module-suspend-on-idle module-stream-restore module-device-restore; do
-    if pactl list short modules | awk '{print $2}' | grep -qx "$module"; then
+    if grep -qx "$module" <<<"$loaded"; then
       pactl unload-module "$module" >/dev/null 2>&1 || true
     fi
   done

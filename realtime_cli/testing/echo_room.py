@@ -41,7 +41,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from realtime_cli.audio.devices import open_error, resolve_device, routed, sounddevice
+from realtime_cli.audio.devices import open_error, open_stream, resolve_device, sounddevice
 
 RATE = 24_000
 BLOCK = 240  # 10 ms
@@ -149,15 +149,8 @@ class SilenceWatch:
         self._stream: Any = None
 
     def start(self) -> SilenceWatch:
-        sd = sounddevice()
-        info = resolve_device(self.spec, "input")
-        try:
-            with routed(info, "input"):
-                self._stream = sd.InputStream(device=info.index, samplerate=RATE, channels=1,
-                                              dtype="int16", blocksize=BLOCK, callback=self._callback)
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
-            raise open_error(exc, info, "input", RATE, 1) from None
+        self._stream = open_stream(resolve_device(self.spec, "input"), "input", RATE, 1,
+                                   BLOCK * 1000 / RATE, self._callback, lambda: None)
         return self
 
     def _callback(self, indata: npt.NDArray[np.int16], frames: int, stamps: Any, status: Any) -> None:
@@ -177,22 +170,25 @@ class SilenceWatch:
 
 
 _SAID = ("Sink", "Corked", "Mute", "Buffer Latency", "Sink Latency")  # of a `pactl list` entry
+RESTARTED = "room restarted"  # ends the glitch the watch reports when it starts a fresh room
+
+
+def sink_inputs(pid: int) -> list[str]:
+    """PulseAudio's `pactl list sink-inputs` entries for the playback streams of process `pid`."""
+    out = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, text=True, check=True,
+                         timeout=5, env={**os.environ, "LC_ALL": "C"}).stdout
+    return [block for block in out.split("\n\n") if f'application.process.id = "{pid}"' in block]
 
 
 def playback_state(pid: int) -> str:
     """What PulseAudio says of the playback streams of process `pid`: their sink, whether they
     are corked or muted, their latency; "no playback stream" when it has none."""
     try:
-        out = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, text=True,
-                             timeout=5, env={**os.environ, "LC_ALL": "C"}).stdout
+        blocks = sink_inputs(pid)
     except (OSError, subprocess.SubprocessError) as exc:
         return f"pactl failed: {exc}"
-    found = []
-    for block in out.split("\n\n"):
-        if f'application.process.id = "{pid}"' not in block:
-            continue
-        fields = [line.strip() for line in block.splitlines() if line.strip().split(":")[0] in _SAID]
-        found.append(", ".join(fields))
+    found = [", ".join(line.strip() for line in block.splitlines() if line.strip().split(":")[0] in _SAID)
+             for block in blocks]
     return "; ".join(found) or "no playback stream"
 
 
@@ -254,7 +250,7 @@ class EchoRoom:
             pid = self.pid
             state = playback_state(pid) if pid is not None else "no room process"
             self.glitches.append((time.time(), f"silent at the microphone for {SILENT_S:g} s "
-                                               f"(pulse: {state}): room restarted"))
+                                               f"(pulse: {state}): {RESTARTED}"))
             self._stop_child()
             if self._closing.is_set():
                 return

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from realtime_cli.testing.cpu import process_cpu_s
-from realtime_cli.testing.echo_room import EchoRoom
+from realtime_cli.testing.echo_room import RESTARTED, EchoRoom, sink_inputs
 from realtime_cli.testing.monitor import MonitorRecorder
 
 from .conftest import SoundServer
@@ -70,15 +70,6 @@ def test_a_room_whose_stream_stalls_restarts_it(sound: SoundServer) -> None:
         assert room._child is not None and room._child.poll() is None, "the room's process ended"
 
 
-def _sink_input_of(pid: int) -> str:
-    out = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, text=True, check=True,
-                         env={**os.environ, "LC_ALL": "C"}).stdout
-    for block in out.split("\n\n"):
-        if f'application.process.id = "{pid}"' in block:
-            return block.split("#", 1)[1].split()[0]
-    raise AssertionError(f"the room (pid {pid}) has no playback stream:\n{out}")
-
-
 @pytest.mark.sound
 def test_a_room_whose_output_stops_reaching_the_microphone_is_restarted(sound: SoundServer) -> None:
     """The room's playback moved to a sink nobody hears (its callbacks go on, nothing reaches
@@ -97,12 +88,15 @@ def _restarted_after_losing_its_output(sound: SoundServer) -> None:
     with EchoRoom(delay_ms=120) as room:
         first = room.pid
         assert first is not None
-        subprocess.run(["pactl", "move-sink-input", _sink_input_of(first), "rt_void"], check=True)
+        streams = sink_inputs(first)
+        assert streams, f"the room (pid {first}) has no playback stream"
+        index = streams[0].split("#", 1)[1].split()[0]
+        subprocess.run(["pactl", "move-sink-input", index, "rt_void"], check=True)
         deadline = time.monotonic() + 30
-        while not any("room restarted" in status for _, status in room.glitches) or room.pid in (None, first):
+        while not any(RESTARTED in status for _, status in room.glitches) or room.pid in (None, first):
             assert time.monotonic() < deadline, f"no restart; the room reported {room.glitches}"
             time.sleep(0.1)
-        said = next(status for _, status in room.glitches if "room restarted" in status)
+        said = next(status for _, status in room.glitches if RESTARTED in status)
         assert "Sink: " in said and "Corked: no" in said, said
         with MonitorRecorder(sound.monitor) as rec:
             deadline = time.monotonic() + 30
@@ -111,4 +105,4 @@ def _restarted_after_losing_its_output(sound: SoundServer) -> None:
                 time.sleep(0.1)
         heard = rec.signal()[-12_000:]  # the last half second: the new room's noise, whole
         assert np.count_nonzero(heard) > 0.95 * len(heard), "the microphone is still silent"
-        assert sum("room restarted" in status for _, status in room.glitches) == 1, room.glitches
+        assert sum(RESTARTED in status for _, status in room.glitches) == 1, room.glitches
