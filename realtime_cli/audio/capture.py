@@ -5,14 +5,20 @@ they got and cross into the event loop in one place, `_cross`: the block goes in
 and, when the loop has something to do with it, `call_soon_threadsafe` wakes the loop to drain
 it. Everything else (downmix, resampling, echo handling, levels, the queue) runs on the loop.
 
-The device delivers 20 ms blocks; `read()` returns 40 ms chunks, each one
-`input_audio_buffer.append`. Half as many appends halve the JSON, base64 and socket work that
-dominates rt's own CPU while talking, and cost the server's VAD at most 20 ms more to hear speech.
-For the same reason the loop is woken only for the block that completes a chunk (and for the
-first block, and a lost device), not for every block: after each drain it works out how many
-more device frames the next chunk needs, a millisecond short so that a chunk is never late, and
-the callback wakes it once that many have come. Blocks are processed in the same order with
-the same stamps, so the chunks are the same and go out as soon as before.
+The device delivers 20 ms blocks; `read()` returns chunks, each one `input_audio_buffer.append`.
+Around speech they are 40 ms: the server's VAD hears the user's first word and the end of his turn
+at most 20 ms later than with every block sent on its own, for half the JSON, base64, socket and
+event-loop work. While the microphone is quiet (no sample over `SOUND_PEAK` for `hold_s`) they are
+100 ms: those wake-ups and sends were most of rt's own CPU while the user listens, and nothing
+waits on them. A block with sound in it wakes the loop at once and the pending audio goes out in
+40 ms chunks from there, so the user's first word is sent as soon as before; `hold_s` (the turn
+detector's silence plus a margin) keeps the short chunks until his turn's end has been heard.
+
+The loop is woken only for the block that completes a chunk (and for the first block, a lost
+device and, while quiet, a block with sound), not for every block: after each drain it works out
+how many more device frames the next chunk needs, a millisecond short so that a chunk is never
+late, and the callback wakes it once that many have come. Blocks are processed in the same order
+with the same stamps, so the chunks are the same and go out as soon as if each block woke it.
 
 Losing the device (the stream finishes while we did not close it, or no block arrives for
 `stall_timeout_s`) makes `read()` raise AudioDeviceError with one line.
@@ -40,6 +46,15 @@ if TYPE_CHECKING:
     from realtime_cli.audio.echo.link import EchoLink
 
 _LOST = None  # queued when the device is gone
+CHUNK_MS = 40.0  # around speech
+QUIET_CHUNK_MS = 100.0  # while the microphone is quiet
+SOUND_PEAK = 260  # a block with a sample beyond this (-42 dBFS) may be speech: short chunks
+HOLD_S = 0.8  # ... for this long after the last such block (the VAD's 500 ms silence + a margin)
+
+
+def has_sound(block: npt.NDArray[np.int16]) -> bool:
+    """Over `SOUND_PEAK` anywhere: two reductions, no temporary array (the callback runs it)."""
+    return bool(block.max() > SOUND_PEAK or block.min() < -SOUND_PEAK)
 
 
 class MicSource:
@@ -50,7 +65,9 @@ class MicSource:
         samplerate: int | None = None,
         channels: int | None = None,
         block_ms: float = 20.0,
-        chunk_ms: float = 40.0,
+        chunk_ms: float = CHUNK_MS,
+        quiet_chunk_ms: float = QUIET_CHUNK_MS,
+        hold_s: float = HOLD_S,
         max_queued_ms: float = 2000.0,
         stall_timeout_s: float = 3.0,
         echo: EchoLink | None = None,
@@ -59,8 +76,10 @@ class MicSource:
         self._want_rate = samplerate
         self._want_channels = channels
         self._block_ms = block_ms
-        self._chunk_ms = chunk_ms
-        self._out_bytes = round(SAMPLE_RATE * chunk_ms / 1000) * SAMPLE_WIDTH
+        self._chunk_bytes = round(SAMPLE_RATE * chunk_ms / 1000) * SAMPLE_WIDTH
+        self._quiet_bytes = round(SAMPLE_RATE * quiet_chunk_ms / 1000) * SAMPLE_WIDTH
+        self._out_bytes = self._quiet_bytes  # the chunk due now: quiet until a block has sound
+        self._hold_s = hold_s
         self._max_blocks = max(1, int(max_queued_ms / chunk_ms))
         self._stall_timeout = stall_timeout_s
         self._echo = echo
@@ -83,6 +102,9 @@ class MicSource:
         self._frames_done = 0  # ... and the loop has taken out (loop only)
         self._wake_at = 0  # wake the loop once `_frames_in` reaches this (set by the loop)
         self._slack = 0  # device frames the wake-up comes early by
+        self._hold = 0  # device frames the short chunks last after a block with sound
+        self._sound_until = 0  # short chunks until `_frames_done` reaches this (loop only)
+        self._wake_on_sound = True  # quiet: a block with sound wakes the loop (set by the loop)
 
     @property
     def exhausted(self) -> bool:
@@ -92,9 +114,8 @@ class MicSource:
         self._loop = asyncio.get_running_loop()
         info = resolve_device(self._spec, "input")
         rate, channels = stream_format(info, "input", self._want_rate, self._want_channels)
-        self.device, self.rate, self.channels = info, rate, channels
-        self._converter = CaptureConverter(rate, channels)
-        self._slack = max(1, rate // 1000)
+        self.device = info
+        self._use_format(rate, channels)
         try:
             self._stream = open_stream(info, "input", rate, channels, self._block_ms,
                                        self._callback, self._finished)
@@ -106,6 +127,13 @@ class MicSource:
         # "ready" only once the microphone delivers. No block at all: read() reports the stall.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.first_block.wait(), self._stall_timeout)
+
+    def _use_format(self, rate: int, channels: int) -> None:
+        """What depends on the device's own rate and channels."""
+        self.rate, self.channels = rate, channels
+        self._converter = CaptureConverter(rate, channels)
+        self._slack = max(1, rate // 1000)
+        self._hold = round(rate * self._hold_s)
 
     # --- PortAudio thread ------------------------------------------------------------------
 
@@ -124,8 +152,10 @@ class MicSource:
         if block is not None:
             before = self._frames_in
             self._frames_in = before + len(block)
-            # the first block at once (start() waits for it), then the one that completes a chunk
-            if before and self._frames_in < self._wake_at:
+            # the first block at once (start() waits for it), then the one that completes a chunk,
+            # and while quiet one with sound: the user's first word goes out without waiting
+            if before and self._frames_in < self._wake_at and \
+                    not (self._wake_on_sound and has_sound(block)):
                 return
         try:
             loop.call_soon_threadsafe(self._drain)
@@ -137,12 +167,10 @@ class MicSource:
     def _drain(self) -> None:
         inbox = self._inbox
         while inbox:
-            block, overflow, adc_time = inbox.popleft()
-            if block is not None:
-                self._frames_done += len(block)
-            self._on_block(block, overflow, adc_time)
+            self._on_block(*inbox.popleft())
         # The next chunk needs this many more 24 kHz samples: wake when about that much has come.
         need = (self._out_bytes - len(self._pending)) // SAMPLE_WIDTH
+        self._wake_on_sound = self._out_bytes == self._quiet_bytes
         self._wake_at = self._frames_done + max(0, need * self.rate // SAMPLE_RATE - self._slack)
 
     def _on_block(self, block: npt.NDArray[np.int16] | None, overflow: bool, adc_time: float) -> None:
@@ -153,9 +181,14 @@ class MicSource:
                 self._queue.put_nowait(_LOST)
             return
         self.blocks_received += 1
+        self._frames_done += len(block)
         self.first_block.set()
         if overflow:
             self._levels.overflows += 1
+        if has_sound(block):
+            self._sound_until = self._frames_done + self._hold
+        sound = self._frames_done < self._sound_until
+        self._out_bytes = self._chunk_bytes if sound else self._quiet_bytes
         assert self._converter is not None
         pcm = self._converter.feed(block)
         if self._echo is not None and pcm.size:
@@ -164,7 +197,8 @@ class MicSource:
         while len(self._pending) >= self._out_bytes:
             out = bytes(self._pending[: self._out_bytes])
             del self._pending[: self._out_bytes]
-            self._levels.update(np.frombuffer(out, dtype="<i2"), self._chunk_ms)
+            ms = len(out) / SAMPLE_WIDTH * 1000 / SAMPLE_RATE
+            self._levels.update(np.frombuffer(out, dtype="<i2"), ms)
             if self._queue.qsize() >= self._max_blocks:
                 self._queue.get_nowait()  # nobody is reading: drop the oldest, count it
                 self._levels.overflows += 1

@@ -79,7 +79,9 @@ def open_audio(plan: TalkPlan, clock: Clock) -> tuple[AudioSource, AudioSink]:
         from realtime_cli.audio.capture import MicSource
 
         _quiet_native_stderr()
-        source = MicSource(options.input_device, echo=echo)
+        # short chunks until the turn detector has had its silence, and a margin
+        hold_s = plan.config.silence_duration_ms / 1000 + 0.3
+        source = MicSource(options.input_device, echo=echo, hold_s=hold_s)
     if plan.output_wav is not None:
         from realtime_cli.audio.wavdev import WavSink
 

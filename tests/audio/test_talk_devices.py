@@ -20,6 +20,7 @@ the wall clock here, see `sd_now`).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from realtime_cli.audio.capture import SOUND_PEAK
 from realtime_cli.testing.monitor import MonitorRecorder
 from realtime_cli.testing.talk import (
     INTERRUPTION,
@@ -109,6 +111,8 @@ def test_one_spoken_turn_on_real_devices(sound: SoundServer, speaker: MonitorRec
         until(lambda: recorded_through(speaker, ended), 3, "the monitor to catch up with the DAC")
         heard = speaker.signal()[begin:]
         sent = server.appended_audio()
+        sizes = [len(base64.b64decode(e["audio"])) // 2  # samples
+                 for e in server.events("input_audio_buffer.append")]
         reply = server_speech(ANSWER, server.voice())
 
     # What rt sent is what the microphone heard: the question, bit for bit, and nothing else
@@ -121,6 +125,19 @@ def test_one_spoken_turn_on_real_devices(sound: SoundServer, speaker: MonitorRec
     outside = np.concatenate([sent[:lag], sent[lag + len(question):]])
     assert rms(outside) < 1.0, f"the microphone heard something else (RMS {rms(outside):.1f})"
     assert len(sent) >= lag + len(question), "rt stopped sending before the question ended"
+
+    # Sent in 40 ms appends (960 samples) from the question's first sound to its last, 100 ms
+    # ones (2400) once the microphone has been quiet for the hold (the VAD's 500 ms silence +
+    # 300 ms).
+    sound = np.flatnonzero(np.abs(question.astype(np.int32)) > SOUND_PEAK)
+    voice_from, voice_to = int(sound[0]), int(sound[-1]) + 1
+    starts = np.cumsum([0, *sizes[:-1]])
+    over_voice = [n for s, n in zip(starts, sizes, strict=True)
+                  if s < lag + voice_to and s + n > lag + voice_from]
+    long_after = [n for s, n in zip(starts, sizes, strict=True)
+                  if s > lag + voice_to + 0.8 * RATE + 2400]
+    assert over_voice and set(over_voice) == {960}, over_voice
+    assert long_after and set(long_after) == {2400}, long_after
 
     # What the speaker played is the server's answer: the same audio, all of it, once.
     played = to_24k(heard, 48_000)
