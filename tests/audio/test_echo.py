@@ -579,12 +579,16 @@ class CollapsingCanceller(WholeFrames):
         self.since_reset = 0  # frames run since the last restart
         self.rng = np.random.default_rng(5)
 
-    def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
-                ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+    def _collapsed(self, frames: int) -> bool:
+        """Are the `frames` 10 ms frames about to run in the collapse?"""
         collapsed = self.resets >= 2 and \
             self.DEEP_FRAMES <= self.since_reset < self.DEEP_FRAMES + self.COLLAPSE_FRAMES
-        self.since_reset += len(near) // self.frame
-        if not collapsed:
+        self.since_reset += frames
+        return collapsed
+
+    def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
+                ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+        if not self._collapsed(len(near) // self.frame):
             y = near * 10 ** (-35 / 20)
         else:  # half the energy (-3 dB), 18 % of it the echo (0.42 correlation), the rest distortion
             distortion = self.rng.standard_normal(len(near)) * np.sqrt(0.5 * 0.82 * level(near))
@@ -610,6 +614,92 @@ def test_a_restarted_canceller_is_not_trusted_with_the_level_learnt_before() -> 
     assert proc.path_changes == 1
     second = (len(answer) + len(pause)) // BLOCK * BLOCK
     assert reduction_db(near[second:len(out)], out[second:]) >= 40
+
+
+class RealigningCanceller(WholeFrames):
+    """An ideal canceller (it is handed the echo) that cuts it by 35 dB, except `at` samples into
+    the stream for 150 ms: by 3 dB, its output distorted, as in `CollapsingCanceller`, with no
+    restart. What AEC3 was recorded doing on the answer after a barge-in (the soak runs of
+    2026-12-04 and 2026-12-05): the restarted speaker stream moved the echo path it saw by a
+    millisecond or two, inside the delay tracker's tolerance, and AEC3 cut the first 300 ms of
+    that answer by 35-40 dB, then re-aligned by itself 450 ms in, cutting its echo by 2-16 dB."""
+
+    COLLAPSE = 15 * RATE // 100
+
+    def __init__(self, rate: int, echo: npt.NDArray[np.float64], at: int) -> None:
+        super().__init__(rate, rate // 100)
+        self.echo, self.at, self.pos = echo, at, 0
+        self.rng = np.random.default_rng(5)
+
+    def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
+                ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+        at, self.pos = self.pos, self.pos + len(near)
+        echo = self.echo[at:at + len(near)]
+        if self.at <= at < self.at + self.COLLAPSE:  # half the echo's energy, 18 % of it echo
+            left = echo * np.sqrt(0.5 * 0.18) + \
+                self.rng.standard_normal(len(near)) * np.sqrt(0.5 * 0.82 * level(echo))
+        else:
+            left = echo * 10 ** (-35 / 20)
+        out = np.clip(np.round(near - echo + left), -32768, 32767).astype(np.int16)
+        return out, out
+
+    def reset(self) -> None:
+        """An ideal filter has no path to re-learn."""
+
+
+USER_IN = round(0.3 * RATE)
+
+
+def answer_after_a_barge_in(user: npt.NDArray[np.float64] | None = None, *, drop: bool = True,
+                            ) -> tuple[npt.NDArray[np.int16], int]:
+    """A whole answer, a second one cut 3 s in (with `drop`, the speaker's stream aborted and
+    restarted there), 1.5 s of the user talking with nothing played, and the answer to him: the
+    microphone's output and where the last answer starts. `user` is added to the microphone
+    from 300 ms into that answer on. The canceller collapses 450 ms into that answer."""
+    answer = assistant()[: 5 * RATE]
+    cut = len(answer) + 3 * RATE
+    again = cut + round(1.5 * RATE)
+    played = np.zeros(again + len(answer), dtype=np.int16)
+    played[:len(answer)] = answer
+    played[len(answer):cut] = answer[: 3 * RATE]
+    played[again:] = answer
+    near_talk = None
+    if user is not None:
+        near_talk = np.zeros(len(played))
+        near_talk[again + USER_IN:again + USER_IN + len(user)] = user[: len(played) - again - USER_IN]
+    h = room(120, 0.5)
+    near = mic(played, h, near_talk)
+    proc = CancellingAec(RATE, RealigningCanceller(RATE, echo_of(played, h), again + round(0.45 * RATE)))
+    out = []
+    for i in range(0, len(played) - BLOCK + 1, BLOCK):
+        if i == cut and drop:
+            proc.dropped(T0 + cut / RATE)
+        proc.far(played[i:i + BLOCK], T0 + i / RATE)
+        out.append(proc.near(near[i:i + BLOCK], T0 + i / RATE))
+    assert proc.path_changes == 0
+    return np.concatenate(out), again
+
+
+def test_the_answer_after_a_barge_in_is_not_trusted_with_the_level_learnt_before() -> None:
+    out, again = answer_after_a_barge_in()
+    onset = out[again:again + 2 * RATE]
+    assert not np.any(onset), f"{np.count_nonzero(onset.reshape(-1, BLOCK).any(axis=1))} blocks let through"
+
+
+def test_a_user_talking_over_the_answer_after_a_barge_in_is_heard_as_soon_as_without_one() -> None:
+    """The watch on that answer's onsets costs a user who talks over it 300 ms in nothing: heard
+    as soon as over an answer that follows no barge-in, and all of him."""
+    words = talker().astype(np.float64) * 0.8
+    heard = []
+    for drop in (True, False):
+        out, again = answer_after_a_barge_in(words, drop=drop)
+        begins = again + USER_IN
+        passed = np.flatnonzero(out[begins:].reshape(-1, BLOCK).any(axis=1))
+        assert passed.size, "the user was never heard"
+        heard.append(int(passed[0]))
+        span = slice(begins + RATE // 2, begins + len(words))
+        assert 10 * np.log10(level(out[span]) / level(words[RATE // 2:])) > -3
+    assert heard[0] <= heard[1], f"heard {heard[0] * 20} ms in, not {heard[1] * 20} ms"
 
 
 class BendingCanceller(WholeFrames):

@@ -17,6 +17,13 @@ When nothing has played within the echo hangover, the microphone passes bit-exac
 answer (far audio after `NEW_ANSWER_S` of none) starts at the raw level too, and gets the level
 learnt on the last answer back once the canceller cuts this answer's echo about as well: the path
 can move between answers while the canceller has nothing to adapt on.
+After a barge-in the speaker's stream restarts, and its stamps then settle for seconds (they
+moved 2 ms against the sample count in the 2.6 s after one restart, on PulseAudio): the echo path
+the canceller sees moves by a millisecond or two, inside the delay tracker's tolerance. AEC3 cut
+the first 300 ms of the next answer as well as ever, then let its echo through for 150 ms while
+it re-aligned, 450 ms in. So for `RESTART_WATCH_S` after that answer's first sound, speech that
+appears over the echo must be at least as loud as the echo path makes the far audio (within
+`UNDER_ECHO_DB`): the user adds his voice to the echo, a canceller that lost it adds nothing.
 
 The canceller is speexdsp (`SpeexAec`) or WebRTC's AEC3 (`Aec3`, `webrtc`); `modes` says which
 one `aec` means.
@@ -46,6 +53,8 @@ NEW_ANSWER_S = 0.5  # far audio after this long without any is a new answer: tru
 SHOWN_DB = 5.0  # ... by echo blocks cut to within this of the level learnt on the last answer
 SHOWN_BLOCKS = 3  # ... this many in a row
 PRESENT_DB = 6.0  # a block counts when its echo is within this of the echo path's level
+RESTART_WATCH_S = 1.0  # after a barge-in, the next answer's first second is watched (re-alignment)
+UNDER_ECHO_DB = 6.0  # ... for speech onsets this much quieter than the raw echo level (leaks)
 
 
 class CancellingAec(TimelineProcessor):
@@ -75,6 +84,8 @@ class CancellingAec(TimelineProcessor):
         self._earned: float | None = None  # a new answer's level to restore once re-earned
         self._shown = 0  # echo blocks in a row the canceller cut that well
         self._shown_db = -90.0  # the least cut echo block of this answer (residual over far, dB)
+        self._restart_from: int | None = None  # the speaker's stream restarted: its first sample
+        self._watch_until = -(1 << 62)  # ... and its first answer's first second ends here
 
     @property
     def delay(self) -> int | None:
@@ -89,6 +100,15 @@ class CancellingAec(TimelineProcessor):
     @property
     def path_changes(self) -> int:
         return self._delay.path_changes
+
+    def dropped(self, t: float) -> None:
+        super().dropped(t)
+        self._restart_from = self._ref.end
+
+    def _restarted_audio(self) -> bool:
+        """Has the speaker played sound since its stream restarted (its echo may be in reach)?"""
+        start, sound_end = self._restart_from, self._ref.sound_end
+        return start is not None and sound_end is not None and sound_end > start
 
     def _skipped(self) -> bool:
         """Did either stream's timeline just jump (a stall, an underrun, a restarted stream)?
@@ -113,6 +133,9 @@ class CancellingAec(TimelineProcessor):
                 self._earned = self._residual.erl_db
                 self._shown, self._shown_db = 0, -90.0
                 self._residual.distrust(self._gate.erl_db)
+            if self._restarted_audio():  # the path may be a few ms off: watch the onsets
+                self._restart_from = None
+                self._watch_until = stop + round(RESTART_WATCH_S * self.rate)
             self._far_heard_at = stop
         self._follow_delay(pcm, start, stop)
         shift = self._delay.shift
@@ -194,7 +217,9 @@ class CancellingAec(TimelineProcessor):
                     self._forgiven_at = stop
                     self._residual.overrule(learn=False)
                 return "echo"
-            if onset is Onset.HALF_LEARNED:  # mute this block only, judge the next afresh
+            quiet = stop < self._watch_until and \
+                self._gate.ratio_db < self._gate.erl_db - UNDER_ECHO_DB
+            if onset is Onset.HALF_LEARNED or quiet:  # mute this block only, judge the next afresh
                 self._residual.overrule(learn=False)
                 return "echo"
         recent_end = stop - self._canceller.pending
