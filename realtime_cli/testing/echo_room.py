@@ -229,9 +229,9 @@ class EchoRoom:
 
     def start(self) -> EchoRoom:
         """Start the room, then (with `watch`) the watch on rt's microphone."""
+        self._closing.clear()
         self._start_child()
         if self._watch is not None:
-            self._closing.clear()
             try:
                 self._watch.start()
             except Exception:
@@ -257,7 +257,8 @@ class EchoRoom:
             try:
                 self._start_child()
             except RuntimeError as exc:
-                self.glitches.append((time.time(), f"the room could not restart: {exc}"))
+                if not self._closing.is_set():
+                    self.glitches.append((time.time(), f"the room could not restart: {exc}"))
                 return
             self._watch.rearm()
 
@@ -273,7 +274,8 @@ class EchoRoom:
                 return
             except RuntimeError:
                 tries -= 1
-                if not tries or not self._exited or "no audio device" in " ".join(self._said):
+                if not tries or not self._exited or "no audio device" in " ".join(self._said) \
+                        or self._closing.is_set():
                     raise
                 time.sleep(1.0)
                 self._said.clear()
@@ -281,17 +283,20 @@ class EchoRoom:
     def _start(self) -> None:
         env = {**os.environ, "PULSE_SOURCE": self._speaker, "PULSE_SINK": self._microphone}
         self._started.clear()
-        self._child = subprocess.Popen(
+        child = self._child = subprocess.Popen(
             [sys.executable, "-m", "realtime_cli.testing.echo_room", json.dumps(self._options)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self._reader = threading.Thread(target=self._read, args=(self._child.stdout,),
+        self._reader = threading.Thread(target=self._read, args=(child.stdout,),
                                         name="echo room", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + self.START_TIMEOUT_S
         while not self._started.wait(0.05):
-            if self._child.poll() is not None or time.monotonic() > deadline:
-                self._exited = self._child.poll() is not None
+            # `stop` gives up on a start in progress: it waits for the watch, which may be here
+            if child.poll() is not None or time.monotonic() > deadline or self._closing.is_set():
+                self._exited = child.poll() is not None
                 self._stop_child()
+                if self._closing.is_set():
+                    raise RuntimeError("the echo room was stopped while its stream was starting")
                 said = " | ".join(self._said[-5:]) or "nothing"
                 raise RuntimeError(f"the echo room's stream did not start (within "
                                    f"{self.START_TIMEOUT_S:g} s); it said: {said}")
@@ -308,9 +313,9 @@ class EchoRoom:
                 self._said.append(line.strip())
 
     def stop(self) -> None:
-        self._closing.set()
+        self._closing.set()  # a restart in progress gives up within 50 ms
         if self._watcher.is_alive():
-            self._watcher.join(60)
+            self._watcher.join(30)
         if self._watch is not None:
             self._watch.stop()
         self._stop_child()

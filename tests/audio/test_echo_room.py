@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +27,33 @@ def test_a_room_without_a_sound_server_fails_with_the_childs_reason(monkeypatch:
     with pytest.raises(RuntimeError, match="did not start.*no audio device"):
         room.start()
     room.stop()  # stopping a room that never started is harmless
+
+
+def test_stopping_gives_up_on_a_room_that_is_still_starting(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    """A start waits up to 30 s for the room's stream, three times over; `stop` (which waits
+    for the watch that may be restarting the room) makes it give up at once instead."""
+    never = tmp_path / "never-starts"
+    never.write_text("#!/bin/sh\nexec cat >/dev/null\n")  # ends only when its stdin does
+    never.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(never))
+    room = EchoRoom(delay_ms=120, watch=False)
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            room._start_child()
+        except RuntimeError as exc:
+            failed.append(exc)
+
+    starting = threading.Thread(target=start)
+    starting.start()
+    room._watcher = starting  # as when the watch is restarting the room: stop waits for it
+    time.sleep(0.5)
+    assert starting.is_alive()  # waiting for a stream that will not come
+    room.stop()
+    starting.join(EchoRoom.START_TIMEOUT_S * EchoRoom.START_TRIES)
+    assert len(failed) == 1 and "stopped while its stream was starting" in str(failed[0]), failed
 
 
 def _cpu_seconds(pid: int) -> float:
