@@ -7,6 +7,8 @@ turns them to 40 ms, until the hold after the last such block has passed."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -30,25 +32,33 @@ def _queued(mic: MicSource) -> list[bytes]:
     return out
 
 
+@contextmanager
+def counting_wakes(loop: asyncio.AbstractEventLoop) -> Iterator[list[int]]:
+    """Counts the PortAudio thread's wake-ups of the loop (`call_soon_threadsafe`) in `[0]`."""
+    wakes = [0]
+    real = loop.call_soon_threadsafe
+
+    def counting(callback, *args):  # type: ignore[no-untyped-def]
+        wakes[0] += 1
+        return real(callback, *args)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    try:
+        yield wakes
+    finally:
+        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
+
+
 @pytest.mark.parametrize(("rate", "channels"), [(24_000, 1), (48_000, 2), (44_100, 2), (16_000, 1)])
 async def test_the_loop_wakes_per_chunk_and_no_chunk_comes_later(rate: int, channels: int) -> None:
     loop = asyncio.get_running_loop()
     batched, each = _source(rate, channels, loop), _source(rate, channels, loop)
-    wakes = 0
-    real = loop.call_soon_threadsafe
-
-    def counting(callback, *args):  # type: ignore[no-untyped-def]
-        nonlocal wakes
-        wakes += 1
-        return real(callback, *args)
-
-    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
     rng = np.random.default_rng(3)
     frames = round(rate * 0.02)
     blocks = 200
     got: list[bytes] = []
     want: list[bytes] = []
-    try:
+    with counting_wakes(loop) as wakes:
         for k in range(blocks):
             block = np.round(rng.standard_normal((frames, channels)) * 3000).astype(np.int16)
             batched._cross(block.copy(), False, k * 0.02)
@@ -57,8 +67,6 @@ async def test_the_loop_wakes_per_chunk_and_no_chunk_comes_later(rate: int, chan
             got += _queued(batched)
             want += _queued(each)
             assert len(got) == len(want), f"block {k}: a chunk came out later than before"
-    finally:
-        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
     if rate == 24_000:
         assert got == want
     else:  # soxr is not bit-exact from one resampler to another, even on the same input
@@ -67,7 +75,7 @@ async def test_the_loop_wakes_per_chunk_and_no_chunk_comes_later(rate: int, chan
     assert batched.blocks_received + len(batched._inbox) == blocks and batched.first_block.is_set()
     chunks = len(want)
     assert chunks >= blocks // 2 - 1
-    assert wakes <= chunks + 1 + chunks // 10  # the first block, one per chunk, a rare early one
+    assert wakes[0] <= chunks + 1 + chunks // 10  # the first block, one per chunk, a rare early one
 
 
 async def test_a_lost_device_wakes_the_loop_at_once() -> None:
@@ -94,25 +102,13 @@ def _block(rng: np.random.Generator, level: float) -> np.ndarray:
 
 async def _cross_all(mic: MicSource, blocks: list[np.ndarray]) -> tuple[list[bytes], int]:
     """Hand the blocks over one by one as the callback would; the chunks, and the wake-ups."""
-    loop = asyncio.get_running_loop()
-    wakes = 0
-    real = loop.call_soon_threadsafe
-
-    def counting(callback, *args):  # type: ignore[no-untyped-def]
-        nonlocal wakes
-        wakes += 1
-        return real(callback, *args)
-
-    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
     got: list[bytes] = []
-    try:
+    with counting_wakes(asyncio.get_running_loop()) as wakes:
         for k, block in enumerate(blocks):
             mic._cross(block, False, k * 0.02)
             await asyncio.sleep(0)
             got += _queued(mic)
-    finally:
-        loop.call_soon_threadsafe = real  # type: ignore[method-assign]
-    return got, wakes
+    return got, wakes[0]
 
 
 async def test_a_quiet_microphone_goes_out_in_100_ms_chunks_with_a_wake_up_each() -> None:
