@@ -18,7 +18,7 @@ answer (far audio after `NEW_ANSWER_S` of none) starts at the raw level too, and
 learnt on the last answer back once the canceller cuts this answer's echo about as well: the path
 can move between answers while the canceller has nothing to adapt on.
 After a barge-in the speaker's stream restarts, and its stamps then settle for seconds (they
-moved 2 ms against the sample count in the 2.6 s after one restart, on PulseAudio): the echo path
+moved 2.4 ms against the sample count in the 2.6 s after one restart, on PulseAudio): the echo path
 the canceller sees moves by a millisecond or two, inside the delay tracker's tolerance. AEC3 cut
 the first 300 ms of the next answer as well as ever, then let its echo through for 150 ms while
 it re-aligned, 450 ms in. So for `RESTART_WATCH_S` after that answer's first sound, speech that
