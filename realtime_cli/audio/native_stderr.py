@@ -3,11 +3,13 @@
 When a device fails to open or disappears mid-stream, PortAudio's ALSA host API prints lines like
 `Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 1812` and alsa-lib prints
 `ALSA lib pcm_pulse.c:758:(pulse_prepare) PulseAudio: Unable to create stream: ...` straight to
-file descriptor 2: six to twelve lines of noise before rt's own one-line error, which already
-says what happened. PortAudio's print hook (PaUtil_SetDebugPrintFunction) is not exported by
-Debian's build, so `install()` routes fd 2 through a pipe whose reader thread drops exactly those
-lines (and the blank line alsa-lib adds after its message) and passes everything else through
-unchanged, in order. A partial line is passed on after 100 ms without its newline.
+file descriptor 2: six to twelve lines of noise before rt's own one-line error, which already says
+what happened. libspeexdsp does the same when it resets its filter (`warning: The echo canceller
+started acting funny...`, seen from `rt doctor` in a room with an echo path). PortAudio's print
+hook (PaUtil_SetDebugPrintFunction) is not exported by Debian's build, so `install()` routes fd 2
+through a pipe whose reader thread drops exactly those lines (and the blank line alsa-lib adds
+after its message) and passes everything else through unchanged, in order. A partial line is
+passed on after 100 ms without its newline.
 
 `rt talk` installs it only when it opens real devices; `uninstall()` (also registered with
 atexit) restores fd 2 and waits for the reader to pass on the last lines, so the final
@@ -26,7 +28,11 @@ import threading
 
 NOISE = re.compile(
     rb"^(?:Expression '.*' failed in '.*', line: \d+"  # PortAudio (pa_linux_alsa.c etc.)
-    rb"|ALSA lib [\w.-]+:\d+:.*)$"  # alsa-lib's default error handler
+    rb"|ALSA lib [\w.-]+:\d+:.*"  # alsa-lib's default error handler
+    # libspeexdsp, when it resets a diverged filter (it recovers by itself; rt's echo gates
+    # already keep what it lets through meanwhile out of the conversation)
+    rb"|warning: The echo canceller started acting funny and got slapped \(reset\)\. "
+    rb"It swears it will behave now\.)$"
 )
 PARTIAL_WAIT_S = 0.1
 

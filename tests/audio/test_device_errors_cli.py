@@ -282,7 +282,10 @@ assert install() and install()
 sys.stderr.write("first\n"); sys.stderr.flush()
 os.write(2, b"Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 1812\n")
 os.write(2, b"ALSA lib pcm_pulse.c:758:(pulse_prepare) PulseAudio: Unable to create stream: x\n\n")
+os.write(2, b"warning: The echo canceller started acting funny and got slapped (reset). "
+            b"It swears it will behave now.\n")
 os.write(2, b"kept: Expression 'x' failed in 'y', line: 1\n\n")
+os.write(2, b"warning: kept too\n")
 subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('child\\n')"], check=True)
 os.write(2, b"prompt> ")
 time.sleep(0.3)
@@ -293,5 +296,6 @@ sys.exit(4)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=10, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 4
-    assert proc.stderr == ("first\nkept: Expression 'x' failed in 'y', line: 1\n\nchild\n"
+    assert proc.stderr == ("first\nkept: Expression 'x' failed in 'y', line: 1\n\n"
+                           "warning: kept too\nchild\n"
                            "prompt> typed\nrt: the last line\n")
