@@ -13,8 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from realtime_cli.audio.echo.modes import DEFAULT_CANCELLER
 from realtime_cli.audio.echo.path_probe import RATE, Recording, probe_signal
-from realtime_cli.audio.echo.room_check import assess, needs_second_probe, second_opinion
+from realtime_cli.audio.echo.room_check import (
+    MIN_REDUCTION_DB,
+    VAD_HEARS_DBFS,
+    assess,
+    needs_second_probe,
+    second_opinion,
+)
 from realtime_cli.cli.doctor_cmd import _save, report_lines
 from realtime_cli.settings import load_settings
 
@@ -157,9 +164,22 @@ def test_doctor_in_a_room_with_an_echo_path(tmp_path: Path) -> None:
     data = doctor_json(tmp_path, "--save")
     assert data["echo_found"] is True
     assert isinstance(data["echo_delay_ms"], float) and abs(data["echo_delay_ms"] - 120) <= 25
-    assert data["verdict"] == "use aec" and data["echo_mode"] == "aec", data
+    assert data["verdict"] == "use aec" and data["echo_mode"] in ("aec", "aec3"), data
+    if data["echo_mode"] == "aec3":  # only when the default fell short in both probes, as
+        # speexdsp can on a busy machine (it reset a diverged filter in one soak run)
+        assert not default_copes(data), data
     assert data["saved_to"] == str(tmp_path / "config.toml")
-    assert load_settings({}, env={}, path=tmp_path / "config.toml").audio.echo == "aec"
+    assert load_settings({}, env={}, path=tmp_path / "config.toml").audio.echo == data["echo_mode"]
+
+
+def default_copes(data: dict[str, object]) -> bool:
+    """Did the default canceller measure as good enough in the report `data`?"""
+    cancellers = data["cancellers"]
+    assert isinstance(cancellers, list)
+    speex = next(c for c in cancellers if c["mode"] == DEFAULT_CANCELLER)
+    left = speex["echo_left_dbfs"]
+    return bool(speex["available"] and (speex["alone_reduction_db"] or 0.0) >= MIN_REDUCTION_DB
+                and (left is None or left < VAD_HEARS_DBFS))
 
 
 @pytest.mark.sound
@@ -180,8 +200,10 @@ def test_doctor_report_as_text(tmp_path: Path) -> None:
     out = done.stdout
     for part in ("microphone  ", "speaker     ", "echo path ", "speex", "aec3", "verdict   "):
         assert part in out, out
-    assert re.search(r"^verdict +use aec \(--echo aec", out, re.M), out
-    assert "rt doctor --save" not in out  # aec is already the configured mode
+    verdict = re.search(r"^verdict +use aec \(--echo (aec3?)\b", out, re.M)
+    assert verdict, out
+    if verdict.group(1) == "aec":  # the default when it copes, as it does but on a busy machine
+        assert "rt doctor --save" not in out  # aec is already the configured mode
 
 
 def test_doctor_without_a_sound_server_is_one_line(tmp_path: Path) -> None:
