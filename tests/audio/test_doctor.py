@@ -119,6 +119,13 @@ def test_digital_silence_is_said_and_json_has_no_infinity() -> None:
     assert any("none (digital silence)" in line for line in report_lines(report))
 
 
+def test_a_canceller_that_lets_nothing_through_is_null_in_json() -> None:
+    data = assess(recording(120, 0.5), 20.0).as_dict()
+    cancellers = data["cancellers"]
+    assert cancellers and all(c["echo_left_dbfs"] is None for c in cancellers), cancellers
+    json.dumps(data, allow_nan=False)  # what `jq` and other strict readers accept
+
+
 def test_underflows_raise_the_recommended_block() -> None:
     rec = recording(120, 0.5)
     rec.underflows = 3

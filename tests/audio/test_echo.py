@@ -579,16 +579,12 @@ class CollapsingCanceller(WholeFrames):
         self.since_reset = 0  # frames run since the last restart
         self.rng = np.random.default_rng(5)
 
-    def _collapsed(self, frames: int) -> bool:
-        """Are the `frames` 10 ms frames about to run in the collapse?"""
-        collapsed = self.resets >= 2 and \
-            self.DEEP_FRAMES <= self.since_reset < self.DEEP_FRAMES + self.COLLAPSE_FRAMES
-        self.since_reset += frames
-        return collapsed
-
     def _cancel(self, near: npt.NDArray[np.int16], ref: npt.NDArray[np.int16],
                 ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
-        if not self._collapsed(len(near) // self.frame):
+        collapsed = self.resets >= 2 and \
+            self.DEEP_FRAMES <= self.since_reset < self.DEEP_FRAMES + self.COLLAPSE_FRAMES
+        self.since_reset += len(near) // self.frame
+        if not collapsed:
             y = near * 10 ** (-35 / 20)
         else:  # half the energy (-3 dB), 18 % of it the echo (0.42 correlation), the rest distortion
             distortion = self.rng.standard_normal(len(near)) * np.sqrt(0.5 * 0.82 * level(near))

@@ -63,13 +63,13 @@ class RoomReport:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["cancellers"] = [asdict(c) for c in self.cancellers]
+        data["cancellers"] = [{k: _finite(v) for k, v in asdict(c).items()} for c in self.cancellers]
         data["reasons"] = list(self.reasons)
         return {k: _finite(v) for k, v in data.items()}
 
 
 def _finite(value: Any) -> Any:
-    """JSON has no -inf: digital silence is reported as null."""
+    """JSON has no -inf: digital silence (a canceller that lets nothing through) is null."""
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
