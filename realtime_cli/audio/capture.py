@@ -40,7 +40,7 @@ from realtime_cli.audio.convert import CaptureConverter
 from realtime_cli.audio.devices import DeviceInfo, open_stream, resolve_device, stream_format
 from realtime_cli.audio.interfaces import SourceLevels
 from realtime_cli.audio.levels import LevelTracker
-from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH
+from realtime_cli.audio.pcm import SAMPLE_RATE, SAMPLE_WIDTH, bytes_to_ms, ms_to_samples
 from realtime_cli.errors import AudioDeviceError
 
 if TYPE_CHECKING:
@@ -50,7 +50,8 @@ _LOST = None  # queued when the device is gone
 CHUNK_MS = 40.0  # around speech
 QUIET_CHUNK_MS = 100.0  # while the microphone is quiet
 SOUND_PEAK = 260  # a block with a sample beyond this (-42 dBFS) may be speech: short chunks
-HOLD_S = 0.8  # ... for this long after the last such block (the VAD's 500 ms silence + a margin)
+HOLD_MARGIN_S = 0.3  # ... until the turn detector's silence and this much more have passed
+HOLD_S = 0.5 + HOLD_MARGIN_S  # (the default server VAD's 500 ms silence)
 
 
 def has_sound(block: npt.NDArray[np.int16]) -> bool:
@@ -77,8 +78,8 @@ class MicSource:
         self._want_rate = samplerate
         self._want_channels = channels
         self._block_ms = block_ms
-        self._chunk_bytes = round(SAMPLE_RATE * chunk_ms / 1000) * SAMPLE_WIDTH
-        self._quiet_bytes = round(SAMPLE_RATE * quiet_chunk_ms / 1000) * SAMPLE_WIDTH
+        self._chunk_bytes = ms_to_samples(chunk_ms) * SAMPLE_WIDTH
+        self._quiet_bytes = ms_to_samples(quiet_chunk_ms) * SAMPLE_WIDTH
         self._out_bytes = self._quiet_bytes  # the chunk due now: quiet until a block has sound
         self._hold_s = hold_s
         self._max_blocks = max(1, int(max_queued_ms / chunk_ms))
@@ -198,8 +199,7 @@ class MicSource:
         while len(self._pending) >= self._out_bytes:
             out = bytes(self._pending[: self._out_bytes])
             del self._pending[: self._out_bytes]
-            ms = len(out) / SAMPLE_WIDTH * 1000 / SAMPLE_RATE
-            self._levels.update(np.frombuffer(out, dtype="<i2"), ms)
+            self._levels.update(np.frombuffer(out, dtype="<i2"), bytes_to_ms(len(out)))
             if self._queue.qsize() >= self._max_blocks:
                 self._queue.get_nowait()  # nobody is reading: drop the oldest, count it
                 self._levels.overflows += 1

@@ -76,11 +76,10 @@ def open_audio(plan: TalkPlan, clock: Clock) -> tuple[AudioSource, AudioSink]:
 
         source = WavSource(plan.input_wav, clock=clock)
     else:
-        from realtime_cli.audio.capture import MicSource
+        from realtime_cli.audio.capture import HOLD_MARGIN_S, MicSource
 
         _quiet_native_stderr()
-        # short chunks until the turn detector has had its silence, and a margin
-        hold_s = plan.config.silence_duration_ms / 1000 + 0.3
+        hold_s = plan.config.silence_duration_ms / 1000 + HOLD_MARGIN_S
         source = MicSource(options.input_device, echo=echo, hold_s=hold_s)
     if plan.output_wav is not None:
         from realtime_cli.audio.wavdev import WavSink
