@@ -16,9 +16,9 @@ import pytest
 from realtime_cli.audio.echo.modes import DEFAULT_CANCELLER
 from realtime_cli.audio.echo.path_probe import RATE, Recording, probe_signal
 from realtime_cli.audio.echo.room_check import (
-    MIN_REDUCTION_DB,
-    VAD_HEARS_DBFS,
+    CancellerResult,
     assess,
+    copes,
     needs_second_probe,
     second_opinion,
 )
@@ -183,10 +183,7 @@ def default_copes(data: dict[str, object]) -> bool:
     """Did the default canceller measure as good enough in the report `data`?"""
     cancellers = data["cancellers"]
     assert isinstance(cancellers, list)
-    speex = next(c for c in cancellers if c["mode"] == DEFAULT_CANCELLER)
-    left = speex["echo_left_dbfs"]
-    return bool(speex["available"] and (speex["alone_reduction_db"] or 0.0) >= MIN_REDUCTION_DB
-                and (left is None or left < VAD_HEARS_DBFS))
+    return copes(CancellerResult(**next(c for c in cancellers if c["mode"] == DEFAULT_CANCELLER)))
 
 
 @pytest.mark.sound

@@ -198,9 +198,7 @@ def _verdict(found: bool, clipped: float, level: float | None, echo_peak: float,
     if level is not None and level > LOUD_ECHO_DB:
         return ("use headphones", "off",
                 (*reasons, f"the echo is {level:+.1f} dB over what played: the microphone is at the speaker"))
-    good = [c for c in cancellers if c.mode != "half-duplex" and c.available
-            and (c.alone_reduction_db or 0.0) >= MIN_REDUCTION_DB
-            and (c.echo_left_dbfs is None or c.echo_left_dbfs < VAD_HEARS_DBFS)]
+    good = [c for c in cancellers if copes(c)]
     if good:
         from realtime_cli.audio.echo.modes import DEFAULT_CANCELLER
 
@@ -212,6 +210,14 @@ def _verdict(found: bool, clipped: float, level: float | None, echo_peak: float,
     return ("use half-duplex", "half-duplex",
             (*reasons, f"no canceller removed {MIN_REDUCTION_DB:g} dB of the echo: while the assistant "
              "speaks only clearly louder speech gets through (barge in with `i`)"))
+
+
+def copes(c: CancellerResult) -> bool:
+    """Is canceller `c` good enough for this room: it removes `MIN_REDUCTION_DB` of the echo on
+    its own, and the whole mode lets nothing through that the server's VAD would hear?"""
+    return c.mode != "half-duplex" and c.available \
+        and (c.alone_reduction_db or 0.0) >= MIN_REDUCTION_DB \
+        and (c.echo_left_dbfs is None or c.echo_left_dbfs < VAD_HEARS_DBFS)
 
 
 def needs_second_probe(report: RoomReport) -> bool:
