@@ -45,6 +45,8 @@ from realtime_cli.audio.devices import open_error, open_stream, resolve_device, 
 
 RATE = 24_000
 BLOCK = 240  # 10 ms
+STREAM_RESTARTED = "stream restarted"  # ends the glitch the room reports when it restarts its stream
+RESTARTED = "room restarted"  # ... and the one the watch reports when it starts a fresh room
 STREAM_DELAY_MS = 62.0  # the duplex stream's own latency on `pulse`, measured (61-68 ms)
 ROOM_NICE = -10  # the room's priority boost (see _above_the_load)
 STREAM_CHECK_S = 0.1  # how often the child looks whether its stream still runs
@@ -122,7 +124,7 @@ class Room:
         real-device run the room's output stopped reaching rt from the eighth minute of 73 on,
         without an xrun or an error (what the stream did then was not seen). Reported as a glitch: the
         path may move by a few ms."""
-        self._say(f"glitch {self._stream.time:.3f} {why}: stream restarted")
+        self._say(f"glitch {self._stream.time:.3f} {why}: {STREAM_RESTARTED}")
         self._stream.abort()
         self._stream.start()
 
@@ -170,7 +172,6 @@ class SilenceWatch:
 
 
 _SAID = ("Sink", "Corked", "Mute", "Buffer Latency", "Sink Latency")  # of a `pactl list` entry
-RESTARTED = "room restarted"  # ends the glitch the watch reports when it starts a fresh room
 
 
 def sink_inputs(pid: int) -> list[str]:

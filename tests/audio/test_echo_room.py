@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from realtime_cli.testing.cpu import process_cpu_s
-from realtime_cli.testing.echo_room import RESTARTED, EchoRoom, sink_inputs
+from realtime_cli.testing.echo_room import RESTARTED, STREAM_RESTARTED, EchoRoom, sink_inputs
 from realtime_cli.testing.monitor import MonitorRecorder
 
 from .conftest import SoundServer
@@ -76,7 +76,7 @@ def test_a_room_that_skipped_does_not_keep_a_core_busy(sound: SoundServer) -> No
         time.sleep(0.3)  # the stall that makes the room underrun, not a wait for a result
         os.kill(child.pid, signal.SIGCONT)
         deadline = time.monotonic() + 30
-        while not any("stream restarted" in status for _, status in room.glitches):
+        while not any(STREAM_RESTARTED in status for _, status in room.glitches):
             assert time.monotonic() < deadline, f"no restart; the room reported {room.glitches}"
             time.sleep(0.1)
         before, start = _cpu_seconds(child.pid), time.monotonic()
