@@ -72,12 +72,19 @@ def sample_at(rec: MonitorRecorder, when: float) -> int:
     return start
 
 
+STAMP_SLACK_S = 0.01
+"""How far past `when` the recorder must be before it surely holds what the speaker played by
+`when`: the output stream's DAC stamp and the monitor's ADC stamp of one sample disagree, by
+0.1 ms typically but up to 2.7 ms with a core kept busy (400 short plays: p99 0.8 ms, extremes
+-1.9 and +2.7 ms). Reading at exactly `when` once cut the last 1.5 ms of a short item."""
+
+
 def recorded_through(rec: MonitorRecorder, when: float) -> bool:
-    """Whether `rec` holds the sample whose ADC time is `when`: the monitor delivers a sample
-    some 60 ms after the DAC played it, later on a busy machine, so a test that reads what was
-    played by `when` waits on this rather than sleeping."""
+    """Whether `rec` holds what the speaker played by `when` (its DAC clock): the monitor
+    delivers a sample some 60 ms after the DAC played it, later on a busy machine, so a test
+    that reads what was played by `when` waits on this rather than sleeping."""
     blocks = list(rec._blocks)
-    return bool(blocks) and blocks[-1][0] + len(blocks[-1][1]) / rec.rate > when
+    return bool(blocks) and blocks[-1][0] + len(blocks[-1][1]) / rec.rate > when + STAMP_SLACK_S
 
 
 def until(predicate: Callable[[], bool], within: float, what: str) -> None:
