@@ -10,8 +10,9 @@ defaults). The first speech start of a turn interrupts the assistant (its audio 
 later) and is classified:
 
 - before the user's voice begins (or in a turn without one): a self-interruption;
-- within 500 ms of the user's voice onset: a detected barge-in (anything else: missed), with
-  the delay from the user's first word to the cut (speech start + the client's flush);
+- within 1.5 s of the user's voice onset: a detected barge-in (anything else: missed), the bar
+  the real-device goal sets, with the delay from the user's first word to the cut (speech start
+  + the client's flush); within 500 ms is counted too, as a stricter figure beside it;
 
 and, over the turns nobody talks over, the echo reduction: microphone energy over what the
 echo handling sends, from the answer's start to the end of its echo tail.
@@ -46,7 +47,8 @@ from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector
 
 RATE = 24_000
 BLOCK = 480  # 20 ms
-DETECT_WINDOW_S = 0.5
+DETECT_WINDOW_S = 1.5  # the real-device goal: a barge-in counts when rt cuts the answer this soon
+QUICK_WINDOW_S = 0.5  # the stricter figure beside it
 FLUSH_S = 0.15  # speech_started -> client flushes playback
 LEAD_S, TAIL_S = 0.3, 1.0  # silence around each answer: the echo tail and VAD still count
 SETTINGS = TurnSettings(kind="server_vad", threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500,
@@ -267,7 +269,7 @@ def run(mode: str, turns: int = 100, seed: int = 0, *, barge_fraction: float = 0
     probe, detector = SileroProbe(), TurnDetector(SETTINGS)
     clock = 100.0  # stream clock (s) of the first sample; timestamps jitter by up to 1 ms
     base = 0  # samples fed to the VAD before this turn
-    self_interruptions = barge_ins = detected = 0
+    self_interruptions = barge_ins = detected = quick = 0
     spent, blocks = 0.0, 0
     delays: list[float] = []
     echo_in = echo_out = 0.0  # energies over the turns nobody talks over
@@ -313,6 +315,7 @@ def run(mode: str, turns: int = 100, seed: int = 0, *, barge_fraction: float = 0
             self_interruptions += 1
         elif fired <= turn.user_onset + DETECT_WINDOW_S * RATE:
             detected += 1
+            quick += fired <= turn.user_onset + QUICK_WINDOW_S * RATE
             delays.append((fired - turn.user_onset) / RATE + FLUSH_S)
     echo.close()
     return {
@@ -321,6 +324,7 @@ def run(mode: str, turns: int = 100, seed: int = 0, *, barge_fraction: float = 0
         "self_interruptions_per_100": 100.0 * self_interruptions / max(1, turns),
         "barge_ins": float(barge_ins),
         "barge_ins_detected_pct": 100.0 * detected / max(1, barge_ins),
+        "barge_ins_quick_pct": 100.0 * quick / max(1, barge_ins),
         "barge_in_delay_p50_s": _percentile(delays, 50),
         "barge_in_delay_p95_s": _percentile(delays, 95),
         "echo_reduction_db": 10 * float(np.log10((echo_in + 1.0) / (echo_out + 1.0))) if echo_in
@@ -345,13 +349,14 @@ def main() -> None:
                         help=f"echo modes or measurement variants ({', '.join(VARIANTS)})")
     parser.add_argument("--verbose", action="store_true", help="one line per turn")
     args = parser.parse_args()
-    print(f"{'mode':<12} {'turns':>5} {'self-int':>8} {'per 100':>7} {'barge-ins':>9} {'detected':>8} "
-          f"{'p50 s':>6} {'p95 s':>6} {'echo dB':>7} {'us/block':>8}")
+    print(f"{'mode':<12} {'turns':>5} {'self-int':>8} {'per 100':>7} {'barge-ins':>9} {'<=1.5 s':>8} "
+          f"{'<=0.5 s':>8} {'p50 s':>6} {'p95 s':>6} {'echo dB':>7} {'us/block':>8}")
     for mode in args.modes.split(","):
         r = run(mode, args.turns, args.seed, rooms=args.rooms, verbose=args.verbose)
         print(f"{mode:<12} {r['turns']:>5.0f} {r['self_interruptions']:>8.0f} "
               f"{r['self_interruptions_per_100']:>7.1f} {r['barge_ins']:>9.0f} "
-              f"{r['barge_ins_detected_pct']:>7.1f}% {r['barge_in_delay_p50_s']:>6.2f} "
+              f"{r['barge_ins_detected_pct']:>7.1f}% {r['barge_ins_quick_pct']:>7.1f}% "
+              f"{r['barge_in_delay_p50_s']:>6.2f} "
               f"{r['barge_in_delay_p95_s']:>6.2f} {r['echo_reduction_db']:>7.1f} {r['us_per_block']:>8.0f}")
 
 
