@@ -4,8 +4,8 @@ Threads: the loop queues audio (`play`, resampled there to the device rate), flu
 `status()`; PortAudio's thread runs `_callback`, which pulls one block from the shared
 `PlaybackFeed` under its short lock and copies it out. The callback stamps each block with the
 time its first frame reaches the DAC (`outputBufferDacTime`, measured on the PulseAudio null
-sink to match the monitor's capture time within 0.2 ms, 3 ms under load), and `status()` reads the stream clock,
-so `played_samples` is what has been heard, output latency already subtracted.
+sink to match the monitor's capture time within 0.2 ms, 3 ms under load), and `status()` reads
+the stream clock, so `played_samples` is what has been heard, output latency already subtracted.
 
 A device lost mid-stream (the stream finishes without `close`) makes `play` and `end_of_item`
 raise AudioDeviceError with one line; `status()` keeps answering.

@@ -28,7 +28,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.layout import Layout
 from rich.live import Live
 from rich.panel import Panel
-from rich.table import Table
+from rich.segment import Segment
 from rich.text import Text
 
 from realtime_cli.ui.view import (
@@ -143,13 +143,30 @@ def header_panel(view: DashboardView) -> Panel:
                        _two_sides(connection_text(view), timing_text(view))), padding=(0, 1))
 
 
-def _two_sides(left: Text, right: Text) -> Table:
+class _TwoSides:
     """One header row: `left` gives way (ellipsis) so `right` is always shown whole."""
-    grid = Table.grid(expand=True)
-    grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    grid.add_column(justify="right", no_wrap=True)
-    grid.add_row(left, right)
-    return grid
+
+    def __init__(self, left: Text, right: Text) -> None:
+        self.left, self.right = left, right
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        right = self.right.copy()
+        column = min(width - 1, right.cell_len)  # the left keeps a cell, for its ellipsis
+        right.rstrip()  # right-justified: trailing blanks move to the left, unstyled
+        right.truncate(column, overflow="ellipsis")
+        right.pad_left(column - right.cell_len)
+        left = self.left.copy()
+        left.truncate(width - right.cell_len, overflow="ellipsis", pad=True)
+        line = Text()  # `render` ignores a text's own style: append_text makes it a span
+        line.append_text(left)
+        line.append_text(right)
+        yield from line.render(console)
+        yield Segment.line()
+
+
+def _two_sides(left: Text, right: Text) -> _TwoSides:
+    return _TwoSides(left, right)
 
 
 def compact_header(view: DashboardView) -> Group:
@@ -171,12 +188,35 @@ def compact_header(view: DashboardView) -> Group:
 # ------------------------------------------------------------------ levels, turns, usage
 
 
-def _grid(label_width: int) -> Table:
-    """Label and value columns; a value too long for the panel is cut, never the label."""
-    grid = Table.grid(padding=(0, 1), expand=True)
-    grid.add_column(style="dim", no_wrap=True, width=label_width, min_width=label_width)
-    grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
-    return grid
+class _Grid:
+    """Label and value columns; a value too long for the panel is cut, never the label.
+
+    Drawn line by line rather than as a Rich `Table`, which measured its columns again on
+    every frame: the three panels' tables were half of a frame's work."""
+
+    def __init__(self, label_width: int) -> None:
+        self.label_width = label_width
+        self.rows: list[tuple[str, Text]] = []
+
+    def add_row(self, label: str, value: str | Text) -> None:
+        self.rows.append((label, value if isinstance(value, Text) else Text(value)))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        value_width = max(0, options.max_width - self.label_width - 1)
+        for label, value in self.rows:
+            cell = value.copy()
+            cell.truncate(value_width, overflow="ellipsis", pad=True)
+            name = Text(label)
+            name.truncate(self.label_width, overflow="ellipsis", pad=True)
+            line = Text(no_wrap=True)  # `render` ignores a text's own style: spans only
+            line.append(name.plain + " ", style="dim")
+            line.append_text(cell)
+            yield from line.render(console)
+            yield Segment.line()
+
+
+def _grid(label_width: int) -> _Grid:
+    return _Grid(label_width)
 
 
 def levels_panel(view: DashboardView, bar_width: int) -> Panel:
@@ -311,7 +351,9 @@ class TranscriptTail:
             lines[:0] = self._lines(console, row, body_width)
             if height is not None and len(lines) >= height:
                 break
-        yield Text("\n").join(_tail(lines, height))
+        # Every line already fits the width: its segments go out as they are, without the
+        # second wrapping pass Rich gives a `Text` (a third of the transcript's drawing).
+        yield from Text("\n").join(_tail(lines, height)).render(console, end="\n")
 
 
 def _tail(lines: list[Text], height: int | None) -> Iterable[Text]:

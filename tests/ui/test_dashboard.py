@@ -7,6 +7,8 @@ import io
 import pytest
 from rich.console import Console
 from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
 
 from realtime_cli.audio.echo import EchoStats
 from realtime_cli.audio.interfaces import SourceLevels
@@ -261,3 +263,45 @@ def test_kept_wrapped_rows_draw_the_same_frames_as_fresh_ones() -> None:
     TranscriptTail._wrapped.clear()
     assert drawn == [screen(v, 60, 30), screen(v, 100, 30), screen(v, 60, 30)]
     assert drawn[0] != drawn[1]
+
+
+def _cells(renderable: object, width: int) -> list[list[Segment]]:
+    """Each line's segments, neighbours of one style merged: what the terminal shows."""
+    con = console(width, 10)
+    return [list(Segment.simplify(Segment(seg.text, seg.style or Style.null()) for seg in line))
+            for line in con.render_lines(renderable, con.options, pad=True)]
+
+
+def _styled_values() -> list[Text]:
+    meter = Text("███████·············", style="green")
+    meter.append(" -40 dB")
+    meter.append(" ●", style="bold green")
+    return [meter, Text("—", style="dim"), Text.assemble(("12", "bold"), " · asst ", ("3", "bold")),
+            Text("a value far too long for any of these panels " * 3)]
+
+
+@pytest.mark.parametrize("width", [8, 12, 24, 31, 40, 117])
+def test_the_panels_rows_draw_as_a_rich_grid_would(width: int) -> None:
+    """The label/value rows and the header's two sides are drawn without Rich's `Table` (which
+    measured its columns on every frame); a `Table.grid` laid out as they were is the reference:
+    the same characters in the same styles, long values cut with an ellipsis."""
+    from rich.table import Table
+
+    from realtime_cli.ui.dashboard import _grid, _two_sides
+
+    for label_width in (4, 6):
+        ours, reference = _grid(label_width), Table.grid(padding=(0, 1), expand=True)
+        reference.add_column(style="dim", no_wrap=True, width=label_width, min_width=label_width)
+        reference.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
+        for label, value in zip(("mic", "cached", "", "out"), _styled_values(), strict=True):
+            ours.add_row(label, value)
+            reference.add_row(label, value)
+        assert _cells(ours, width) == _cells(reference, width)
+    for state in ("RESPONDING", "PAUSED"):
+        left = Text("● connected · conn #2", style="green")
+        right = Text(f" {state} ", style="bold black on yellow")
+        reference = Table.grid(expand=True)
+        reference.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        reference.add_column(justify="right", no_wrap=True)
+        reference.add_row(left, right)
+        assert _cells(_two_sides(left, right), width) == _cells(reference, width)
