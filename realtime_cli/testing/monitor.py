@@ -4,8 +4,8 @@
 the PortAudio clock, the clock `SpeakerSink` stamps its blocks with. On the null sink the monitor
 is bit-exact at the sink's format, and a sample's ADC time on the monitor matched its DAC time on
 the output within 0.2 ms on a quiet machine and within 3 ms with a core kept busy (measured), so
-"sample i of the capture reached the device at
-`time_of(i)`" is what the tests compare `SpeakerSink.status()` against.
+"sample i of the capture reached the device at `time_of(i)`" is what the tests compare
+`SpeakerSink.status()` against.
 
 Not used by rt itself. The recorder keeps blocks in a list from PortAudio's thread (list append
 is atomic); read `signal()` after `stop()` or while it runs, for a prefix.

@@ -139,11 +139,11 @@ def header_panel(view: DashboardView) -> Panel:
         (" · ", "dim"),
         view.endpoint_host,
     )
-    return Panel(Group(_two_sides(title, state_label(view)),
-                       _two_sides(connection_text(view), timing_text(view))), padding=(0, 1))
+    return Panel(Group(TwoSides(title, state_label(view)),
+                       TwoSides(connection_text(view), timing_text(view))), padding=(0, 1))
 
 
-class _TwoSides:
+class TwoSides:
     """One header row: `left` gives way (ellipsis) so `right` is always shown whole."""
 
     def __init__(self, left: Text, right: Text) -> None:
@@ -165,10 +165,6 @@ class _TwoSides:
         yield Segment.line()
 
 
-def _two_sides(left: Text, right: Text) -> _TwoSides:
-    return _TwoSides(left, right)
-
-
 def compact_header(view: DashboardView) -> Group:
     first = Text.assemble(
         (view.session_short_id, "bold"), " ", view.model, " ", state_label(view),
@@ -188,7 +184,7 @@ def compact_header(view: DashboardView) -> Group:
 # ------------------------------------------------------------------ levels, turns, usage
 
 
-class _Grid:
+class LabelRows:
     """Label and value columns; a value too long for the panel is cut, never the label.
 
     Drawn line by line rather than as a Rich `Table`, which measured its columns again on
@@ -215,12 +211,8 @@ class _Grid:
             yield Segment.line()
 
 
-def _grid(label_width: int) -> _Grid:
-    return _Grid(label_width)
-
-
 def levels_panel(view: DashboardView, bar_width: int) -> Panel:
-    grid = _grid(4)
+    grid = LabelRows(4)
     if view.paused:
         mic = Text("PAUSED", style=STATE_STYLES["paused"])
     elif view.muted:
@@ -257,7 +249,7 @@ def levels_panel(view: DashboardView, bar_width: int) -> Panel:
 def turns_panel(view: DashboardView) -> Panel:
     """User turns, assistant turns and tool calls (as `rt sessions` and `rt stats` count them),
     interruptions by kind with the share of the cut answers heard, latency, readiness, idle."""
-    grid = _grid(5)
+    grid = LabelRows(5)
     grid.add_row("you", Text.assemble(
         (str(view.user_turns), "bold"), " · asst ", (str(view.assistant_turns), "bold"),
         " · tools ", (str(view.tool_calls), "bold")))
@@ -280,7 +272,7 @@ def turns_panel(view: DashboardView) -> Panel:
 
 
 def usage_panel(view: DashboardView) -> Panel:
-    grid = _grid(6)
+    grid = LabelRows(6)
     grid.add_row("in", f"{format_tokens(view.input_tokens)} tok")
     grid.add_row("fresh", format_tokens(view.fresh_input_tokens))
     grid.add_row("cached", format_tokens(view.cached_tokens))

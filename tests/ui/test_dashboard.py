@@ -8,13 +8,14 @@ import pytest
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 from realtime_cli.audio.echo import EchoStats
 from realtime_cli.audio.interfaces import SourceLevels
 from realtime_cli.core.snapshot import TranscriptLine
 from realtime_cli.core.states import SessionState
-from realtime_cli.ui.dashboard import CUT_MARK, Dashboard, TranscriptTail, render
+from realtime_cli.ui.dashboard import CUT_MARK, Dashboard, LabelRows, TranscriptTail, TwoSides, render
 from realtime_cli.ui.view import DashboardView
 
 from .factories import CUT_TEXT, HEARD, console, figures, snapshot, view
@@ -285,12 +286,8 @@ def test_the_panels_rows_draw_as_a_rich_grid_would(width: int) -> None:
     """The label/value rows and the header's two sides are drawn without Rich's `Table` (which
     measured its columns on every frame); a `Table.grid` laid out as they were is the reference:
     the same characters in the same styles, long values cut with an ellipsis."""
-    from rich.table import Table
-
-    from realtime_cli.ui.dashboard import _grid, _two_sides
-
     for label_width in (4, 6):
-        ours, reference = _grid(label_width), Table.grid(padding=(0, 1), expand=True)
+        ours, reference = LabelRows(label_width), Table.grid(padding=(0, 1), expand=True)
         reference.add_column(style="dim", no_wrap=True, width=label_width, min_width=label_width)
         reference.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
         for label, value in zip(("mic", "cached", "", "out"), _styled_values(), strict=True):
@@ -304,4 +301,4 @@ def test_the_panels_rows_draw_as_a_rich_grid_would(width: int) -> None:
         reference.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         reference.add_column(justify="right", no_wrap=True)
         reference.add_row(left, right)
-        assert _cells(_two_sides(left, right), width) == _cells(reference, width)
+        assert _cells(TwoSides(left, right), width) == _cells(reference, width)
