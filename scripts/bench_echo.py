@@ -36,7 +36,6 @@ PLAN: tuple[tuple[str, str], ...] = (
 )
 TURNS = 100  # assistant turns per run
 LONG_TURNS = 300  # per canceller in `make bench-echo`: at least 300, half of them talked over
-DETECT_S = echo_sim.DETECT_WINDOW_S  # a barge-in counts when rt cuts the answer this soon, simulated or real
 
 
 def _runs_of(group: str, mode: str) -> list[tuple[str, str, int]]:
@@ -166,7 +165,8 @@ def _declare_devices(section: Section, modes: tuple[str, ...], turns: int) -> No
             part(_device_self_interruptions, echo, turns))
         section.figure(f"echo {echo}, rt talk on real devices: turns started by the answer's own echo "
                        "after it ended", "per 100 turns", at_most(1))(part(_device_self_started, echo, turns))
-        section.figure(f"echo {echo}, rt talk on real devices: barge-ins detected within {DETECT_S:g} s", "%",
+        section.figure(f"echo {echo}, rt talk on real devices: barge-ins detected within "
+                       f"{bench_echo_devices.DETECT_S:g} s", "%",
                        at_least(95))(part(_device_barge_ins, echo, turns))
         section.figure(f"echo {echo}, rt talk on real devices: second voice's start to rt's cut", "ms",
                        stat="p95")(part(_device_delay, echo, turns))
