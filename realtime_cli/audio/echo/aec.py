@@ -16,9 +16,7 @@ its usual pace as the canceller recovers.
 When nothing has played within the echo hangover, the microphone passes bit-exact. Each new
 answer (far audio after `NEW_ANSWER_S` of none) starts at the raw level too, and gets the level
 learnt on the last answer back once the canceller cuts this answer's echo about as well: the path
-can move between answers while the canceller has nothing to adapt on. A user who talks from the
-answer's first moment keeps it from showing that; what is left then passes when it would pass at
-the earned level and does not resemble the far audio, as echo a moved path leaves does.
+can move between answers while the canceller has nothing to adapt on.
 After a barge-in the speaker's stream restarts, and its stamps then settle for seconds (they
 moved 2.4 ms against the sample count in the 2.6 s after one restart, on PulseAudio): the echo path
 the canceller sees moves by a millisecond or two, inside the delay tracker's tolerance. AEC3 cut
@@ -39,13 +37,7 @@ import numpy.typing as npt
 from realtime_cli.audio.echo.canceller import FILTER_S, FramedCanceller, WholeFrames
 from realtime_cli.audio.echo.convergence import ConvergenceMeter
 from realtime_cli.audio.echo.delay import DelayTracker, Shift
-from realtime_cli.audio.echo.double_talk import (
-    DoubtTracker,
-    Onset,
-    correlates_with_far,
-    far_correlation,
-    judge_onset,
-)
+from realtime_cli.audio.echo.double_talk import DoubtTracker, Onset, correlates_with_far, judge_onset
 from realtime_cli.audio.echo.energy import db, energy
 from realtime_cli.audio.echo.gate import EchoGate
 from realtime_cli.audio.echo.half_duplex import TimelineProcessor
@@ -63,7 +55,6 @@ SHOWN_BLOCKS = 3  # ... this many in a row
 PRESENT_DB = 6.0  # a block counts when its echo is within this of the echo path's level
 RESTART_WATCH_S = 1.0  # after a barge-in, the next answer's first second is watched (re-alignment)
 UNDER_ECHO_DB = 6.0  # ... for speech onsets this much quieter than the raw echo level (leaks)
-EARLY_CORRELATION = 0.35  # a new answer's residual less like its far audio than this may be a user
 
 
 class CancellingAec(TimelineProcessor):
@@ -93,7 +84,6 @@ class CancellingAec(TimelineProcessor):
         self._earned: float | None = None  # a new answer's level to restore once re-earned
         self._shown = 0  # echo blocks in a row the canceller cut that well
         self._shown_db = -90.0  # the least cut echo block of this answer (residual over far, dB)
-        self._voiced_since: int | None = None  # a run of blocks that look like a user at an answer's start
         self._restart_from: int | None = None  # the speaker's stream restarted: its first sample
         self._watch_until = -(1 << 62)  # ... and its first answer's first second ends here
 
@@ -162,8 +152,6 @@ class CancellingAec(TimelineProcessor):
         doubt = self._doubt.doubt(self._near_energy, self._canceller.gain_db, stop)
         residual = self._residual.classify(energy(out), self._far_peak, start, stop, doubt)
         if self._earned is not None:
-            if residual == "echo" and self._voice_at_answer_start(start, stop):
-                residual = "user"
             self._earn_back(raw)
         if residual == "user" and raw != "user":
             residual = self._second_look(stop)
@@ -186,27 +174,6 @@ class CancellingAec(TimelineProcessor):
         """Has the canceller shown, on this answer and path, that it cuts the echo? Then the
         residual gate's level is well under the raw echo path's."""
         return self._residual.erl_db < self._gate.erl_db - RELIED_ON_DB
-
-    def _voice_at_answer_start(self, start: int, stop: int) -> bool:
-        """While a new answer re-earns trust the residual gate holds the raw echo level, and a
-        user who starts talking with the answer is not heard: his voice keeps the canceller from
-        showing that it cuts the echo. What it leaves is his voice when it would pass at the level
-        earned on the last answer, is louder than room noise and not much quieter than the echo,
-        and does not resemble the far audio (echo a moved path leaves does: 0.3-0.9, voices
-        0.2-0.4), for as long as the gate confirms a user. Block by block, without the gate's
-        hold, and the onset checks (`_second_look`) then judge it as any other."""
-        assert self._earned is not None
-        voiced = self._near_energy > self._doubt.floor \
-            and self._residual.ratio_db >= self._earned + EchoGate.MARGIN_DB \
-            and self._gate.ratio_db >= self._gate.erl_db - UNDER_ECHO_DB \
-            and far_correlation(self._canceller.recent, self._ref, stop - self._canceller.pending,
-                                self._gate.lookback) < EARLY_CORRELATION
-        if not voiced:
-            self._voiced_since = None
-            return False
-        if self._voiced_since is None:
-            self._voiced_since = start
-        return stop - self._voiced_since >= self._residual.confirm
 
     def _earn_back(self, raw: str) -> None:
         """Count the new answer's echo blocks cut to near the last answer's level; blocks where
