@@ -7,6 +7,11 @@ or a self-interruption). The replay is exact up to the first start that differs:
 real server would have answered differently.
 
     .venv/bin/python scripts/echo_replay.py rec.npz [more.npz ...] [--mode aec|half-duplex|off]
+        [--differences]
+
+`--differences` is for long recordings (a 300-turn `make bench-echo` run): only the starts that
+differ between the two, each with its user turn (counted by the starts while the assistant was
+silent: each question is one) and how far into the answer it came.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy.typing as npt
 from echo_sim import SETTINGS  # the service's server_vad defaults
 
 from realtime_cli.audio.echo import make_echo
-from realtime_cli.audio.echo.record import NEAR, EchoCall, load, replay
+from realtime_cli.audio.echo.record import FAR, NEAR, EchoCall, load, replay
 from realtime_cli.server.vad import SileroProbe, SpeechStarted, TurnDetector
 
 
@@ -34,22 +39,56 @@ def speech_starts(outs: list[npt.NDArray[np.int16]], times: list[float]) -> list
     return starts
 
 
-def far_audible(calls: list[EchoCall], t: float, within_s: float = 0.3) -> bool:
-    """Was anything louder than -50 dBFS played in the `within_s` before `t`?"""
-    floor = 32768 * 10 ** (-50 / 20)
-    return any(c.kind != NEAR and t - within_s <= c.t <= t and np.max(np.abs(c.pcm), initial=0) > floor
-               for c in calls)
+class Far:
+    """When the assistant was audible: the stamps of far blocks louder than -50 dBFS."""
+
+    def __init__(self, calls: list[EchoCall]) -> None:
+        floor = 32768 * 10 ** (-50 / 20)
+        self.loud = np.array([c.t for c in calls
+                              if c.kind == FAR and np.max(np.abs(c.pcm), initial=0) > floor])
+
+    def audible(self, t: float, within_s: float = 0.3) -> bool:
+        """Was the assistant audible in the `within_s` before `t`?"""
+        i = int(np.searchsorted(self.loud, t, side="right"))
+        return i > 0 and t - self.loud[i - 1] <= within_s
+
+    def answer_start(self, t: float, gap_s: float = 1.0) -> float | None:
+        """The first loud block of the answer playing at `t` (after `gap_s` without one)."""
+        i = int(np.searchsorted(self.loud, t, side="right")) - 1
+        if i < 0:
+            return None
+        while i > 0 and self.loud[i] - self.loud[i - 1] <= gap_s:
+            i -= 1
+        return float(self.loud[i])
 
 
-def describe(starts: list[float], calls: list[EchoCall], t0: float) -> str:
-    return ", ".join(f"{t - t0:.2f} s{' (over the assistant)' if far_audible(calls, t) else ''}"
+def describe(starts: list[float], far: Far, t0: float) -> str:
+    return ", ".join(f"{t - t0:.2f} s{' (over the assistant)' if far.audible(t) else ''}"
                      for t in starts) or "none"
+
+
+def differences(recorded: list[float], replayed: list[float], far: Far, t0: float,
+                within_s: float = 0.3) -> list[str]:
+    """A line per speech start found in only one of the two lists."""
+    questions = [t for t in recorded if not far.audible(t)]
+    lines = []
+    for label, these, others in (("replay only", replayed, recorded), ("recorded only", recorded, replayed)):
+        for t in these:
+            if any(abs(t - o) < within_s for o in others):
+                continue
+            turn = int(np.searchsorted(questions, t, side="right")) - 1
+            start = far.answer_start(t) if far.audible(t) else None
+            into = f"{t - start:.2f} s into the answer" if start is not None else "the assistant silent"
+            lines.append(f"{label}: {t - t0:.2f} s, user turn {turn}, {into}")
+    return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recordings", nargs="+", type=Path)
     parser.add_argument("--mode", help="echo mode to replay with (default: the recorded one)")
+    parser.add_argument("--differences", action="store_true",
+                        help="only the speech starts that differ, by user turn")
     args = parser.parse_args()
     for path in args.recordings:
         mode, calls = load(path)
@@ -60,9 +99,15 @@ def main() -> int:
         processor.close()
         recorded = speech_starts([c.out for c in near if c.out is not None], times)
         replayed = speech_starts(outs, times)
+        far = Far(calls)
         print(f"{path}: {mode}, {len(near)} microphone blocks, {times[-1] - times[0]:.1f} s")
-        print(f"  speech starts as recorded: {describe(recorded, calls, times[0])}")
-        print(f"  speech starts replayed ({processor.mode}): {describe(replayed, calls, times[0])}")
+        if args.differences:
+            print(f"  speech starts: {len(recorded)} recorded, {len(replayed)} replayed ({processor.mode})")
+            for line in differences(recorded, replayed, far, times[0]) or ["no difference"]:
+                print(f"  {line}")
+            continue
+        print(f"  speech starts as recorded: {describe(recorded, far, times[0])}")
+        print(f"  speech starts replayed ({processor.mode}): {describe(replayed, far, times[0])}")
     return 0
 
 

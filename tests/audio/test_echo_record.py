@@ -93,3 +93,30 @@ def test_digital_silence_at_the_microphone_is_measured_in_spans_of_a_second() ->
              *[near(zeros)] * blocks_per_s]  # 1 s at the end
     assert silent_s(calls, RATE) == pytest.approx(3.0)
     assert silent_s(calls, RATE, span_s=0.5) == pytest.approx(3.98)
+
+
+def test_the_replay_script_names_the_turn_where_a_replay_differs(tmp_path: Path) -> None:
+    """A question while the assistant is silent, then its answer: recorded through the aec, whose
+    gate keeps the echo out, and replayed with echo handling off, which lets it through. The
+    script finds the one start that differs and places it in the first user turn's answer."""
+    silence = np.zeros(RATE, dtype=np.int16)
+    question = talker()
+    answer = assistant()[: 4 * RATE]
+    far = np.concatenate([silence, np.zeros(len(question), dtype=np.int16), silence, answer, silence])
+    user = np.zeros(len(far))
+    user[RATE: RATE + len(question)] = question
+    near = mic(far, room(80, 0.5), user)
+    path = tmp_path / "echo.npz"
+    recorder = EchoRecorder(SpeexAec(RATE), path)
+    for i in range(0, len(far) - BLOCK + 1, BLOCK):
+        recorder.far(far[i:i + BLOCK], T0 + i / RATE)
+        recorder.near(near[i:i + BLOCK], T0 + i / RATE)
+    recorder.close()
+    script = Path(__file__).resolve().parents[2] / "scripts" / "echo_replay.py"
+    done = subprocess.run([sys.executable, str(script), str(path), "--mode", "off", "--differences"],
+                          capture_output=True, text=True, timeout=300, check=True)
+    lines = [line.strip() for line in done.stdout.splitlines()[2:]]
+    assert len(lines) == 1 and lines[0].startswith("replay only: "), done.stdout
+    assert ", user turn 0, " in lines[0] and " s into the answer" in lines[0], done.stdout
+    into = float(lines[0].split(", ")[-1].split(" s into")[0])
+    assert 0.0 <= into < 1.0, done.stdout  # the echo of the answer's first words
