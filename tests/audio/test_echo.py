@@ -284,6 +284,14 @@ def test_a_playback_glitch_the_stamps_do_not_show_lets_no_echo_through(kind: str
     proc.close()
 
 
+def next_answer() -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16], npt.NDArray[np.int16]]:
+    """(answer, before, far): a 6 s answer played twice (the canceller converges on it), 3 s of
+    silence, then the next answer; `far` is `before` followed by that answer."""
+    answer = assistant()[: 6 * RATE]
+    before = np.concatenate([answer, answer, np.zeros(3 * RATE, dtype=np.int16)])
+    return answer, before, np.concatenate([before, answer])
+
+
 @both
 def test_the_next_answer_is_not_let_through_when_the_path_moved_in_between(kind: str) -> None:
     # Measured on PulseAudio: the microphone's stamps drift against its audio (36 ppm) and the
@@ -291,10 +299,8 @@ def test_the_next_answer_is_not_let_through_when_the_path_moved_in_between(kind:
     # ms between answers. The next answer's first echo then met a filter cut by 2-4 dB, not 20,
     # and a residual gate still trusting the last answer's level: the assistant interrupted
     # itself 0.3 s into 5 of 144 answers. Here the path moves by 0.5 ms in the silence.
-    answer = assistant()[: 6 * RATE]
-    before = np.concatenate([answer, answer, np.zeros(3 * RATE, dtype=np.int16)])
+    answer, before, far = next_answer()
     h = room(80, 0.5)
-    far = np.concatenate([before, answer])
     near = np.concatenate([mic(before, h), mic(answer, np.concatenate([np.zeros(12), h]), seed=4)])
     proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near)
@@ -311,10 +317,8 @@ def test_a_user_who_talks_as_the_next_answer_starts_is_heard(kind: str) -> None:
     # raw echo level until the canceller shows it cuts this answer's echo, and a voice from the
     # first echo block on keeps it from showing that. Here he starts with the answer's echo,
     # about as loud; before, he was not heard in the two seconds after.
-    answer = assistant()[: 6 * RATE]
-    before = np.concatenate([answer, answer, np.zeros(3 * RATE, dtype=np.int16)])
+    _, before, far = next_answer()
     h = room(80, 0.5)
-    far = np.concatenate([before, answer])
     start = len(before) + round(0.08 * RATE)  # the answer's first echo
     words = talker().astype(np.float64) * 0.8
     user = np.zeros(len(far))
