@@ -131,11 +131,12 @@ class CancellingAec(TimelineProcessor):
         if raw != "idle":
             if stop - self._far_heard_at > self._new_answer:
                 # The first echo of an answer finds the filter where the last answer left it, but
-                # the path may have moved meanwhile with nothing to adapt on: timestamps that drift
-                # against the audio (36 ppm on PulseAudio) moved it 0.3-0.5 ms between answers in
-                # a real-device run, the canceller then cut the onset by 2-4 dB instead of 20, and
-                # the level learnt on the last answer let that through. So the raw level holds
-                # until the canceller shows, on this answer's echo, that it cuts as well as then.
+                # the path may have moved meanwhile with nothing to adapt on (two clocks drifting
+                # apart, a restarted speaker placed by its stamp): it moved 0.3-0.5 ms between
+                # answers in a real-device run, the canceller then cut the onset by 2-4 dB instead
+                # of 20, and the level learnt on the last answer let that through. So the raw
+                # level holds until the canceller shows, on this answer's echo, that it cuts as
+                # well as then.
                 self._earned = self._residual.erl_db
                 self._answer_erl_db = self._gate.erl_db
                 self._shown, self._shown_db = 0, -90.0
