@@ -108,30 +108,18 @@ class Shift(enum.Enum):
 class DelayTracker:
     """The estimated delay (`delay`) and the pre-shift it sets (`shift`), both in samples.
 
-    An estimate within half a canceller frame of the current one is the same path; one further
-    off is a move once the next estimate agrees with it (a single estimate that far off and
-    back, 0.1 s later, was common on real devices, and each cost two restarts). A move that
-    leaves the direct path inside the filter, between `NEAR_EDGE` of its start and `SLACK`
-    beyond where the pre-shift put it, keeps the shift: the canceller adapts to a path that
-    moved that little (two devices' clocks drifting apart move it by a sample every few
-    seconds), where a restart would throw its filter away. No estimate is taken within
-    `DELAY_WINDOW_S` of double talk: a second voice in the window would correlate with the far
-    audio by chance, giving a wrong delay and a needless reset.
+    An estimate within half a canceller frame of the current one is the same path. No estimate
+    is taken within `DELAY_WINDOW_S` of double talk: a second voice in the window would correlate
+    with the far audio by chance, giving a wrong delay and a needless reset.
     """
-
-    NEAR_EDGE_S = 0.005  # the direct path this close to the filter's start: shift again
-    SLACK_S = 0.02  # ... or this much later than the pre-shift planned (tail room is lost)
 
     def __init__(self, rate: int, frame: int) -> None:
         self.estimator = DelayEstimator(rate)
         self.tolerance = frame // 2
         self.margin = round(DELAY_MARGIN_S * rate)
-        self.near_edge = round(self.NEAR_EDGE_S * rate)
-        self.slack = round(self.SLACK_S * rate)
         self.delay: int | None = None
         self.shift = 0  # the reference is read this many samples earlier: delay - margin
         self.path_changes = 0
-        self._candidate: int | None = None  # an estimate off the current delay, to be confirmed
 
     def follow(self, ref: Reference, pcm: npt.NDArray[np.int16], start: int, stop: int,
                double_talk_at: int) -> Shift | None:
@@ -141,24 +129,14 @@ class DelayTracker:
         if stop - double_talk_at < self.estimator.window:
             return None
         delay = self.estimator.estimate(ref, stop)
-        if delay is None:
+        if delay is None or (self.delay is not None and abs(delay - self.delay) <= self.tolerance):
             return None
-        if self.delay is None:  # the first estimate is learning, not a change
-            self.delay, self.shift = delay, max(0, delay - self.margin)
-            return Shift.PLACED if self.shift else None
-        if abs(delay - self.delay) <= self.tolerance:
-            self._candidate = None
-            return None
-        if self._candidate is None or abs(delay - self._candidate) > self.tolerance:
-            self._candidate = delay
-            return None
-        self._candidate = None
-        self.path_changes += 1
+        changed = self.delay is not None  # the first estimate is learning, not a change
+        if changed:
+            self.path_changes += 1
         self.delay = delay
-        if self.shift + self.near_edge <= delay <= self.shift + self.margin + self.slack:
-            return None
         shift = max(0, delay - self.margin)
         if shift == self.shift:
             return None
         self.shift = shift
-        return Shift.MOVED
+        return Shift.MOVED if changed else Shift.PLACED
