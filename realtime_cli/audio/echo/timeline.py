@@ -29,7 +29,7 @@ class Anchor:
     share its clock, the microphone's stamps drifted 28-36 ppm against its sample count and the
     speaker's far less; following them moved the echo path the canceller sees by about 0.7
     samples a second, and the delay tracker restarted the canceller every minute or two (23
-    times in 27 minutes; replayed counting samples, 14, with three more barge-ins heard and two
+    times in 26 minutes; replayed counting samples, 14, with three more barge-ins heard and two
     self-interruptions gone). Devices with clocks of their own do drift apart: the echo path
     then moves slowly, and the delay tracker follows it.
 
