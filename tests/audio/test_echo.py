@@ -247,7 +247,7 @@ def test_wandering_capture_stamps_do_not_move_the_echo_path(kind: str) -> None:
     near = mic(far, room(80, 0.5))
     proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near, jitter_s=0.001, near_wander=pulse_like_wander)
-    assert proc._near_anchor.reanchors == 0 and proc.path_changes == 0
+    assert proc._near_anchor.reanchors == 0 and abs(proc._near_anchor.slid) <= 24
     assert reduction_db(near[4 * RATE:len(out)], out[4 * RATE:]) >= 25
     proc.close()
 
@@ -284,53 +284,23 @@ def test_a_playback_glitch_the_stamps_do_not_show_lets_no_echo_through(kind: str
     proc.close()
 
 
-def next_answer() -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16], npt.NDArray[np.int16]]:
-    """(answer, before, far): a 6 s answer played twice (the canceller converges on it), 3 s of
-    silence, then the next answer; `far` is `before` followed by that answer."""
-    answer = assistant()[: 6 * RATE]
-    before = np.concatenate([answer, answer, np.zeros(3 * RATE, dtype=np.int16)])
-    return answer, before, np.concatenate([before, answer])
-
-
 @both
 def test_the_next_answer_is_not_let_through_when_the_path_moved_in_between(kind: str) -> None:
-    # Measured on PulseAudio (when the timeline followed the microphone's drifting stamps; two
-    # clocks drifting apart do the same): the echo path the canceller sees moved while nothing
-    # played, 0.3-0.5 ms between answers. The next answer's first echo then met a filter cut by
-    # 2-4 dB, not 20, and a residual gate still trusting the last answer's level: the assistant
-    # interrupted itself 0.3 s into 5 of 144 answers. Here the path moves by 0.5 ms in the silence.
-    answer, before, far = next_answer()
+    # Measured on PulseAudio: the microphone's stamps drift against its audio (36 ppm) and the
+    # anchor follows them, so the echo path the canceller sees moves while nothing plays: 0.3-0.5
+    # ms between answers. The next answer's first echo then met a filter cut by 2-4 dB, not 20,
+    # and a residual gate still trusting the last answer's level: the assistant interrupted
+    # itself 0.3 s into 5 of 144 answers. Here the path moves by 0.5 ms in the silence.
+    answer = assistant()[: 6 * RATE]
+    before = np.concatenate([answer, answer, np.zeros(3 * RATE, dtype=np.int16)])
     h = room(80, 0.5)
+    far = np.concatenate([before, answer])
     near = np.concatenate([mic(before, h), mic(answer, np.concatenate([np.zeros(12), h]), seed=4)])
     proc = CANCELLERS[kind](RATE)
     out = run(proc, far, near)
     onset = out[len(before):len(before) + RATE]
     assert proc.path_changes == 0  # too small a move for the delay tracker to notice
     assert not np.any(onset), f"{np.count_nonzero(onset.reshape(-1, BLOCK).any(axis=1))} blocks let through"
-    proc.close()
-
-
-@both
-def test_a_user_who_talks_as_the_next_answer_starts_is_heard(kind: str) -> None:
-    # The real-device rig's users who talked within 0.6 s of an answer's start were missed 6
-    # times in 8 (both cancellers, 300 turns each): a new answer holds the residual gate at the
-    # raw echo level until the canceller shows it cuts this answer's echo, and a voice from the
-    # first echo block on keeps it from showing that. Here he starts with the answer's echo,
-    # about as loud; before, he was not heard in the two seconds after.
-    _, before, far = next_answer()
-    h = room(80, 0.5)
-    start = len(before) + round(0.08 * RATE)  # the answer's first echo
-    words = talker().astype(np.float64) * 0.8
-    user = np.zeros(len(far))
-    user[start:start + len(words)] = words
-    near = mic(far, h, user)
-    proc = CANCELLERS[kind](RATE)
-    out = run(proc, far, near)
-    span = slice(start, start + RATE)
-    assert abs(10 * np.log10(level(user[span]) / level(mic(far, h)[span]))) < 3  # about as loud
-    passed = np.flatnonzero(out[start:start + RATE].reshape(-1, BLOCK).any(axis=1))
-    assert passed.size and passed[0] * BLOCK <= 0.3 * RATE  # measured 100 / 180 ms
-    assert 10 * np.log10(level(out[span]) / level(user[span])) > -10  # measured -3.4 / -7.8 dB
     proc.close()
 
 
@@ -367,52 +337,14 @@ def test_a_barge_in_drop_neither_moves_the_echo_path_nor_leaves_audio_that_never
     proc.close()
 
 
-def test_the_anchor_counts_samples_through_drifting_stamps_and_still_finds_a_skip() -> None:
-    """Stamps that drift against the sample count (28-36 ppm on PulseAudio, where the streams
-    share one clock) do not move the timeline: followed, they moved the echo path the canceller
-    sees. A skip after the drift has built up moves it by the skip alone."""
+def test_the_anchor_follows_a_clock_drift_between_devices() -> None:
     anchor = Anchor(RATE)
-    ppm, block, blocks = 100e-6, BLOCK, 5 * 60 * 50  # 100 ppm for five minutes: 30 ms
-    first = anchor.place(T0, block)
-    for k in range(1, blocks):
+    ppm, block = 100e-6, BLOCK  # a 100 ppm drift for two minutes: 12 ms
+    for k in range(2 * 60 * 50):
         start = anchor.place(T0 + k * block / RATE * (1 + ppm), block)
-        assert start == first + k * block
+    stamped = round((T0 + k * block / RATE * (1 + ppm)) * RATE)
     assert anchor.reanchors == 0
-    skip = 2400  # 100 ms lost
-    for k in range(blocks, blocks + 3 * 50):
-        start = anchor.place(T0 + (k * block + skip) / RATE * (1 + ppm), block)
-    assert anchor.reanchors == 1  # moved by the skip, to within the 1 ms its slow mean lags the drift
-    assert abs(start - (first + k * block + skip)) <= 2 * RATE // 1000
-
-
-@both
-def test_a_slowly_drifting_echo_path_is_followed(kind: str) -> None:
-    """Two devices with clocks of their own: the echo path moves by a sample every few seconds
-    (here 150 ppm, 3.6 samples a second, so that the test stays short). The delay estimate follows
-    it, the canceller restarts on the new pre-shift each time the path has moved half a frame,
-    once per move, and the echo stays cut."""
-    far = np.concatenate([assistant()] * 6)
-    ppm = 150e-6
-    at = np.arange(len(far)) * (1 - ppm)  # the microphone's clock runs fast: the echo comes later
-    warped = np.interp(at, np.arange(len(far)), far.astype(np.float64))
-    near = mic(np.round(warped).astype(np.int16), room(80, 0.5))
-    proc = CANCELLERS[kind](RATE)
-    resets = 0
-    reset = proc._canceller.reset
-
-    def counted() -> None:
-        nonlocal resets
-        resets += 1
-        reset()
-
-    proc._canceller.reset = counted  # type: ignore[method-assign]
-    out = run(proc, far, near)
-    drifted = ppm * len(far)
-    assert drifted > 2 * proc._delay.tolerance  # further than one estimate's tolerance, twice
-    assert proc.delay is not None and abs(proc.delay - (80 * RATE // 1000 + drifted)) <= proc._delay.tolerance
-    assert proc.path_changes >= 2 and resets == 1 + proc.path_changes  # placed, then once a move
-    assert reduction_db(near[-5 * RATE:len(out)], out[-5 * RATE:]) >= 25
-    proc.close()
+    assert abs(stamped - start) <= anchor.deadband + 24  # followed to within the dead band (+1 ms)
 
 
 @both

@@ -16,10 +16,7 @@ its usual pace as the canceller recovers.
 When nothing has played within the echo hangover, the microphone passes bit-exact. Each new
 answer (far audio after `NEW_ANSWER_S` of none) starts at the raw level too, and gets the level
 learnt on the last answer back once the canceller cuts this answer's echo about as well: the path
-can move between answers while the canceller has nothing to adapt on. A user who talks from the
-answer's first moment keeps it from showing that, so what the canceller leaves may pass before:
-when it is as loud as the echo path made the far audio as the answer began (echo a slightly
-moved path lets through is cut by a few dB and stays under that; a voice is not cut at all).
+can move between answers while the canceller has nothing to adapt on.
 After a barge-in the speaker's stream restarts, and its stamps then settle for seconds (they
 moved 2.4 ms against the sample count in the 2.6 s after one restart, on PulseAudio): the echo path
 the canceller sees moves by a millisecond or two, inside the delay tracker's tolerance. AEC3 cut
@@ -58,7 +55,6 @@ SHOWN_BLOCKS = 3  # ... this many in a row
 PRESENT_DB = 6.0  # a block counts when its echo is within this of the echo path's level
 RESTART_WATCH_S = 1.0  # after a barge-in, the next answer's first second is watched (re-alignment)
 UNDER_ECHO_DB = 6.0  # ... for speech onsets this much quieter than the raw echo level (leaks)
-AT_ECHO_DB = 0.0  # a new answer's residual this much over the raw echo level as it began: a voice
 
 
 class CancellingAec(TimelineProcessor):
@@ -88,8 +84,6 @@ class CancellingAec(TimelineProcessor):
         self._earned: float | None = None  # a new answer's level to restore once re-earned
         self._shown = 0  # echo blocks in a row the canceller cut that well
         self._shown_db = -90.0  # the least cut echo block of this answer (residual over far, dB)
-        self._answer_erl_db = 0.0  # the raw echo level as this answer began
-        self._voiced_since: int | None = None  # first of the blocks in a row that passed as a voice
         self._restart_from: int | None = None  # the speaker's stream restarted: its first sample
         self._watch_until = -(1 << 62)  # ... and its first answer's first second ends here
 
@@ -131,14 +125,12 @@ class CancellingAec(TimelineProcessor):
         if raw != "idle":
             if stop - self._far_heard_at > self._new_answer:
                 # The first echo of an answer finds the filter where the last answer left it, but
-                # the path may have moved meanwhile with nothing to adapt on (two clocks drifting
-                # apart, a restarted speaker placed by its stamp): it moved 0.3-0.5 ms between
-                # answers in a real-device run, the canceller then cut the onset by 2-4 dB instead
-                # of 20, and the level learnt on the last answer let that through. So the raw
-                # level holds until the canceller shows, on this answer's echo, that it cuts as
-                # well as then.
+                # the path may have moved meanwhile with nothing to adapt on: timestamps that drift
+                # against the audio (36 ppm on PulseAudio) moved it 0.3-0.5 ms between answers in
+                # a real-device run, the canceller then cut the onset by 2-4 dB instead of 20, and
+                # the level learnt on the last answer let that through. So the raw level holds
+                # until the canceller shows, on this answer's echo, that it cuts as well as then.
                 self._earned = self._residual.erl_db
-                self._answer_erl_db = self._gate.erl_db
                 self._shown, self._shown_db = 0, -90.0
                 self._residual.distrust(self._gate.erl_db)
             if self._restarted_audio():  # the path may be a few ms off: watch the onsets
@@ -160,8 +152,6 @@ class CancellingAec(TimelineProcessor):
         doubt = self._doubt.doubt(self._near_energy, self._canceller.gain_db, stop)
         residual = self._residual.classify(energy(out), self._far_peak, start, stop, doubt)
         if self._earned is not None:
-            if residual == "echo" and self._voice_at_answer_start(start, stop):
-                residual = "user"
             self._earn_back(raw)
         if residual == "user" and raw != "user":
             residual = self._second_look(stop)
@@ -184,27 +174,6 @@ class CancellingAec(TimelineProcessor):
         """Has the canceller shown, on this answer and path, that it cuts the echo? Then the
         residual gate's level is well under the raw echo path's."""
         return self._residual.erl_db < self._gate.erl_db - RELIED_ON_DB
-
-    def _voice_at_answer_start(self, start: int, stop: int) -> bool:
-        """While a new answer re-earns trust the residual gate holds the raw echo level, and a
-        user who talks from the answer's first moment is not heard: his voice keeps the canceller
-        from showing that it cuts the echo. What it leaves is a voice when it is louder than room
-        noise, would pass at the level earned on the last answer, and is as loud as the echo path
-        made the far audio as the answer began (the raw gate soon learns a talking user as echo).
-        Echo on a path that moved between answers, recorded on real devices, was cut by 2-8 dB
-        and left 5-8 dB under that; a voice the canceller does not cut. For as long as the gate
-        confirms a user, block by block (no hold), and the onset checks (`_second_look`) then
-        judge it as any other: a canceller that lost the path adds energy (a slip)."""
-        assert self._earned is not None
-        voiced = self._near_energy > self._doubt.floor \
-            and self._residual.ratio_db >= self._earned + EchoGate.MARGIN_DB \
-            and self._residual.ratio_db >= self._answer_erl_db + AT_ECHO_DB
-        if not voiced:
-            self._voiced_since = None
-            return False
-        if self._voiced_since is None:
-            self._voiced_since = start
-        return stop - self._voiced_since >= self._residual.confirm
 
     def _earn_back(self, raw: str) -> None:
         """Count the new answer's echo blocks cut to near the last answer's level; blocks where

@@ -21,36 +21,37 @@ class Anchor:
     wander by up to 8 ms over seconds and single ones are 12 ms off, while no sample is lost.
     Any step in this mapping is a step in the echo path the canceller sees: a single 5 ms step
     (re-anchoring on a lasting 5 ms disagreement) was measured to undo convergence on real
-    devices and let the echo through mid-answer. So the anchor counts samples, and moves only
-    for a real skip (a stalled, overflowed or restarted stream: stamps off by more than `JUMP_S`
-    from where their slow drift puts them, for `JUMP_BLOCKS` blocks in a row).
-
-    It does not follow that drift. In real-device runs on one PulseAudio server, whose streams
-    share its clock, the microphone's stamps drifted 28-36 ppm against its sample count and the
-    speaker's far less; following them moved the echo path the canceller sees by about 0.7
-    samples a second, and the delay tracker restarted the canceller every minute or two (23
-    times in 26 minutes; replayed counting samples, 14, with three more barge-ins heard and two
-    self-interruptions gone). Devices with clocks of their own do drift apart: the echo path
-    then moves slowly, and the delay tracker follows it.
+    devices and let the echo through mid-answer. So the anchor moves at once only for a real
+    skip (a stalled, overflowed or restarted stream: stamps off by more than `JUMP_S` for
+    `JUMP_BLOCKS` blocks in a row), and otherwise follows only a lasting clock drift between two
+    devices: a slow mean of the disagreement, beyond `DRIFT_DEADBAND_S`, moves it by one sample
+    per `DRIFT_SLIDE_S` of audio (10 samples/s, four times a 100 ppm drift), which the canceller
+    tracks without noticing.
 
     A stream that restarts (`cut`: the speaker's buffer dropped at a barge-in) is not contiguous:
-    its next block is placed by its own stamp, less the stamps' drift, and that is not a skip.
-    Counted on, it would carry the dropped audio's length plus the restart's own delay as a step
-    in the echo path.
+    its next block is placed by its own stamp, with the mapping the anchor had, and that is not a
+    skip. Counted on, it would carry the dropped audio's length plus the restart's own delay as a
+    step in the echo path.
     """
 
     JUMP_S = 0.02  # beyond the 12 ms outliers measured, within what a stalled stream skips
     JUMP_BLOCKS = 2  # one wild stamp is an outlier; two in a row are a skip
     DRIFT_TAU_S = 10.0  # slow enough to average the seconds-long wander away
+    DRIFT_DEADBAND_S = 0.01  # above the measured 8 ms wander: only a real drift moves the anchor
+    DRIFT_SLIDE_S = 0.1
 
     def __init__(self, rate: int) -> None:
         self.rate = rate
         self.jump = round(self.JUMP_S * rate)
         self.tau = self.DRIFT_TAU_S * rate
+        self.deadband = self.DRIFT_DEADBAND_S * rate
+        self.slide_every = round(self.DRIFT_SLIDE_S * rate)
         self.next: int | None = None
         self.reanchors = 0
+        self.slid = 0  # samples the anchor moved to follow drift
         self.drift = 0.0  # slow mean of (stamp - count), samples
         self._strikes = 0
+        self._since_slide = 0
         self._restarted = False  # `cut` was called: the next block is placed by its stamp
 
     def place(self, t: float, n: int) -> int:
@@ -62,12 +63,12 @@ class Anchor:
             self._restarted = False
         else:
             off = stamped - self.next
-            self._strikes = self._strikes + 1 if abs(off - self.drift) > self.jump else 0
+            self._strikes = self._strikes + 1 if abs(off) > self.jump else 0
             if self._strikes >= self.JUMP_BLOCKS:
                 self.reanchors += 1
-                self.next, self._strikes = stamped - round(self.drift), 0
+                self.next, self._strikes, self.drift = stamped, 0, 0.0
             elif self._strikes == 0:  # an outlier stamp says nothing about drift
-                self.drift += (off - self.drift) * min(1.0, n / self.tau)
+                self._follow_drift(off, n)
         start = self.next
         self.next = start + n
         return start
@@ -76,6 +77,17 @@ class Anchor:
         """The stream stopped at stream time `t`, and its next block starts anew: the sample at `t`."""
         self._restarted = self.next is not None
         return round(t * self.rate) - round(self.drift)
+
+    def _follow_drift(self, off: int, n: int) -> None:
+        assert self.next is not None
+        self.drift += (off - self.drift) * min(1.0, n / self.tau)
+        self._since_slide = min(self._since_slide + n, self.slide_every)
+        if abs(self.drift) > self.deadband and self._since_slide >= self.slide_every:
+            step = 1 if self.drift > 0 else -1
+            self.next += step
+            self.drift -= step
+            self.slid += step
+            self._since_slide = 0
 
 
 class Reference:
