@@ -55,6 +55,8 @@ SHOWN_BLOCKS = 3  # ... this many in a row
 PRESENT_DB = 6.0  # a block counts when its echo is within this of the echo path's level
 RESTART_WATCH_S = 1.0  # after a barge-in, the next answer's first second is watched (re-alignment)
 UNDER_ECHO_DB = 6.0  # ... for speech onsets this much quieter than the raw echo level (leaks)
+OVER_ECHO_DB = 3.0  # a block this much louder than the raw echo level holds a voice, however
+#                     much of the far audio the canceller's output still carries (see _second_look)
 
 
 class CancellingAec(TimelineProcessor):
@@ -118,6 +120,7 @@ class CancellingAec(TimelineProcessor):
         return skipped
 
     def _process(self, pcm: npt.NDArray[np.int16], start: int, stop: int) -> npt.NDArray[np.int16]:
+        raw_level = self._gate.erl_db  # the echo path's level before this block taught it
         raw = self._classify(pcm, start, stop)
         if self._skipped():  # back to half-duplex strictness until the canceller re-converges
             self._residual.distrust(self._gate.erl_db)
@@ -158,6 +161,10 @@ class CancellingAec(TimelineProcessor):
         self._passing = residual in ("user", "hold")
         if self._passing:
             self._passed_at = stop
+            # A voice the raw gate could not tell from echo (under its margin) is no lesson about
+            # the echo path: learnt, it raised that level by 1 dB a block, and a user over the
+            # echo fell under it (and under `OVER_ECHO_DB`) within 0.2 s.
+            self._gate.erl_db = min(self._gate.erl_db, raw_level)
         if raw == "echo" and residual == "echo":
             self._convergence.learn(pcm, out)
         if residual == "echo" and self.residual_gate:
@@ -222,6 +229,14 @@ class CancellingAec(TimelineProcessor):
             if onset is Onset.HALF_LEARNED or quiet:  # mute this block only, judge the next afresh
                 self._residual.overrule(learn=False)
                 return "echo"
+        if self._gate.ratio_db >= self._gate.erl_db + OVER_ECHO_DB:
+            # More than the echo path can make of this far audio: a voice is in it. A user who
+            # starts talking as an answer begins meets a filter still finding this answer's path,
+            # whose output carries the far audio too (correlation 0.50-0.64 with it, in 14 barge-ins
+            # of two real-device runs, at 4-8 dB over the raw echo level); the check below took
+            # him for echo and taught the residual gate his level: 9 of their 11 missed
+            # barge-ins. The echo it rightly caught there was at most 0.8 dB over that level.
+            return "user"
         recent_end = stop - self._canceller.pending
         if correlates_with_far(self._canceller.recent, self._ref, recent_end, self._gate.lookback):
             self._residual.overrule()  # the echo path changed: this is echo the filter missed
