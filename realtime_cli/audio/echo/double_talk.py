@@ -19,6 +19,9 @@ scripts/echo_sim.py:
   The block is muted without raising the gate's level: a user under the echo is heard a block
   or two later, once his voice dominates.
 - a changed echo path: the output is a delayed copy of the far audio (`correlates_with_far`).
+  Not when the raw microphone is louder than the echo path makes the far audio (`aec` asks
+  first): a filter that has not found a new answer's path yet leaves the far audio in its
+  output under a user's voice too.
 
 And the reverse, `DoubtTracker`: a block the canceller cuts much less than usual holds a voice
 the far audio does not explain, a user under the gate's margin. While in doubt the residual gate
