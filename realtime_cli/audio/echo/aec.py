@@ -232,10 +232,10 @@ class CancellingAec(TimelineProcessor):
         if self._gate.ratio_db >= self._gate.erl_db + OVER_ECHO_DB:
             # More than the echo path can make of this far audio: a voice is in it. A user who
             # starts talking as an answer begins meets a filter still finding this answer's path,
-            # whose output carries the far audio too (correlation 0.50-0.64 with it, in 14 barge-ins
-            # of two real-device runs, at 4-8 dB over the raw echo level); the check below took
-            # him for echo and taught the residual gate his level: 9 of their 11 missed
-            # barge-ins. The echo it rightly caught there was at most 0.8 dB over that level.
+            # whose output carries the far audio too (correlation 0.50-0.64 with it, at 4-8 dB
+            # over the raw echo level, in the 14 such verdicts of two real-device runs); the check
+            # below took him for echo and taught the residual gate his level: 9 of their 11
+            # missed barge-ins. The echo it rightly caught there was at most 0.8 dB over it.
             return "user"
         recent_end = stop - self._canceller.pending
         if correlates_with_far(self._canceller.recent, self._ref, recent_end, self._gate.lookback):
