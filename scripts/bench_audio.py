@@ -22,12 +22,14 @@ times (realtime_cli.testing.monitor).
   spoken questions), % of one core. A floor opens the same streams with callbacks that do
   nothing: what the audio stack costs this machine before rt does any work. rt's own cost is
   the whole `rt talk` (`--echo off`, and `--echo aec`) minus the floor of the streams it opens
-  (the same formats, blocks and device buffers), all measured in the same run.
+  (the same formats, blocks, device buffers and stream kinds), measured right after it: the
+  median of three such rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -199,7 +201,7 @@ async def _cpu(seconds: float, block_ms: float = OUTPUT_BLOCK_MS) -> float:
 def floor_cpu(speaker: str, microphone: str, fmt: tuple[int, int] | None = None, seconds: float = 8.0,
               block_ms: float = OUTPUT_BLOCK_MS) -> float:
     """% of one core for an output and an input stream opened the way rt opens them (the same
-    formats, blocks and device buffers as SpeakerSink and MicSource), with callbacks that do
+    formats, blocks, device buffers and stream kinds as SpeakerSink and MicSource), with callbacks that do
     nothing (output: zeros): what PortAudio and PulseAudio cost before rt does any work. `fmt`
     (rate, channels) for both, or None for the format rt picks for each device by itself (as
     `rt talk` does)."""
@@ -213,7 +215,7 @@ def floor_cpu(speaker: str, microphone: str, fmt: tuple[int, int] | None = None,
         mic = resolve_device(microphone, "input")
         rate, channels = fmt or stream_format(mic, "input", None, None)
         streams.append(open_stream(mic, "input", rate, channels, MIC_BLOCK_MS, lambda *_: None,
-                                   lambda: None))
+                                   lambda: None, raw=True))
         time.sleep(1.0)  # both running
         wall0, cpu0 = time.monotonic(), time.process_time()
         time.sleep(seconds)
@@ -273,15 +275,49 @@ def _audio_cpu(block_ms: float) -> float:
     return asyncio.run(_cpu(8.0, block_ms))
 
 
-@shared
-def _talk_cpu(echo: str) -> float:
-    return talk_cpu(echo=echo)
+TALK_ROUNDS = 3
+TALK_ECHO = ("off", "aec")
+
+
+@dataclass(frozen=True)
+class TalkCpu:
+    """Per round: the whole `rt talk` for each echo mode, and the floor of its streams."""
+
+    whole: dict[str, list[float]]
+    floor: list[float]
+
+    def part(self, echo: str) -> list[float]:
+        return [w - f for w, f in zip(self.whole[echo], self.floor, strict=True)]
 
 
 @shared
-def _talk_floor() -> float:
-    """The floor under `rt talk` in `talk_cpu`: its two devices, in the formats it opens."""
-    return floor_cpu(SINK48, MONITOR, seconds=15.0)
+def _talk_rounds() -> TalkCpu:
+    """`TALK_ROUNDS` rounds of `rt talk` with each echo mode and the floor under it (its two
+    devices, in the formats it opens), taken one after the other within each round: the floor
+    alone moved between 1.3 % and 2.6 % of a core from one minute to the next on a busy day, so
+    each part is a whole minus the floor of its own round, and the rows give medians."""
+    whole: dict[str, list[float]] = {echo: [] for echo in TALK_ECHO}
+    floor: list[float] = []
+    for _ in range(TALK_ROUNDS):
+        for echo in TALK_ECHO:
+            whole[echo].append(talk_cpu(echo=echo))
+        floor.append(floor_cpu(SINK48, MONITOR, seconds=15.0))
+    return TalkCpu(whole, floor)
+
+
+def _talk_whole(echo: str) -> Measured:
+    whole = _talk_rounds().whole[echo]
+    return Measured(statistics.median(whole),
+                    (Also("lowest", min(whole), "%"), Also("highest", max(whole), "%")))
+
+
+def _talk_part(echo: str) -> Measured:
+    rounds = _talk_rounds()
+    parts = rounds.part(echo)
+    return Measured(statistics.median(parts), (
+        Also("whole", statistics.median(rounds.whole[echo]), "%"),
+        Also("floor", statistics.median(rounds.floor), "%"),
+        Also("lowest", min(parts), "%"), Also("highest", max(parts), "%")))
 
 
 def _barge_in(block_ms: float) -> Measured:
@@ -365,28 +401,29 @@ def audio_layer_floor() -> float:
     return floor_cpu(SINK48, MONITOR48, (48_000, 2))
 
 
+_ROUNDS = f"median of {TALK_ROUNDS}"
+
+
 @DEVICES.figure("client CPU, whole `rt talk --plain --echo off` talking with rt serve (mic 24 kHz mono, "
-                "speaker 48 kHz stereo)", CORE, at_most(5))
-def talk_cpu_echo_off() -> float:
-    return _talk_cpu("off")
+                "speaker 48 kHz stereo)", CORE, at_most(5), stat=_ROUNDS)
+def talk_cpu_echo_off() -> Measured:
+    return _talk_whole("off")
 
 
-@DEVICES.figure("  rt's part: the same minus the floor of its two streams (empty callbacks, this run)",
-                CORE, at_most(2))
+@DEVICES.figure("  rt's part: the same minus the floor of its two streams (empty callbacks, its round's)",
+                CORE, at_most(2), stat=_ROUNDS)
 def talk_cpu_above_floor() -> Measured:
-    whole, floor = _talk_cpu("off"), _talk_floor()
-    return Measured(whole - floor, (Also("whole", whole, "%"), Also("floor", floor, "%")))
+    return _talk_part("off")
 
 
-@DEVICES.figure("the same with echo cancelling (--echo aec, the default on real devices)", CORE)
-def talk_cpu_aec() -> float:
-    return _talk_cpu("aec")
+@DEVICES.figure("the same with echo cancelling (--echo aec, the default on real devices)", CORE, stat=_ROUNDS)
+def talk_cpu_aec() -> Measured:
+    return _talk_whole("aec")
 
 
-@DEVICES.figure("  rt's part with --echo aec: minus the same floor", CORE, at_most(4))
+@DEVICES.figure("  rt's part with --echo aec: minus the same floor", CORE, at_most(4), stat=_ROUNDS)
 def talk_cpu_aec_above_floor() -> Measured:
-    whole, floor = _talk_cpu("aec"), _talk_floor()
-    return Measured(whole - floor, (Also("whole", whole, "%"), Also("floor", floor, "%")))
+    return _talk_part("aec")
 
 
 # ---------------------------------------------------------------- long, continuous playback

@@ -192,13 +192,18 @@ def routed(info: DeviceInfo, kind: Kind) -> Iterator[None]:
 def open_stream(
     info: DeviceInfo, kind: Kind, rate: int, channels: int, block_ms: float,
     callback: Callable[..., None], finished: Callable[[], None], latency: float | str = "low",
+    *, raw: bool = False,
 ) -> Any:
     """A started int16 PortAudio stream on `info`, routed to its PulseAudio target; one-line
     AudioDeviceError when it cannot be opened or started (nothing is left open then).
     `latency`: the device buffer in seconds, or "low" (sounddevice's default "high" adds a block
-    on ALSA; "low" gives 2 blocks on the `pulse` device)."""
+    on ALSA; "low" gives 2 blocks on the `pulse` device). `raw`: the callback gets PortAudio's
+    buffer itself rather than a NumPy array made around it for every block."""
     sd = sounddevice()
-    stream_class = sd.InputStream if kind == "input" else sd.OutputStream
+    if raw:
+        stream_class = sd.RawInputStream if kind == "input" else sd.RawOutputStream
+    else:
+        stream_class = sd.InputStream if kind == "input" else sd.OutputStream
     stream = None
     try:
         with routed(info, kind):

@@ -193,7 +193,7 @@ class SpeakerSink:
     def _callback(self, outdata: npt.NDArray[np.int16], frames: int, time: Any, status: Any) -> None:
         feed = self._feed
         assert feed is not None
-        if status.output_underflow:
+        if status and status.output_underflow:  # no flag set: no property lookup
             feed.device_underruns += 1
         start = time.outputBufferDacTime or ((time.currentTime or _time.monotonic()) + self._latency)
         block = feed.pull(frames, start)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from realtime_cli.audio.capture import SOUND_PEAK, MicSource
+from realtime_cli.audio.capture import SOUND_PEAK, MicSource, has_sound
 
 
 def _source(rate: int, channels: int, loop: asyncio.AbstractEventLoop) -> MicSource:
@@ -61,8 +61,8 @@ async def test_the_loop_wakes_per_chunk_and_no_chunk_comes_later(rate: int, chan
     with counting_wakes(loop) as wakes:
         for k in range(blocks):
             block = np.round(rng.standard_normal((frames, channels)) * 3000).astype(np.int16)
-            batched._cross(block.copy(), False, k * 0.02)
-            each._on_block(block.copy(), False, k * 0.02)
+            batched._cross(block.tobytes(), False, k * 0.02)
+            each._on_block(block.tobytes(), False, k * 0.02)
             await asyncio.sleep(0)  # the loop runs what was scheduled, as it would at once
             got += _queued(batched)
             want += _queued(each)
@@ -83,7 +83,7 @@ async def test_a_lost_device_wakes_the_loop_at_once() -> None:
     mic = _source(24_000, 1, loop)
     mic._stream = object()  # started
     for k in range(6):  # a quiet chunk (100 ms) and a block: no wake due
-        mic._cross(np.zeros((480, 1), dtype=np.int16), False, k * 0.02)
+        mic._cross(bytes(960), False, k * 0.02)
     mic._finished()
     await asyncio.sleep(0)
     assert mic.blocks_received == 6
@@ -105,7 +105,7 @@ async def _cross_all(mic: MicSource, blocks: list[np.ndarray]) -> tuple[list[byt
     got: list[bytes] = []
     with counting_wakes(asyncio.get_running_loop()) as wakes:
         for k, block in enumerate(blocks):
-            mic._cross(block, False, k * 0.02)
+            mic._cross(block.tobytes(), False, k * 0.02)
             await asyncio.sleep(0)
             got += _queued(mic)
     return got, wakes[0]
@@ -155,3 +155,16 @@ async def test_sound_at_any_device_format_turns_the_chunks_short(rate: int, chan
     got, _ = await _cross_all(mic, quiet + loud)
     sizes = [len(c) for c in got]
     assert sizes[0] == QUIET and sizes[-1] == SHORT, sizes
+
+
+def test_the_sound_check_reads_every_int16_value_as_its_threshold_says() -> None:
+    """The callback's bytes-only check against the plain comparison, for every sample value,
+    alone and among quiet samples, mono and interleaved stereo."""
+    values = np.arange(-32768, 32768, dtype=np.int32)
+    loud = (values >= SOUND_PEAK) | (values <= -SOUND_PEAK - 1)
+    for x, want in zip(values.tolist(), loud.tolist(), strict=True):
+        assert has_sound(np.array([x], dtype="<i2").tobytes()) is want, x
+    quiet = np.full(959, 100, dtype="<i2")
+    for x in (-257, -256, 255, 256, 32767, -32768):
+        stereo = np.insert(quiet, 500, x).reshape(-1, 2)
+        assert has_sound(stereo.tobytes()) is bool(x >= SOUND_PEAK or x <= -SOUND_PEAK - 1)
