@@ -42,7 +42,14 @@ def to_dict(event: ev.ClientEvent) -> dict[str, Any]:
     return out
 
 
+_APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
+
+
 def encode(event: ev.ClientEvent) -> str:
+    if type(event) is ev.InputAudioBufferAppend and event.event_id is None:
+        # 10-25 a second while talking: base64 needs no JSON escaping, so the text is written
+        # as `json.dumps` would write it, without walking the event's fields and the string
+        return _APPEND_HEAD + b64encode_pcm(event.audio) + '"}'
     return json.dumps(to_dict(event), separators=(",", ":"), ensure_ascii=False)
 
 

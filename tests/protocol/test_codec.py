@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -284,3 +285,13 @@ def test_the_openai_codec_is_a_wire_codec_and_owns_base64() -> None:
     [event] = wire.decode('{"type":"response.output_audio.delta","response_id":"r","item_id":"i",'
                           '"output_index":0,"content_index":0,"delta":"AQD/fw=="}')
     assert isinstance(event, ev.OutputAudioDelta) and event.pcm == b"\x01\x00\xff\x7f"
+
+
+def test_an_audio_append_is_written_as_the_generic_encoder_writes_it() -> None:
+    """The append's short cut against `json.dumps` of its wire dict, for every byte value and
+    lengths that end base64 with one, two or no padding characters, and with an event id."""
+    for audio in (bytes(range(256)) * 8, os.urandom(1920), os.urandom(961), os.urandom(962), b""):
+        for event_id in (None, "e7"):
+            event = ev.InputAudioBufferAppend(audio=audio, event_id=event_id)
+            assert codec.encode(event) == json.dumps(codec.to_dict(event), separators=(",", ":"),
+                                                     ensure_ascii=False)
