@@ -201,10 +201,10 @@ async def _cpu(seconds: float, block_ms: float = OUTPUT_BLOCK_MS) -> float:
 def floor_cpu(speaker: str, microphone: str, fmt: tuple[int, int] | None = None, seconds: float = 8.0,
               block_ms: float = OUTPUT_BLOCK_MS) -> float:
     """% of one core for an output and an input stream opened the way rt opens them (the same
-    formats, blocks, device buffers and stream kinds as SpeakerSink and MicSource), with callbacks that do
-    nothing (output: zeros): what PortAudio and PulseAudio cost before rt does any work. `fmt`
-    (rate, channels) for both, or None for the format rt picks for each device by itself (as
-    `rt talk` does)."""
+    formats, blocks, device buffers and stream kinds as SpeakerSink and MicSource), with
+    callbacks that do nothing (output: zeros): what PortAudio and PulseAudio cost before rt does
+    any work. `fmt` (rate, channels) for both, or None for the format rt picks for each device
+    by itself (as `rt talk` does)."""
     streams = []
     try:
         out = resolve_device(speaker, "output")

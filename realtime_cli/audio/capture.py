@@ -13,8 +13,8 @@ The device delivers 20 ms blocks; `read()` returns chunks, each one `input_audio
 Around speech they are 40 ms: the server's VAD hears the user's first word and the end of his turn
 at most 20 ms later than with every block sent on its own, for half the JSON, base64, socket and
 event-loop work. While the microphone is quiet (no sample as loud as `SOUND_PEAK` for `hold_s`)
-they are 100 ms: nothing waits on them, and the messages and wake-ups fall from 25 a second to 10 (the
-CPU saved while the user listens is small: playing the answer costs more). A block with sound
+they are 100 ms: nothing waits on them, and the messages and wake-ups fall from 25 a second to 10
+(the CPU saved while the user listens is small: playing the answer costs more). A block with sound
 in it wakes the loop at once and the pending audio goes out in 40 ms chunks from there, so the
 user's first word is sent as soon as before; `hold_s` (the turn detector's silence plus a
 margin) keeps the short chunks until his turn's end has been heard.
